@@ -1,0 +1,351 @@
+#include "actors/app_support/app_support.hpp"
+
+#include <caf/all.hpp>
+
+#include "runtime/transport.hpp"
+
+namespace keel {
+
+namespace {
+
+json copy_fields(app_support_pointer self, partition_id partition) {
+  auto& copy = self->state.args.spec.copy;
+  return json{{"copy", to_string(copy)},
+              {"app", copy.app},
+              {"partition", partition},
+              {"node", self->state.args.node}};
+}
+
+replica& replica_for(app_support_pointer self, partition_id partition) {
+  auto& st = self->state;
+  auto& slot = st.replicas.at(partition);
+  if (!slot)
+    slot = std::make_unique<replica>(st.args.spec.copy, partition,
+                                     st.args.factory(), st.limits);
+  return *slot;
+}
+
+void resolve_waiters(app_support_pointer self, partition_id partition,
+                     const copy_id& standby) {
+  auto& waiters = self->state.waiters;
+  for (auto i = waiters.begin(); i != waiters.end();) {
+    i->remaining.erase({partition, standby});
+    if (i->remaining.empty()) {
+      i->promise.deliver(ok_atom::value);
+      i = waiters.erase(i);
+    } else {
+      ++i;
+    }
+  }
+}
+
+/// Turns a replica outbox into messages and trace events.
+void flush(app_support_pointer self, replica_outbox& out) {
+  auto& st = self->state;
+  auto& app = st.args.spec.copy.app;
+  for (auto& batch : out.acks) {
+    auto i = st.sources.find(batch.source);
+    if (i != st.sources.end())
+      self->send(i->second, event_acks{app, batch.partition, batch.epoch,
+                                       std::move(batch.entries)});
+  }
+  for (auto& nack : out.nacks) {
+    auto i = st.sources.find(nack.source);
+    if (i != st.sources.end())
+      self->send(i->second,
+                 event_nack{app, nack.partition, nack.epoch, nack.seq,
+                            static_cast<uint8_t>(nack.code)});
+  }
+  for (auto& cp : out.checkpoints) {
+    auto i = st.peers.find(cp.to);
+    if (i != st.peers.end())
+      transport::send(self, i->second.node, i->second.handle,
+                      checkpoint{cp.partition, cp.epoch, st.args.spec.copy,
+                                 st.args.node, self, std::move(cp.entries)});
+  }
+  for (auto& tr : out.transfers) {
+    auto i = st.peers.find(tr.to);
+    if (i != st.peers.end())
+      transport::send(self, i->second.node, i->second.handle,
+                      state_transfer{tr.partition, tr.epoch, st.args.spec.copy,
+                                     st.args.node, self, tr.index,
+                                     json_value{std::move(tr.app_state)},
+                                     std::move(tr.meta)});
+  }
+  auto timeout = std::chrono::milliseconds{
+    st.args.ctx->config.knobs.app_send_timeout_ms};
+  for (auto& send : out.sends) {
+    auto fields = json{{"copy", to_string(st.args.spec.copy)},
+                       {"to_app", send.ev.app},
+                       {"key", send.ev.key}};
+    self->request(st.args.spec.distributor, timeout, std::move(send.ev))
+      .then([](const event_reply&) {},
+            [self, fields](caf::error& err) mutable {
+              fields["error"] = render(err);
+              self->state.args.ctx->emit(self, "app_send_failed",
+                                         std::move(fields));
+            });
+  }
+  for (auto& [partition, epoch] : out.first_served) {
+    auto fields = copy_fields(self, partition);
+    fields["epoch"] = epoch;
+    st.args.ctx->emit(self, "first_event_served", std::move(fields));
+  }
+  for (auto& s : out.synced_standbys) {
+    auto fields = copy_fields(self, s.partition);
+    fields["standby"] = to_string(s.standby);
+    st.args.ctx->emit(self, "standby_synced", std::move(fields));
+    resolve_waiters(self, s.partition, s.standby);
+  }
+  for (auto& s : out.resynced_standbys) {
+    auto fields = copy_fields(self, s.partition);
+    fields["standby"] = to_string(s.standby);
+    st.args.ctx->emit(self, "standby_resync", std::move(fields));
+  }
+  if (out.dedupe_misses > 0)
+    st.args.ctx->emit(self, "dedupe_miss",
+                      json{{"copy", to_string(st.args.spec.copy)},
+                           {"count", out.dedupe_misses}});
+}
+
+void trace_role(app_support_pointer self, const replica& r) {
+  auto fields = copy_fields(self, r.partition());
+  fields["role"] = to_string(r.current_role());
+  fields["epoch"] = r.epoch();
+  self->state.args.ctx->emit(self, "role_changed", std::move(fields));
+}
+
+/// Applies one role assignment; returns the standbys the reply waits for.
+void assign(app_support_pointer self, const role_assignment& ra,
+            replica_outbox& out,
+            std::set<std::pair<partition_id, copy_id>>& wait_for) {
+  auto& st = self->state;
+  if (ra.partition >= st.replicas.size())
+    return;
+  auto& r = replica_for(self, ra.partition);
+  auto before = std::make_pair(r.current_role(), r.epoch());
+  switch (ra.new_role) {
+    case role::active: {
+      std::vector<copy_id> standbys;
+      for (auto& sb : ra.standbys) {
+        if (st.peers.count(sb.copy) == 0 && sb.handle)
+          self->monitor(sb.handle);
+        st.peers[sb.copy] = sb;
+        standbys.push_back(sb.copy);
+        wait_for.emplace(ra.partition, sb.copy);
+      }
+      r.become_active(ra.epoch, standbys, out);
+      break;
+    }
+    case role::standby:
+      r.become_standby(ra.epoch);
+      break;
+    default:
+      r.become_offline();
+      break;
+  }
+  if (before != std::make_pair(r.current_role(), r.epoch()))
+    trace_role(self, r);
+}
+
+void on_peer_down(app_support_pointer self, const caf::down_msg& msg) {
+  auto& st = self->state;
+  for (auto i = st.peers.begin(); i != st.peers.end();) {
+    if (i->second.handle.address() != msg.source) {
+      ++i;
+      continue;
+    }
+    auto gone = i->first;
+    i = st.peers.erase(i);
+    replica_outbox out;
+    for (auto& r : st.replicas) {
+      if (!r || r->current_role() != role::active)
+        continue;
+      auto before = r->standbys();
+      r->remove_standby(gone, out);
+      if (r->standbys() != before) {
+        auto fields = copy_fields(self, r->partition());
+        fields["standby"] = to_string(gone);
+        st.args.ctx->emit(self, "standby_lost", std::move(fields));
+      }
+      resolve_waiters(self, r->partition(), gone);
+    }
+    flush(self, out);
+  }
+}
+
+void report_load(app_support_pointer self) {
+  auto& st = self->state;
+  load_report rep;
+  rep.copy = st.args.spec.copy;
+  rep.node = st.args.node;
+  rep.at_us = st.args.ctx->now_us(self);
+  uint64_t total = 0;
+  for (auto& r : st.replicas) {
+    if (!r)
+      continue;
+    total += r->applied_total();
+    rep.partitions.push_back(
+      partition_load{r->partition(), r->current_role(), r->applied_total()});
+  }
+  auto elapsed_us = rep.at_us - st.last_report_us;
+  if (elapsed_us > 0)
+    rep.events_per_s = static_cast<double>(total - st.applied_at_last_report)
+                       * 1e6 / static_cast<double>(elapsed_us);
+  rep.queue_length = self->mailbox().size();
+  st.applied_at_last_report = total;
+  st.last_report_us = rep.at_us;
+  self->send(st.args.spec.load_manager, std::move(rep));
+}
+
+} // namespace
+
+app_support_actor::behavior_type app_support_impl(app_support_pointer self,
+                                                  app_support_args args) {
+  auto& st = self->state;
+  auto& knobs = args.ctx->config.knobs;
+  st.limits = replica_limits{knobs.reorder_buffer_max,
+                             knobs.replication_log_max,
+                             knobs.checkpoint_batch_max, knobs.dedupe_window,
+                             knobs.dedupe_clients_max};
+  st.replicas.resize(args.spec.partitions);
+  st.args = std::move(args);
+  st.last_report_us = st.args.ctx->now_us(self);
+  self->set_down_handler(
+    [self](caf::down_msg& msg) { on_peer_down(self, msg); });
+  auto interval = std::chrono::milliseconds{knobs.load_report_interval_ms};
+  self->delayed_send(self, interval, tick_atom::value);
+  return {
+    [self](routed_event& re) {
+      auto& st = self->state;
+      replica_outbox out;
+      auto i = st.sources.find(re.source);
+      if (i == st.sources.end())
+        st.sources.emplace(re.source, re.reply_to);
+      else if (i->second != re.reply_to)
+        i->second = re.reply_to;
+      if (re.partition >= st.replicas.size() || !st.replicas[re.partition]) {
+        out.nacks.push_back(replica_outbox::nack{
+          re.source, re.partition, re.epoch, re.seq, error_code::not_active});
+      } else {
+        st.replicas[re.partition]->on_event(re.source, re.seq, re.epoch, re.ev,
+                                            out);
+      }
+      flush(self, out);
+    },
+    [self](checkpoint& cp) {
+      auto& st = self->state;
+      checkpoint_ack ack{cp.partition, 0, st.args.spec.copy, 0, false};
+      if (cp.partition < st.replicas.size() && st.replicas[cp.partition])
+        ack = st.replicas[cp.partition]->on_checkpoint(cp.epoch, cp.entries);
+      transport::send(self, cp.from_node, cp.reply_to, ack);
+    },
+    [self](checkpoint_ack& ack) {
+      auto& st = self->state;
+      if (ack.partition >= st.replicas.size() || !st.replicas[ack.partition])
+        return;
+      auto& r = *st.replicas[ack.partition];
+      auto was_active = r.current_role() == role::active;
+      replica_outbox out;
+      r.on_checkpoint_ack(ack, out);
+      if (was_active && r.current_role() != role::active) {
+        auto fields = copy_fields(self, ack.partition);
+        fields["epoch"] = r.epoch();
+        fields["newer_epoch"] = ack.epoch;
+        st.args.ctx->emit(self, "fenced", std::move(fields));
+        trace_role(self, r);
+      }
+      flush(self, out);
+    },
+    [self](state_transfer& tr) {
+      auto& st = self->state;
+      if (tr.partition >= st.replicas.size())
+        return;
+      auto& r = replica_for(self, tr.partition);
+      auto before = std::make_pair(r.current_role(), r.epoch());
+      auto ack = r.on_transfer(tr);
+      if (before != std::make_pair(r.current_role(), r.epoch()))
+        trace_role(self, r);
+      transport::send(self, tr.from_node, tr.reply_to, ack);
+    },
+    [self](assign_roles_atom, std::vector<role_assignment>& roles)
+      -> caf::result<ok_atom> {
+      replica_outbox out;
+      std::set<std::pair<partition_id, copy_id>> wait_for;
+      for (auto& ra : roles)
+        assign(self, ra, out, wait_for);
+      if (wait_for.empty()) {
+        flush(self, out);
+        return ok_atom::value;
+      }
+      auto promise = self->make_response_promise<ok_atom>();
+      self->state.waiters.push_back(
+        app_support_state::sync_waiter{std::move(wait_for), promise});
+      flush(self, out);
+      return promise;
+    },
+    [self](add_standby_atom, role_assignment& ra) -> caf::result<ok_atom> {
+      auto& st = self->state;
+      if (ra.partition >= st.replicas.size() || !st.replicas[ra.partition]
+          || st.replicas[ra.partition]->current_role() != role::active)
+        return make_error(error_code::not_active,
+                          to_string(st.args.spec.copy) + " is not active for "
+                            "partition "
+                            + std::to_string(ra.partition));
+      replica_outbox out;
+      std::set<std::pair<partition_id, copy_id>> wait_for;
+      for (auto& sb : ra.standbys) {
+        if (st.peers.count(sb.copy) == 0 && sb.handle)
+          self->monitor(sb.handle);
+        st.peers[sb.copy] = sb;
+        st.replicas[ra.partition]->add_standby(sb.copy, out);
+        wait_for.emplace(ra.partition, sb.copy);
+      }
+      auto promise = self->make_response_promise<ok_atom>();
+      st.waiters.push_back(
+        app_support_state::sync_waiter{std::move(wait_for), promise});
+      flush(self, out);
+      return promise;
+    },
+    [self](remove_standby_atom, partition_id partition, copy_id& standby) {
+      auto& st = self->state;
+      if (partition >= st.replicas.size() || !st.replicas[partition])
+        return;
+      replica_outbox out;
+      st.replicas[partition]->remove_standby(standby, out);
+      resolve_waiters(self, partition, standby);
+      flush(self, out);
+    },
+    [self](get_state_atom, partition_id partition) {
+      auto& st = self->state;
+      partition_state result;
+      result.partition = partition;
+      if (partition < st.replicas.size() && st.replicas[partition]) {
+        auto& r = *st.replicas[partition];
+        result.current_role = r.current_role();
+        result.epoch = r.epoch();
+        result.applied = r.applied();
+        result.app_state = json_value{r.snapshot()};
+      }
+      return result;
+    },
+    [self](status_atom) {
+      auto& st = self->state;
+      copy_status result{st.args.spec.copy, st.args.node, {}};
+      for (auto& r : st.replicas)
+        if (r)
+          result.partitions.push_back(partition_status{
+            r->partition(), r->current_role(), r->epoch(), r->applied(),
+            r->pending_acks(), static_cast<uint32_t>(r->standbys())});
+      return result;
+    },
+    [self](tick_atom) {
+      report_load(self);
+      auto interval = std::chrono::milliseconds{
+        self->state.args.ctx->config.knobs.load_report_interval_ms};
+      self->delayed_send(self, interval, tick_atom::value);
+    },
+  };
+}
+
+} // namespace keel

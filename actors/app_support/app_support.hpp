@@ -1,0 +1,60 @@
+// app_support, the ADSM: the CAF actor that runs one application copy.
+//
+// It holds one `replica` per partition the controller gave it a role for and
+// turns messages into replica calls and replica outboxes into messages. All
+// decisions live in replica.hpp. Spawned and linked by the node_agent.
+#pragma once
+
+#include <memory>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <caf/typed_response_promise.hpp>
+
+#include "actors/app_support/app_support_interface.hpp"
+#include "actors/app_support/replica.hpp"
+#include "actors/node_agent/node_agent_interface.hpp"
+#include "apps/api/app_registry.hpp"
+#include "runtime/context.hpp"
+
+namespace keel {
+
+/// Everything a copy needs at spawn time.
+struct app_support_args {
+  copy_spec spec;
+  node_id node;
+  context_ptr ctx;
+  app_factory factory;
+};
+
+struct app_support_state {
+  struct sync_waiter {
+    std::set<std::pair<partition_id, copy_id>> remaining;
+    caf::typed_response_promise<ok_atom> promise;
+  };
+
+  app_support_args args;
+  replica_limits limits;
+  /// Index = partition; null until the partition gets a role here.
+  std::vector<std::unique_ptr<replica>> replicas;
+  /// Where acks for each source go.
+  std::unordered_map<std::string, ack_sink_actor> sources;
+  /// Standbys this copy replicates to, by copy id.
+  std::unordered_map<copy_id, standby_ref> peers;
+  std::vector<sync_waiter> waiters;
+  /// applied_total of all replicas at the previous load report.
+  uint64_t applied_at_last_report = 0;
+  int64_t last_report_us = 0;
+
+  static inline const char* name = "keel.app_support";
+};
+
+using app_support_pointer
+  = app_support_actor::stateful_pointer<app_support_state>;
+
+app_support_actor::behavior_type app_support_impl(app_support_pointer self,
+                                                  app_support_args args);
+
+} // namespace keel

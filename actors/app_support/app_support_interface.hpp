@@ -1,0 +1,287 @@
+// Protocol of app_support, the ADSM: one actor per application copy. It runs
+// the application's callbacks for each partition it holds, in the role the
+// controller gives it (active, standby), replicates to standbys before it
+// acknowledges, deduplicates by request id and fences older epochs.
+//
+// Also defined here, because app_support is the one that speaks them:
+//   ack_sink_actor   - whoever sends routed events receives acks and nacks
+//   event_sink_actor - where a copy sends app-to-app events (a distributor)
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
+
+#include "actors/load_manager/load_manager_interface.hpp"
+#include "runtime/atoms.hpp"
+#include "runtime/event.hpp"
+#include "runtime/types.hpp"
+
+namespace keel {
+
+// -- acks back to the sender of routed events ---------------------------------
+
+/// One acknowledged event: applied and replicated to every standby.
+struct ack_entry {
+  seq_t seq = 0;
+  json_value result;
+  /// Non-empty if the application rejected the event (final, deduplicated).
+  std::string rejection;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, ack_entry& x) {
+  return f(caf::meta::type_name("keel_ack_entry"), x.seq, x.result,
+           x.rejection);
+}
+
+/// app_support -> distributor: acknowledgements of one partition, in
+/// sequence order, from the active of `epoch`.
+struct event_acks {
+  app_name app;
+  partition_id partition = 0;
+  epoch_t epoch = 0;
+  std::vector<ack_entry> entries;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, event_acks& x) {
+  return f(caf::meta::type_name("keel_event_acks"), x.app, x.partition,
+           x.epoch, x.entries);
+}
+
+/// app_support or router -> distributor: event `seq` was not taken.
+/// `code` is error_code::stale_epoch, not_active or overloaded. The
+/// distributor keeps the event and sends it again (never a silent drop).
+struct event_nack {
+  app_name app;
+  partition_id partition = 0;
+  epoch_t epoch = 0;
+  seq_t seq = 0;
+  uint8_t code = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, event_nack& x) {
+  return f(caf::meta::type_name("keel_event_nack"), x.app, x.partition,
+           x.epoch, x.seq, x.code);
+}
+
+using ack_sink_actor
+  = caf::typed_actor<caf::reacts_to<event_acks>, caf::reacts_to<event_nack>>;
+
+/// Ingress of events: a client (or a copy, for app-to-app traffic) sends an
+/// event and gets its reply once it is applied and replicated, or an error
+/// (overloaded, unknown_app, invalid_event, app_rejected).
+using event_sink_actor
+  = caf::typed_actor<caf::replies_to<event>::with<event_reply>>;
+
+// -- the data path ------------------------------------------------------------
+
+/// distributor (or router, from its buffer) -> active copy: one event with
+/// its per-(source, partition) sequence number. The copy applies events of
+/// one source in sequence order, holding early ones, and answers on
+/// `reply_to` with event_acks or event_nack. Repeating it is safe: the copy
+/// recognizes an applied seq and acks it again.
+struct routed_event {
+  partition_id partition = 0;
+  epoch_t epoch = 0;
+  seq_t seq = 0;
+  /// The distributor incarnation that assigned `seq`.
+  std::string source;
+  ack_sink_actor reply_to;
+  event ev;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, routed_event& x) {
+  return f(caf::meta::type_name("keel_routed_event"), x.partition, x.epoch,
+           x.seq, x.source, x.reply_to, x.ev);
+}
+
+/// One applied event in a copy's per-partition log: the unit of replication.
+struct log_entry {
+  log_index index = 0;
+  std::string source;
+  seq_t seq = 0;
+  event ev;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, log_entry& x) {
+  return f(caf::meta::type_name("keel_log_entry"), x.index, x.source, x.seq,
+           x.ev);
+}
+
+struct checkpoint;
+struct checkpoint_ack;
+struct state_transfer;
+struct role_assignment;
+struct partition_state;
+struct copy_status;
+
+/// The ADSM's protocol.
+using app_support_actor = caf::typed_actor<
+  // distributor/router -> active copy. Replies go to routed_event::reply_to.
+  caf::reacts_to<routed_event>,
+  // active -> standby: log entries in index order. Answered with
+  // checkpoint_ack on checkpoint::reply_to. Entries of an older epoch are
+  // rejected (fencing: a deposed active never gets a standby's ack).
+  caf::reacts_to<checkpoint>,
+  // standby -> active: everything up to `upto` is applied.
+  caf::reacts_to<checkpoint_ack>,
+  // active -> new standby: the whole partition state; answered with a
+  // checkpoint_ack whose `upto` is the transfer's index.
+  caf::reacts_to<state_transfer>,
+  // controller -> copy: set roles for some partitions. Replies once applied
+  // (an active has started its state transfers to its standbys). Safe to
+  // repeat with the same epoch.
+  caf::replies_to<assign_roles_atom, std::vector<role_assignment>>::with<
+    ok_atom>,
+  // controller -> active: register a new standby and send it the state.
+  // Replies when the standby acknowledged the transfer. Timeout: the
+  // standby is dropped again.
+  caf::replies_to<add_standby_atom, role_assignment>::with<ok_atom>,
+  // controller -> active: stop replicating partition's events to `copy`.
+  caf::reacts_to<remove_standby_atom, partition_id, copy_id>,
+  // any -> copy: role, epoch and application snapshot of one partition.
+  caf::replies_to<get_state_atom, partition_id>::with<partition_state>,
+  // any -> copy: roles and counters of all its partitions.
+  caf::replies_to<status_atom>::with<copy_status>,
+  // self -> self: periodic load report.
+  caf::reacts_to<tick_atom>>;
+
+/// A standby as the active sees it.
+struct standby_ref {
+  copy_id copy;
+  node_id node;
+  app_support_actor handle;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, standby_ref& x) {
+  return f(caf::meta::type_name("keel_standby_ref"), x.copy, x.node, x.handle);
+}
+
+/// A role for one partition. For an active, `standbys` are the copies it
+/// must bring in sync (by state transfer) and replicate to.
+struct role_assignment {
+  partition_id partition = 0;
+  role new_role = role::offline;
+  epoch_t epoch = 0;
+  std::vector<standby_ref> standbys;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, role_assignment& x) {
+  return f(caf::meta::type_name("keel_role_assignment"), x.partition,
+           x.new_role, x.epoch, x.standbys);
+}
+
+struct checkpoint {
+  partition_id partition = 0;
+  epoch_t epoch = 0;
+  copy_id from;
+  node_id from_node;
+  app_support_actor reply_to;
+  std::vector<log_entry> entries;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, checkpoint& x) {
+  return f(caf::meta::type_name("keel_checkpoint"), x.partition, x.epoch,
+           x.from, x.from_node, x.reply_to, x.entries);
+}
+
+/// standby -> active. `in_sync` false means the standby saw a gap or an
+/// unexpected epoch and needs a new state transfer.
+struct checkpoint_ack {
+  partition_id partition = 0;
+  epoch_t epoch = 0;
+  copy_id from;
+  log_index upto = 0;
+  bool in_sync = true;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, checkpoint_ack& x) {
+  return f(caf::meta::type_name("keel_checkpoint_ack"), x.partition, x.epoch,
+           x.from, x.upto, x.in_sync);
+}
+
+/// The replicated state of a partition besides the application's own:
+/// where each source's sequence stands, and the deduplication table.
+struct replica_meta {
+  std::vector<std::pair<std::string, seq_t>> applied_seqs;
+  json_value dedupe;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, replica_meta& x) {
+  return f(caf::meta::type_name("keel_replica_meta"), x.applied_seqs,
+           x.dedupe);
+}
+
+struct state_transfer {
+  partition_id partition = 0;
+  epoch_t epoch = 0;
+  copy_id from;
+  node_id from_node;
+  app_support_actor reply_to;
+  log_index index = 0;
+  json_value app_state;
+  replica_meta meta;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, state_transfer& x) {
+  return f(caf::meta::type_name("keel_state_transfer"), x.partition, x.epoch,
+           x.from, x.from_node, x.reply_to, x.index, x.app_state, x.meta);
+}
+
+struct partition_state {
+  partition_id partition = 0;
+  role current_role = role::offline;
+  epoch_t epoch = 0;
+  log_index applied = 0;
+  json_value app_state;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, partition_state& x) {
+  return f(caf::meta::type_name("keel_partition_state"), x.partition,
+           x.current_role, x.epoch, x.applied, x.app_state);
+}
+
+struct partition_status {
+  partition_id partition = 0;
+  role current_role = role::offline;
+  epoch_t epoch = 0;
+  log_index applied = 0;
+  /// Applied events waiting for standby acknowledgement.
+  uint64_t pending_acks = 0;
+  uint32_t standbys = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, partition_status& x) {
+  return f(caf::meta::type_name("keel_partition_status"), x.partition,
+           x.current_role, x.epoch, x.applied, x.pending_acks, x.standbys);
+}
+
+struct copy_status {
+  copy_id copy;
+  node_id node;
+  std::vector<partition_status> partitions;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, copy_status& x) {
+  return f(caf::meta::type_name("keel_copy_status"), x.copy, x.node,
+           x.partitions);
+}
+
+} // namespace keel

@@ -1,0 +1,369 @@
+#include "actors/app_support/replica.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+
+namespace keel {
+
+// -- the context handed to application::handle ---------------------------------
+
+class replica::context : public app_context {
+public:
+  context(const copy_id& self, partition_id partition, const event& ev,
+          bool emit_sends, replica_outbox* out)
+    : self_(self), partition_(partition), ev_(ev), emit_(emit_sends),
+      out_(out) {
+  }
+
+  const copy_id& copy() const override {
+    return self_;
+  }
+
+  partition_id partition() const override {
+    return partition_;
+  }
+
+  void send(const app_name& app, std::string key, json payload) override {
+    // A contract violation, not an input error: it crashes the copy.
+    if (sends_ >= 64)
+      throw std::length_error("more than 64 app_context::send calls in one "
+                              "handle()");
+    auto index = sends_++;
+    if (!emit_ || out_ == nullptr)
+      return;
+    event out{app, std::move(key), json_value{std::move(payload)},
+              self_.app + "/" + ev_.client_id, ev_.request_id * 64 + index};
+    out_->sends.push_back(outbound_send{std::move(out)});
+  }
+
+private:
+  const copy_id& self_;
+  partition_id partition_;
+  const event& ev_;
+  bool emit_;
+  replica_outbox* out_;
+  uint32_t sends_ = 0;
+};
+
+// -- construction and properties -----------------------------------------------
+
+replica::replica(copy_id self, partition_id partition,
+                 std::unique_ptr<application> app, replica_limits limits)
+  : self_(std::move(self)), partition_(partition), app_(std::move(app)),
+    limits_(limits), dedupe_(limits.dedupe_window, limits.dedupe_clients_max) {
+}
+
+log_index replica::durable() const noexcept {
+  auto result = applied_;
+  for (auto& sb : standbys_)
+    if (sb.synced)
+      result = std::min(result, sb.acked);
+  return result;
+}
+
+replica_meta replica::meta() const {
+  replica_meta result;
+  result.applied_seqs.assign(applied_seqs_.begin(), applied_seqs_.end());
+  result.dedupe = json_value{dedupe_.to_json()};
+  return result;
+}
+
+void replica::reset_volatile() {
+  held_.clear();
+  pending_.clear();
+  log_.clear();
+  standbys_.clear();
+}
+
+// -- role changes ------------------------------------------------------------
+
+void replica::become_standby(epoch_t epoch) {
+  if (epoch < epoch_ || (epoch == epoch_ && role_ == role::standby))
+    return;
+  role_ = role::standby;
+  epoch_ = epoch;
+  served_in_epoch_ = false;
+  reset_volatile();
+  // A fresh replica (nothing applied) holds the initial state already; any
+  // other must wait for the active's transfer before it counts as current.
+  in_sync_ = applied_ == 0 && applied_total_ == 0;
+}
+
+void replica::become_active(epoch_t epoch,
+                            const std::vector<copy_id>& standbys,
+                            replica_outbox& out) {
+  if (epoch < epoch_)
+    return;
+  if (epoch > epoch_ || role_ != role::active) {
+    role_ = role::active;
+    epoch_ = epoch;
+    served_in_epoch_ = false;
+    reset_volatile();
+    in_sync_ = true;
+  }
+  for (auto& sb : standbys)
+    add_standby(sb, out);
+}
+
+void replica::become_offline() {
+  role_ = role::offline;
+  reset_volatile();
+}
+
+void replica::add_standby(const copy_id& standby, replica_outbox& out) {
+  if (role_ != role::active || standby == self_)
+    return;
+  auto i = std::find_if(standbys_.begin(), standbys_.end(),
+                        [&](auto& sb) { return sb.copy == standby; });
+  if (i == standbys_.end()) {
+    standbys_.push_back(standby_progress{standby});
+    i = standbys_.end() - 1;
+  }
+  send_transfer(*i, out);
+}
+
+void replica::remove_standby(const copy_id& standby, replica_outbox& out) {
+  auto i = std::find_if(standbys_.begin(), standbys_.end(),
+                        [&](auto& sb) { return sb.copy == standby; });
+  if (i == standbys_.end())
+    return;
+  standbys_.erase(i);
+  trim_log();
+  release_acks(out);
+}
+
+void replica::send_transfer(standby_progress& sb, replica_outbox& out) {
+  sb.synced = false;
+  sb.transfer_index = applied_;
+  sb.sent = applied_;
+  sb.acked = 0;
+  out.transfers.push_back(replica_outbox::transfer_out{
+    sb.copy, partition_, epoch_, applied_, app_->snapshot(), meta()});
+}
+
+// -- applying events -----------------------------------------------------------
+
+const dedupe_table::entry& replica::apply(const std::string& source, seq_t seq,
+                                          const event& ev, bool emit_sends,
+                                          replica_outbox* out) {
+  ++applied_;
+  ++applied_total_;
+  applied_seqs_[source] = seq;
+  if (auto hit = dedupe_.find(ev.client_id, ev.request_id))
+    return *hit;  // a retry: same reply, no state change (G2)
+  context ctx{self_, partition_, ev, emit_sends, out};
+  auto r = app_->handle(ev, ctx);
+  dedupe_.record(ev.client_id, ev.request_id,
+                 dedupe_table::entry{applied_, std::move(r.value),
+                                     std::move(r.rejection)});
+  return *dedupe_.find(ev.client_id, ev.request_id);
+}
+
+void replica::apply_in_order(const std::string& source, seq_t seq,
+                             const event& ev, replica_outbox& out) {
+  auto& result = apply(source, seq, ev, true, &out);
+  pending_.push_back(
+    pending_ack{applied_, source, seq, result.result, result.rejection});
+  if (!standbys_.empty())
+    log_.push_back(log_entry{applied_, source, seq, ev});
+}
+
+void replica::on_event(const std::string& source, seq_t seq, epoch_t epoch,
+                       const event& ev, replica_outbox& out) {
+  auto nack = [&](error_code code) {
+    out.nacks.push_back(
+      replica_outbox::nack{source, partition_, epoch, seq, code});
+  };
+  if (epoch < epoch_)
+    return nack(error_code::stale_epoch);
+  if (role_ != role::active || epoch > epoch_)
+    return nack(error_code::not_active);
+  auto& last = applied_seqs_[source];
+  if (seq <= last) {
+    // Applied before (a replay after failover, or a resend): answer again
+    // with the remembered reply once that entry is durable.
+    auto hit = dedupe_.find(ev.client_id, ev.request_id);
+    if (!hit)
+      ++out.dedupe_misses;
+    pending_.push_back(pending_ack{hit ? hit->index : applied_, source, seq,
+                                   hit ? hit->result : json{},
+                                   hit ? hit->rejection : std::string{}});
+    release_acks(out);
+    return;
+  }
+  if (seq > last + 1) {
+    // An earlier event of this source is missing: hold this one (G3).
+    auto& held = held_[source];
+    if (held.count(seq) > 0)
+      return;
+    if (held.size() >= limits_.reorder_buffer_max)
+      return nack(error_code::overloaded);
+    held.emplace(seq, held_event{ev});
+    return;
+  }
+  if (log_.size() >= limits_.replication_log_max)
+    return nack(error_code::overloaded);
+  apply_in_order(source, seq, ev, out);
+  // Apply held events that are now in order.
+  if (auto i = held_.find(source); i != held_.end()) {
+    auto& held = i->second;
+    while (!held.empty()) {
+      auto first = held.begin();
+      auto next = applied_seqs_[source] + 1;
+      if (first->first < next) {
+        held.erase(first);  // a duplicate of something applied meanwhile
+        continue;
+      }
+      if (first->first > next)
+        break;
+      if (log_.size() >= limits_.replication_log_max) {
+        out.nacks.push_back(replica_outbox::nack{
+          source, partition_, epoch_, first->first, error_code::overloaded});
+        held.erase(first);
+        continue;
+      }
+      auto held_ev = std::move(first->second.ev);
+      auto held_seq = first->first;
+      held.erase(first);
+      apply_in_order(source, held_seq, held_ev, out);
+    }
+    if (held.empty())
+      held_.erase(i);
+  }
+  pump(out);
+  release_acks(out);
+}
+
+// -- replication (active side) ---------------------------------------------------
+
+void replica::pump(replica_outbox& out) {
+  if (log_.empty())
+    return;
+  auto first_index = log_.front().index;
+  for (auto& sb : standbys_) {
+    if (!sb.synced || sb.sent > sb.acked || sb.sent >= applied_)
+      continue;  // transfer or batch in flight, or nothing new
+    auto from = sb.sent + 1;
+    if (from < first_index)
+      continue;  // cannot happen: trim_log keeps what standbys need
+    auto to = std::min<log_index>(applied_,
+                                  sb.sent + limits_.checkpoint_batch_max);
+    replica_outbox::checkpoint_out cp{sb.copy, partition_, epoch_, {}};
+    cp.entries.reserve(to - from + 1);
+    for (auto idx = from; idx <= to; ++idx)
+      cp.entries.push_back(log_[idx - first_index]);
+    sb.sent = to;
+    out.checkpoints.push_back(std::move(cp));
+  }
+}
+
+void replica::trim_log() {
+  if (standbys_.empty()) {
+    log_.clear();
+    return;
+  }
+  auto needed_after = applied_;
+  for (auto& sb : standbys_)
+    needed_after = std::min(needed_after,
+                            sb.synced ? sb.acked : sb.transfer_index);
+  while (!log_.empty() && log_.front().index <= needed_after)
+    log_.pop_front();
+}
+
+void replica::release_acks(replica_outbox& out) {
+  auto limit = durable();
+  while (!pending_.empty() && pending_.front().index <= limit) {
+    auto& p = pending_.front();
+    if (out.acks.empty() || out.acks.back().source != p.source
+        || out.acks.back().partition != partition_)
+      out.acks.push_back(
+        replica_outbox::ack_batch{p.source, partition_, epoch_, {}});
+    out.acks.back().entries.push_back(ack_entry{
+      p.seq, json_value{std::move(p.result)}, std::move(p.rejection)});
+    pending_.pop_front();
+    if (!served_in_epoch_) {
+      served_in_epoch_ = true;
+      out.first_served.emplace_back(partition_, epoch_);
+    }
+  }
+}
+
+void replica::on_checkpoint_ack(const checkpoint_ack& ack,
+                                replica_outbox& out) {
+  if (ack.epoch > epoch_) {
+    // A standby already serves a newer epoch: this copy was deposed. Fence
+    // itself; what it could not acknowledge is replayed to the new active.
+    become_offline();
+    return;
+  }
+  if (role_ != role::active || ack.epoch != epoch_)
+    return;
+  auto i = std::find_if(standbys_.begin(), standbys_.end(),
+                        [&](auto& sb) { return sb.copy == ack.from; });
+  if (i == standbys_.end())
+    return;
+  auto& sb = *i;
+  if (!ack.in_sync) {
+    send_transfer(sb, out);
+    out.resynced_standbys.push_back(replica_outbox::synced{partition_, sb.copy});
+  } else if (!sb.synced) {
+    if (ack.upto < sb.transfer_index)
+      return;  // an ack of an earlier transfer
+    sb.synced = true;
+    sb.acked = ack.upto;
+    sb.sent = std::max(sb.sent, ack.upto);
+    out.synced_standbys.push_back(replica_outbox::synced{partition_, sb.copy});
+  } else {
+    sb.acked = std::max(sb.acked, ack.upto);
+  }
+  trim_log();
+  pump(out);
+  release_acks(out);
+}
+
+// -- replication (standby side) --------------------------------------------------
+
+checkpoint_ack replica::on_checkpoint(epoch_t epoch,
+                                      const std::vector<log_entry>& entries) {
+  checkpoint_ack ack{partition_, epoch_, self_, applied_, true};
+  if (epoch < epoch_) {
+    ack.in_sync = false;  // the sender is deposed; our epoch tells it so
+    return ack;
+  }
+  if (role_ != role::standby || epoch != epoch_ || !in_sync_) {
+    ack.epoch = epoch;
+    ack.in_sync = false;
+    return ack;
+  }
+  for (auto& entry : entries) {
+    if (entry.index <= applied_)
+      continue;  // already applied (a resent batch)
+    if (entry.index != applied_ + 1) {
+      in_sync_ = false;  // a gap: only a new transfer can fix it
+      ack.in_sync = false;
+      break;
+    }
+    apply(entry.source, entry.seq, entry.ev, false, nullptr);
+  }
+  ack.upto = applied_;
+  return ack;
+}
+
+checkpoint_ack replica::on_transfer(const state_transfer& transfer) {
+  if (transfer.epoch < epoch_
+      || (transfer.epoch == epoch_ && role_ == role::active))
+    return checkpoint_ack{partition_, epoch_, self_, applied_, false};
+  role_ = role::standby;
+  epoch_ = transfer.epoch;
+  reset_volatile();
+  app_->restore(transfer.app_state.value);
+  applied_ = transfer.index;
+  applied_seqs_.clear();
+  for (auto& [source, seq] : transfer.meta.applied_seqs)
+    applied_seqs_[source] = seq;
+  dedupe_.from_json(transfer.meta.dedupe.value);
+  in_sync_ = true;
+  return checkpoint_ack{partition_, epoch_, self_, applied_, true};
+}
+
+} // namespace keel

@@ -1,0 +1,262 @@
+// One partition of one copy: its role and epoch, the application instance,
+// per-source ordering, deduplication and replication bookkeeping. Every
+// decision of app_support lives here, in plain C++ (tests call it without
+// an actor system); the actor only moves messages in and out.
+//
+// Data path of an active replica:
+//   on_event -> order by per-source seq (hold early ones) -> dedupe by
+//   request id -> application.handle -> log entry -> checkpoint to standbys
+//   -> when every synced standby acked: ack to the source.
+// A standby applies the same log entries in index order (on_checkpoint),
+// through the same dedupe and handler, without sending anything.
+//
+// Results are not returned but appended to a `replica_outbox`, which the
+// caller turns into messages. Thread safety: none; owned by one actor.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "actors/app_support/app_support_interface.hpp"
+#include "actors/app_support/dedupe_table.hpp"
+#include "apps/api/application.hpp"
+#include "runtime/error.hpp"
+
+namespace keel {
+
+/// Limits of one replica, from the tuning knobs.
+struct replica_limits {
+  size_t reorder_buffer_max = 10000;
+  size_t replication_log_max = 100000;
+  size_t checkpoint_batch_max = 512;
+  size_t dedupe_window = 1024;
+  size_t dedupe_clients_max = 4096;
+};
+
+/// An event one application sends to another from inside handle().
+struct outbound_send {
+  event ev;
+};
+
+/// What replica calls ask the caller to send.
+struct replica_outbox {
+  struct ack_batch {
+    std::string source;
+    partition_id partition = 0;
+    epoch_t epoch = 0;
+    std::vector<ack_entry> entries;
+  };
+  struct nack {
+    std::string source;
+    partition_id partition = 0;
+    epoch_t epoch = 0;
+    seq_t seq = 0;
+    error_code code = error_code::none;
+  };
+  struct checkpoint_out {
+    copy_id to;
+    partition_id partition = 0;
+    epoch_t epoch = 0;
+    std::vector<log_entry> entries;
+  };
+  struct transfer_out {
+    copy_id to;
+    partition_id partition = 0;
+    epoch_t epoch = 0;
+    log_index index = 0;
+    json app_state;
+    replica_meta meta;
+  };
+  struct synced {
+    partition_id partition = 0;
+    copy_id standby;
+  };
+
+  std::vector<ack_batch> acks;
+  std::vector<nack> nacks;
+  std::vector<checkpoint_out> checkpoints;
+  std::vector<transfer_out> transfers;
+  std::vector<outbound_send> sends;
+  /// (partition, epoch) whose first event was acknowledged by this active.
+  std::vector<std::pair<partition_id, epoch_t>> first_served;
+  /// Standbys whose state transfer was acknowledged.
+  std::vector<synced> synced_standbys;
+  /// Standbys that reported they lost sync and got a new transfer.
+  std::vector<synced> resynced_standbys;
+  /// Duplicates of applied events whose reply was no longer remembered.
+  uint64_t dedupe_misses = 0;
+
+  bool empty() const noexcept {
+    return acks.empty() && nacks.empty() && checkpoints.empty()
+           && transfers.empty() && sends.empty() && first_served.empty()
+           && synced_standbys.empty() && resynced_standbys.empty();
+  }
+};
+
+class replica {
+public:
+  replica(copy_id self, partition_id partition,
+          std::unique_ptr<application> app, replica_limits limits);
+
+  // -- properties -------------------------------------------------------------
+
+  partition_id partition() const noexcept {
+    return partition_;
+  }
+
+  role current_role() const noexcept {
+    return role_;
+  }
+
+  epoch_t epoch() const noexcept {
+    return epoch_;
+  }
+
+  /// Index of the last applied log entry.
+  log_index applied() const noexcept {
+    return applied_;
+  }
+
+  /// Highest index every synced standby acknowledged (applied if none).
+  log_index durable() const noexcept;
+
+  /// Applied events waiting to be acknowledged.
+  size_t pending_acks() const noexcept {
+    return pending_.size();
+  }
+
+  /// Events applied since this replica was created.
+  uint64_t applied_total() const noexcept {
+    return applied_total_;
+  }
+
+  /// Standbys registered (synced or not).
+  size_t standbys() const noexcept {
+    return standbys_.size();
+  }
+
+  /// True if this standby holds a complete, current copy of the state.
+  bool in_sync() const noexcept {
+    return in_sync_;
+  }
+
+  const application& app() const noexcept {
+    return *app_;
+  }
+
+  json snapshot() const {
+    return app_->snapshot();
+  }
+
+  // -- role changes (controller) ----------------------------------------------
+
+  /// Becomes standby of `epoch` (>= current). The state counts as current
+  /// only after the active's state transfer arrives.
+  void become_standby(epoch_t epoch);
+
+  /// Becomes active of `epoch` (> current, or equal when repeated), keeping
+  /// the applied state, and brings `standbys` in sync by state transfer.
+  void become_active(epoch_t epoch, const std::vector<copy_id>& standbys,
+                     replica_outbox& out);
+
+  /// Holds no role; keeps the state until told otherwise.
+  void become_offline();
+
+  /// Registers a new standby and sends it a state transfer.
+  void add_standby(const copy_id& standby, replica_outbox& out);
+
+  /// Stops replicating to `standby`; acks it was holding back go out.
+  void remove_standby(const copy_id& standby, replica_outbox& out);
+
+  // -- active -----------------------------------------------------------------
+
+  /// A routed event from `source`. See the file comment for the path.
+  void on_event(const std::string& source, seq_t seq, epoch_t epoch,
+                const event& ev, replica_outbox& out);
+
+  /// A standby acknowledged (or lost sync).
+  void on_checkpoint_ack(const checkpoint_ack& ack, replica_outbox& out);
+
+  // -- standby ----------------------------------------------------------------
+
+  /// Applies log entries from the active of `epoch`; returns the ack.
+  checkpoint_ack on_checkpoint(epoch_t epoch,
+                               const std::vector<log_entry>& entries);
+
+  /// Replaces the state with a transfer from the active of `epoch`.
+  checkpoint_ack on_transfer(const state_transfer& transfer);
+
+  // -- state transfer ---------------------------------------------------------
+
+  replica_meta meta() const;
+
+private:
+  struct standby_progress {
+    copy_id copy;
+    bool synced = false;
+    log_index transfer_index = 0;
+    log_index sent = 0;
+    log_index acked = 0;
+  };
+
+  struct pending_ack {
+    log_index index = 0;
+    std::string source;
+    seq_t seq = 0;
+    json result;
+    std::string rejection;
+  };
+
+  struct held_event {
+    event ev;
+  };
+
+  /// The app_context handed to application::handle.
+  class context;
+
+  /// Applies one event as the next log entry; returns its dedupe entry.
+  const dedupe_table::entry& apply(const std::string& source, seq_t seq,
+                                   const event& ev, bool emit_sends,
+                                   replica_outbox* out);
+
+  void apply_in_order(const std::string& source, seq_t seq, const event& ev,
+                      replica_outbox& out);
+
+  void send_transfer(standby_progress& sb, replica_outbox& out);
+
+  void pump(replica_outbox& out);
+
+  void release_acks(replica_outbox& out);
+
+  void trim_log();
+
+  void reset_volatile();
+
+  copy_id self_;
+  partition_id partition_;
+  std::unique_ptr<application> app_;
+  replica_limits limits_;
+
+  role role_ = role::offline;
+  epoch_t epoch_ = 0;
+  bool in_sync_ = true;  // a fresh replica holds the (empty) initial state
+  bool served_in_epoch_ = false;
+  log_index applied_ = 0;
+  uint64_t applied_total_ = 0;
+
+  std::map<std::string, seq_t> applied_seqs_;  // per source
+  std::unordered_map<std::string, std::map<seq_t, held_event>> held_;
+  dedupe_table dedupe_;
+
+  std::vector<standby_progress> standbys_;
+  std::deque<log_entry> log_;  // applied entries some standby still needs
+  std::deque<pending_ack> pending_;
+};
+
+} // namespace keel

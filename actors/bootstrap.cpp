@@ -1,0 +1,232 @@
+#include "actors/bootstrap.hpp"
+
+#include <caf/all.hpp>
+
+#include "actors/fault_manager/fault_manager.hpp"
+#include "actors/load_distributor/load_distributor.hpp"
+#include "actors/load_manager/load_manager.hpp"
+#include "actors/node_agent/node_agent.hpp"
+#include "actors/router/router.hpp"
+#include "actors/system_controller/system_controller.hpp"
+#include "runtime/type_registry.hpp"
+
+namespace keel {
+
+void register_message_types(caf::actor_system_config& cfg) {
+  register_runtime_types(cfg);
+  // load_manager
+  cfg.add_message_type<partition_load>("keel_partition_load");
+  cfg.add_message_type<load_report>("keel_load_report");
+  cfg.add_message_type<std::vector<load_report>>("keel_load_reports");
+  // app_support
+  cfg.add_message_type<ack_entry>("keel_ack_entry");
+  cfg.add_message_type<event_acks>("keel_event_acks");
+  cfg.add_message_type<event_nack>("keel_event_nack");
+  cfg.add_message_type<routed_event>("keel_routed_event");
+  cfg.add_message_type<log_entry>("keel_log_entry");
+  cfg.add_message_type<standby_ref>("keel_standby_ref");
+  cfg.add_message_type<role_assignment>("keel_role_assignment");
+  cfg.add_message_type<std::vector<role_assignment>>("keel_role_assignments");
+  cfg.add_message_type<checkpoint>("keel_checkpoint");
+  cfg.add_message_type<checkpoint_ack>("keel_checkpoint_ack");
+  cfg.add_message_type<replica_meta>("keel_replica_meta");
+  cfg.add_message_type<state_transfer>("keel_state_transfer");
+  cfg.add_message_type<partition_state>("keel_partition_state");
+  cfg.add_message_type<partition_status>("keel_partition_status");
+  cfg.add_message_type<copy_status>("keel_copy_status");
+  cfg.add_message_type<app_support_actor>("keel_app_support_actor");
+  // router / distributor
+  cfg.add_message_type<route>("keel_route");
+  cfg.add_message_type<std::vector<route>>("keel_routes");
+  cfg.add_message_type<route_subscriber_actor>("keel_route_subscriber_actor");
+  cfg.add_message_type<distributor_status>("keel_distributor_status");
+  // node agent
+  cfg.add_message_type<copy_spec>("keel_copy_spec");
+  cfg.add_message_type<std::vector<copy_id>>("keel_copy_ids");
+  // fault manager
+  cfg.add_message_type<copy_failed>("keel_copy_failed");
+  cfg.add_message_type<node_failed>("keel_node_failed");
+  cfg.add_message_type<node_agent_actor>("keel_node_agent_actor");
+  cfg.add_message_type<router_actor>("keel_router_actor");
+  // controller
+  cfg.add_message_type<partition_assignment>("keel_partition_assignment");
+  cfg.add_message_type<copy_info>("keel_copy_info");
+  cfg.add_message_type<assignment_table>("keel_assignment_table");
+  cfg.add_message_type<node_handles>("keel_node_handles");
+  cfg.add_message_type<activation>("keel_activation");
+}
+
+void configure_actor_system(caf::actor_system_config& cfg,
+                            const system_config& config) {
+  cfg.set("scheduler.max-threads",
+          static_cast<size_t>(config.knobs.scheduler_max_threads));
+  register_message_types(cfg);
+}
+
+caf::error check_app_types(const system_config& config,
+                           const app_registry& registry) {
+  for (size_t i = 0; i < config.apps.size(); ++i) {
+    auto& app = config.apps[i];
+    if (!registry.find(app.type)) {
+      std::string known;
+      for (auto& name : registry.names())
+        known += (known.empty() ? "" : ", ") + name;
+      return make_error(error_code::invalid_config,
+                        "$.topology.apps[" + std::to_string(i)
+                          + "].type: no application type \"" + app.type
+                          + "\" is registered (registered: " + known + ")");
+    }
+  }
+  return caf::none;
+}
+
+context_ptr make_context(caf::actor_system& sys, system_config config,
+                         std::ostream* trace_out) {
+  auto ctx = std::make_shared<runtime_context>();
+  ctx->trace = std::make_shared<trace_sink>(config.knobs.trace_buffer_max,
+                                            trace_out);
+  ctx->config = std::move(config);
+  ctx->start = sys.clock().now();
+  return ctx;
+}
+
+void system_handles::shutdown() {
+  if (control)
+    caf::anon_send_exit(control, caf::exit_reason::user_shutdown);
+  for (auto& [node, sup] : node_supervisors)
+    caf::anon_send_exit(sup, caf::exit_reason::user_shutdown);
+  control = nullptr;
+  node_supervisors.clear();
+  nodes.clear();
+  controller = nullptr;
+  fault_manager = nullptr;
+  load_manager = nullptr;
+  distributor = nullptr;
+}
+
+namespace {
+
+/// Handles filled in by the start functions of a supervisor's children.
+/// Written in the supervisor's thread, read after `which_children` answered
+/// (message passing orders the two).
+struct node_cells {
+  router_actor router;
+  node_agent_actor agent;
+};
+
+struct control_cells {
+  load_manager_actor load_manager;
+  load_distributor_actor distributor;
+  system_controller_actor controller;
+  fault_manager_actor fault_manager;
+};
+
+template <class Handle>
+caf::actor untyped(const Handle& h) {
+  return caf::actor_cast<caf::actor>(h);
+}
+
+} // namespace
+
+caf::expected<system_handles> start_system(caf::actor_system& sys,
+                                           context_ptr ctx,
+                                           const app_registry& registry,
+                                           std::chrono::milliseconds timeout) {
+  if (auto err = check_app_types(ctx->config, registry))
+    return err;
+  system_handles result;
+  result.ctx = ctx;
+  caf::scoped_actor self{sys};
+  auto wait_children = [&](const supervisor_actor& sup) -> caf::error {
+    caf::error failure;
+    self->request(sup, timeout, which_children_atom::value)
+      .receive([](std::vector<child_info>&) {},
+               [&](caf::error& err) { failure = std::move(err); });
+    return failure;
+  };
+  // 1. One supervisor per node: router, then the agent.
+  for (auto& node : ctx->config.nodes) {
+    auto cells = std::make_shared<node_cells>();
+    supervisor_spec spec;
+    spec.name = "node/" + node;
+    spec.strategy = restart_strategy::one_for_all;
+    spec.intensity = 0;
+    spec.children.push_back(child_spec{
+      "router", [cells, node, ctx](caf::actor_system& sys, const caf::actor&) {
+        cells->router = sys.spawn(router_impl, node, ctx);
+        return untyped(cells->router);
+      }});
+    spec.children.push_back(child_spec{
+      "node_agent", [cells, node, ctx, reg = &registry](
+                      caf::actor_system& sys, const caf::actor& parent) {
+        cells->agent = sys.spawn(node_agent_impl, node, ctx, reg, parent);
+        return untyped(cells->agent);
+      }});
+    auto sup = spawn_supervisor(sys, std::move(spec));
+    result.node_supervisors.emplace(node, sup);
+    if (auto err = wait_children(sup)) {
+      result.shutdown();
+      return err;
+    }
+    result.nodes.emplace(node, node_handles{node, cells->agent, cells->router});
+  }
+  // 2. The control plane; the distributor sits on the first node.
+  auto first = ctx->config.nodes.front();
+  auto first_router = result.nodes.at(first).router;
+  auto cells = std::make_shared<control_cells>();
+  supervisor_spec spec;
+  spec.name = "control";
+  spec.strategy = restart_strategy::one_for_all;
+  spec.intensity = 0;
+  spec.children.push_back(child_spec{
+    "load_manager", [cells, ctx](caf::actor_system& sys, const caf::actor&) {
+      cells->load_manager = sys.spawn(load_manager_impl, ctx);
+      return untyped(cells->load_manager);
+    }});
+  spec.children.push_back(child_spec{
+    "load_distributor",
+    [cells, ctx, first, first_router](caf::actor_system& sys,
+                                      const caf::actor&) {
+      cells->distributor = sys.spawn(load_distributor_impl, first, ctx,
+                                     first_router);
+      return untyped(cells->distributor);
+    }});
+  spec.children.push_back(child_spec{
+    "system_controller", [cells, ctx](caf::actor_system& sys,
+                                      const caf::actor&) {
+      cells->controller = sys.spawn(system_controller_impl, ctx);
+      return untyped(cells->controller);
+    }});
+  spec.children.push_back(child_spec{
+    "fault_manager", [cells, ctx](caf::actor_system& sys, const caf::actor&) {
+      cells->fault_manager = sys.spawn(fault_manager_impl, ctx,
+                                       fault_listener_actor{cells->controller});
+      return untyped(cells->fault_manager);
+    }});
+  result.control = spawn_supervisor(sys, std::move(spec));
+  if (auto err = wait_children(result.control)) {
+    result.shutdown();
+    return err;
+  }
+  result.load_manager = cells->load_manager;
+  result.distributor = cells->distributor;
+  result.controller = cells->controller;
+  result.fault_manager = cells->fault_manager;
+  // 3. Activate.
+  activation act;
+  for (auto& [node, h] : result.nodes)
+    act.nodes.push_back(h);
+  act.fault_manager = result.fault_manager;
+  act.load_manager = result.load_manager;
+  act.distributor = result.distributor;
+  caf::error failure;
+  self->request(result.controller, timeout, activate_atom::value, act)
+    .receive([](ok_atom) {}, [&](caf::error& err) { failure = std::move(err); });
+  if (failure) {
+    result.shutdown();
+    return failure;
+  }
+  return result;
+}
+
+} // namespace keel

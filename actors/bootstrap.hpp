@@ -1,0 +1,76 @@
+// The composition root: configuration -> the actor tree of a keel system.
+// Embedded runs, tests and (later) cluster and simulation runs all build
+// their actors here, so that every mode runs the same tree:
+//
+//   node supervisor "node/<n>" (one per node, one_for_all, intensity 0)
+//     router, node_agent -> copies (app_support), linked to the agent
+//   control supervisor "control" (one_for_all, intensity 0)
+//     load_manager, load_distributor (on the first node), system_controller,
+//     fault_manager
+//
+// Intensity 0: a crashed router or agent is a node failure, which the
+// controller recovers from (a restarted router would have no routes). The
+// control plane is one group until controller takeover exists.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <ostream>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/expected.hpp>
+
+#include "actors/load_distributor/load_distributor_interface.hpp"
+#include "actors/system_controller/system_controller_interface.hpp"
+#include "apps/api/app_registry.hpp"
+#include "runtime/context.hpp"
+#include "runtime/supervisor.hpp"
+
+namespace keel {
+
+/// Registers every message type of keel (runtime and actors) and the error
+/// category. Call on every node before constructing the actor_system.
+void register_message_types(caf::actor_system_config& cfg);
+
+/// Applies keel's CAF settings (scheduler threads from the tuning knobs) and
+/// registers the message types.
+void configure_actor_system(caf::actor_system_config& cfg,
+                            const system_config& config);
+
+/// Checks that every configured application type is registered. The error
+/// names the JSON path of the offending app.
+caf::error check_app_types(const system_config& config,
+                           const app_registry& registry);
+
+/// Handles of a running system.
+struct system_handles {
+  context_ptr ctx;
+  supervisor_actor control;
+  std::map<node_id, supervisor_actor> node_supervisors;
+  std::map<node_id, node_handles> nodes;
+  system_controller_actor controller;
+  fault_manager_actor fault_manager;
+  load_manager_actor load_manager;
+  load_distributor_actor distributor;
+
+  /// Stops every actor of the system; returns once all exit messages are
+  /// sent. Safe to call twice.
+  void shutdown();
+};
+
+/// Spawns the actor tree for `ctx->config` and activates it: every copy is
+/// running, every partition has its active and standbys, routes are
+/// installed. Blocks the calling thread (not an actor) up to `timeout`.
+caf::expected<system_handles> start_system(caf::actor_system& sys,
+                                           context_ptr ctx,
+                                           const app_registry& registry,
+                                           std::chrono::milliseconds timeout);
+
+/// Makes a context: config, trace sink (optionally echoed to `trace_out`)
+/// and the time origin taken from `sys`'s clock.
+context_ptr make_context(caf::actor_system& sys, system_config config,
+                         std::ostream* trace_out = nullptr);
+
+} // namespace keel

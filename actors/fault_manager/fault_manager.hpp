@@ -1,0 +1,45 @@
+// The fault_manager actor: see fault_manager_interface.hpp.
+//
+// Detection is CAF's monitor (down_msg) on every copy and node agent; hang
+// detection by health checks and heartbeats comes with cluster mode. On a
+// copy's down_msg it locates the fault (which copy, which node), isolates it
+// (kills the copy in case it is only unresponsive, and fences its active
+// partitions at every router and distributor) and then reports it.
+#pragma once
+
+#include <map>
+
+#include <caf/actor_addr.hpp>
+
+#include "actors/fault_manager/fault_manager_interface.hpp"
+#include "runtime/context.hpp"
+
+namespace keel {
+
+struct fault_manager_state {
+  struct watched_copy {
+    copy_id copy;
+    node_id node;
+    app_support_actor handle;
+  };
+  struct watched_node {
+    node_id node;
+    node_agent_actor agent;
+    router_actor router;
+  };
+
+  context_ptr ctx;
+  fault_listener_actor listener;
+  std::map<caf::actor_addr, watched_copy> copies;
+  std::map<caf::actor_addr, watched_node> nodes;
+  static inline const char* name = "keel.fault_manager";
+};
+
+using fault_manager_pointer
+  = fault_manager_actor::stateful_pointer<fault_manager_state>;
+
+fault_manager_actor::behavior_type
+fault_manager_impl(fault_manager_pointer self, context_ptr ctx,
+                   fault_listener_actor listener);
+
+} // namespace keel

@@ -1,0 +1,54 @@
+// Protocol of the fault_manager: detects failures of copies and nodes
+// (monitors: down_msg), locates them, isolates them (kills the copy if it is
+// still alive and fences its epochs at every router) and reports them to the
+// controller, which recovers.
+#pragma once
+
+#include <string>
+
+#include "actors/node_agent/node_agent_interface.hpp"
+#include "actors/router/router_interface.hpp"
+
+namespace keel {
+
+/// fault_manager -> controller: a copy failed and is isolated.
+struct copy_failed {
+  copy_id copy;
+  node_id node;
+  std::string reason;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, copy_failed& x) {
+  return f(caf::meta::type_name("keel_copy_failed"), x.copy, x.node,
+           x.reason);
+}
+
+/// fault_manager -> controller: a node (its agent) failed.
+struct node_failed {
+  node_id node;
+  std::string reason;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, node_failed& x) {
+  return f(caf::meta::type_name("keel_node_failed"), x.node, x.reason);
+}
+
+/// Who receives fault reports (the system controller).
+using fault_listener_actor = caf::typed_actor<caf::reacts_to<copy_failed>,
+                                              caf::reacts_to<node_failed>>;
+
+using fault_manager_actor = caf::typed_actor<
+  // controller -> fault_manager: watch a copy from now on. Replies at once.
+  caf::replies_to<watch_copy_atom, copy_id, node_id, app_support_actor>::with<
+    ok_atom>,
+  // controller -> fault_manager: stop watching (planned stop). Replies at
+  // once; a down_msg that arrives later is ignored.
+  caf::replies_to<unwatch_copy_atom, copy_id>::with<ok_atom>,
+  // bootstrap -> fault_manager: watch a node's agent, and use its router for
+  // isolation. Replies at once.
+  caf::replies_to<watch_node_atom, node_id, node_agent_actor,
+                  router_actor>::with<ok_atom>>;
+
+} // namespace keel

@@ -1,0 +1,183 @@
+#include "actors/load_distributor/distributor_state.hpp"
+
+#include "runtime/hash.hpp"
+
+namespace keel {
+
+distributor_state::distributor_state(std::string source,
+                                     const system_config& config)
+  : source_(std::move(source)),
+    replay_buffer_max_(config.knobs.replay_buffer_max) {
+  for (auto& app : config.apps) {
+    app_index_.emplace(app.name, apps_.size());
+    app_entry entry{app.name, std::vector<partition_entry>(app.partitions)};
+    for (partition_id p = 0; p < app.partitions; ++p) {
+      entry.partitions[p].current.app = app.name;
+      entry.partitions[p].current.partition = p;
+    }
+    apps_.push_back(std::move(entry));
+  }
+}
+
+distributor_state::partition_entry*
+distributor_state::find(const app_name& app, partition_id partition) {
+  auto i = app_index_.find(app);
+  if (i == app_index_.end())
+    return nullptr;
+  auto& parts = apps_[i->second].partitions;
+  return partition < parts.size() ? &parts[partition] : nullptr;
+}
+
+const distributor_state::partition_entry*
+distributor_state::find(const app_name& app, partition_id partition) const {
+  return const_cast<distributor_state*>(this)->find(app, partition);
+}
+
+const route& distributor_state::route_for(const app_name& app,
+                                          partition_id partition) const {
+  auto e = find(app, partition);
+  return e ? e->current : no_route_;
+}
+
+distributor_state::admitted distributor_state::admit(event ev, token client) {
+  auto i = app_index_.find(ev.app);
+  if (i == app_index_.end())
+    return {error_code::unknown_app, "no application named \"" + ev.app + "\""};
+  if (ev.key.empty() || ev.key.size() > 1024)
+    return {error_code::invalid_event, "key must have 1-1024 bytes"};
+  if (ev.client_id.empty() || ev.client_id.size() > 256)
+    return {error_code::invalid_event, "client_id must have 1-256 bytes"};
+  if (ev.payload.value.is_discarded())
+    return {error_code::invalid_event, "payload is not valid JSON"};
+  auto& parts = apps_[i->second].partitions;
+  auto p = partition_of(ev.key, static_cast<uint32_t>(parts.size()));
+  auto& entry = parts[p];
+  if (entry.buffer.size() >= replay_buffer_max_)
+    return {error_code::overloaded,
+            "replay buffer of " + ev.app + " partition " + std::to_string(p)
+              + " holds " + std::to_string(replay_buffer_max_)
+              + " unacknowledged events"};
+  auto seq = entry.next_seq++;
+  entry.buffer.push_back(pending{seq, client, std::move(ev)});
+  ++pending_total_;
+  return {error_code::none, {}, p, seq};
+}
+
+distributor_state::dispatch
+distributor_state::route_of(const app_name& app, partition_id partition,
+                            seq_t seq) {
+  auto e = find(app, partition);
+  dispatch d{app, partition, 0, nullptr, nullptr};
+  if (!e || e->buffer.empty())
+    return d;
+  auto front = e->buffer.front().seq;
+  if (seq < front || seq - front >= e->buffer.size())
+    return d;
+  d.item = &e->buffer[seq - front];
+  d.epoch = e->current.epoch;
+  if (!e->current.in_transition && e->current.handle)
+    d.target = &e->current;
+  return d;
+}
+
+std::vector<distributor_state::completed>
+distributor_state::on_acks(const event_acks& acks) {
+  std::vector<completed> result;
+  auto e = find(acks.app, acks.partition);
+  if (!e)
+    return result;
+  if (acks.epoch < e->current.min_ack_epoch()) {
+    stale_acks_ += acks.entries.size();
+    return result;
+  }
+  for (auto& a : acks.entries) {
+    if (e->buffer.empty())
+      break;
+    auto front = e->buffer.front().seq;
+    if (a.seq < front || a.seq - front >= e->buffer.size())
+      continue;  // acknowledged before
+    auto& item = e->buffer[a.seq - front];
+    if (item.acked)
+      continue;
+    item.acked = true;
+    result.push_back(completed{item.client, acks.partition, a.seq, a});
+  }
+  while (!e->buffer.empty() && e->buffer.front().acked) {
+    e->buffer.pop_front();
+    --pending_total_;
+  }
+  return result;
+}
+
+void distributor_state::on_nack(const event_nack& nack) {
+  auto e = find(nack.app, nack.partition);
+  if (!e || e->buffer.empty())
+    return;
+  auto front = e->buffer.front().seq;
+  if (nack.seq < front || nack.seq - front >= e->buffer.size())
+    return;
+  auto& item = e->buffer[nack.seq - front];
+  if (!item.acked) {
+    item.needs_resend = true;
+    e->resend_flagged = true;
+  }
+}
+
+bool distributor_state::newer(const route& next, const route& current) {
+  if (next.epoch != current.epoch)
+    return next.epoch > current.epoch;
+  return next.in_transition && !current.in_transition;
+}
+
+void distributor_state::install(const std::vector<route>& routes,
+                                std::vector<dispatch>& replays) {
+  for (auto& r : routes) {
+    auto e = find(r.app, r.partition);
+    if (!e || !newer(r, e->current))
+      continue;
+    e->current = r;
+    if (r.in_transition || !r.handle)
+      continue;
+    // The new active gets every unacknowledged event, in order; it drops
+    // what it already applied (same seq) and acks it again.
+    for (auto& item : e->buffer) {
+      if (item.acked)
+        continue;
+      item.needs_resend = false;
+      replays.push_back(dispatch{r.app, r.partition, r.epoch, &e->current,
+                                 &item});
+      ++replayed_;
+    }
+    e->resend_flagged = false;
+  }
+}
+
+void distributor_state::fence(const std::vector<route>& routes) {
+  for (auto& r : routes) {
+    auto e = find(r.app, r.partition);
+    if (e && newer(r, e->current))
+      e->current = r;
+  }
+}
+
+std::vector<distributor_state::dispatch> distributor_state::resend_due() {
+  std::vector<dispatch> result;
+  for (auto& app : apps_)
+    for (auto& e : app.partitions) {
+      if (!e.resend_flagged)
+        continue;
+      e.resend_flagged = false;
+      const route* target = !e.current.in_transition && e.current.handle
+                              ? &e.current
+                              : nullptr;
+      for (auto& item : e.buffer)
+        if (item.needs_resend && !item.acked) {
+          item.needs_resend = false;
+          result.push_back(dispatch{app.name, e.current.partition,
+                                    e.current.epoch, target, &item});
+        }
+    }
+  return result;
+}
+
+} // namespace keel

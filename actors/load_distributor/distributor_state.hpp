@@ -1,0 +1,137 @@
+// The load distributor's decisions: admission (validation, bounded replay
+// buffer), key -> partition, per-partition sequence numbers, which acks to
+// accept (epoch fencing), what to replay when a route changes and what to
+// resend after a refusal. Plain C++; load_distributor.cpp moves messages.
+//
+// Every accepted event stays in the replay buffer until an accepted ack
+// removes it, so nothing accepted is dropped: a lost message is replayed on
+// the next route change, a refused one is resent by the retransmit tick.
+//
+// Thread safety: none; owned by one distributor actor.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "actors/router/router_interface.hpp"
+#include "runtime/config.hpp"
+#include "runtime/error.hpp"
+
+namespace keel {
+
+class distributor_state {
+public:
+  /// Identifies the client waiting for an event's reply.
+  using token = uint64_t;
+
+  struct pending {
+    seq_t seq = 0;
+    token client = 0;
+    event ev;
+    bool acked = false;
+    bool needs_resend = false;
+  };
+
+  struct admitted {
+    error_code code = error_code::none;
+    std::string why;
+    partition_id partition = 0;
+    seq_t seq = 0;
+  };
+
+  struct completed {
+    token client = 0;
+    partition_id partition = 0;
+    seq_t seq = 0;
+    ack_entry ack;
+  };
+
+  /// An event to send: to `target` if set, else to the router.
+  struct dispatch {
+    app_name app;
+    partition_id partition = 0;
+    epoch_t epoch = 0;
+    const route* target = nullptr;
+    const pending* item = nullptr;
+  };
+
+  distributor_state(std::string source, const system_config& config);
+
+  const std::string& source() const noexcept {
+    return source_;
+  }
+
+  /// Validates `ev`, picks its partition and sequence number and keeps it.
+  /// On error nothing is kept.
+  admitted admit(event ev, token client);
+
+  /// Where a newly admitted event goes now.
+  dispatch route_of(const app_name& app, partition_id partition, seq_t seq);
+
+  /// Accepts acks of an epoch that is not fenced; returns what completed.
+  /// Stale acks are counted and ignored.
+  std::vector<completed> on_acks(const event_acks& acks);
+
+  /// A copy or router refused `seq`: keep it, resend on the next tick.
+  void on_nack(const event_nack& nack);
+
+  /// Installs newer routes; appends to `replays` every unacknowledged event
+  /// of a partition that got a (new) active.
+  void install(const std::vector<route>& routes,
+               std::vector<dispatch>& replays);
+
+  /// Fences partitions (their epoch's acks are rejected from now on).
+  void fence(const std::vector<route>& routes);
+
+  /// Events refused earlier, to send again now (clears their flags).
+  std::vector<dispatch> resend_due();
+
+  /// Unacknowledged events over all partitions.
+  uint64_t pending_total() const noexcept {
+    return pending_total_;
+  }
+
+  uint64_t stale_acks() const noexcept {
+    return stale_acks_;
+  }
+
+  uint64_t replayed() const noexcept {
+    return replayed_;
+  }
+
+  /// The installed route of a partition (epoch 0 if none).
+  const route& route_for(const app_name& app, partition_id partition) const;
+
+private:
+  struct partition_entry {
+    seq_t next_seq = 1;
+    std::deque<pending> buffer;  // ordered by seq
+    route current;               // epoch 0: none installed yet
+    bool resend_flagged = false;
+  };
+
+  struct app_entry {
+    app_name name;
+    std::vector<partition_entry> partitions;
+  };
+
+  partition_entry* find(const app_name& app, partition_id partition);
+  const partition_entry* find(const app_name& app,
+                              partition_id partition) const;
+
+  static bool newer(const route& next, const route& current);
+
+  std::string source_;
+  size_t replay_buffer_max_;
+  std::vector<app_entry> apps_;
+  std::unordered_map<app_name, size_t> app_index_;
+  uint64_t pending_total_ = 0;
+  uint64_t stale_acks_ = 0;
+  uint64_t replayed_ = 0;
+  route no_route_;
+};
+
+} // namespace keel

@@ -1,0 +1,40 @@
+// The load_distributor actor (the ALDM): see load_distributor_interface.hpp
+// for its protocol and distributor_state.hpp for its decisions.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+#include <caf/typed_response_promise.hpp>
+
+#include "actors/load_distributor/distributor_state.hpp"
+#include "actors/load_distributor/load_distributor_interface.hpp"
+#include "runtime/context.hpp"
+
+namespace keel {
+
+struct load_distributor_actor_state {
+  node_id node;
+  context_ptr ctx;
+  router_actor router;
+  std::unique_ptr<distributor_state> table;
+  std::unordered_map<distributor_state::token,
+                     caf::typed_response_promise<event_reply>>
+    clients;
+  distributor_state::token next_token = 1;
+  uint64_t accepted = 0;
+  uint64_t acknowledged = 0;
+  uint64_t refused = 0;
+  static inline const char* name = "keel.load_distributor";
+};
+
+using load_distributor_pointer
+  = load_distributor_actor::stateful_pointer<load_distributor_actor_state>;
+
+/// Spawned on `node`; subscribes to that node's `router` at once.
+load_distributor_actor::behavior_type
+load_distributor_impl(load_distributor_pointer self, node_id node,
+                      context_ptr ctx, router_actor router);
+
+} // namespace keel

@@ -1,0 +1,43 @@
+// Protocol of the load_distributor, the ALDM: the ingress of external
+// events. It hashes an event's key to a partition, gives it the partition's
+// next sequence number, keeps it in a bounded replay buffer until the active
+// copy acknowledges it, and replays the unacknowledged ones to a newly
+// promoted active. Clients get their reply only after the event is applied
+// and replicated.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "actors/router/router_interface.hpp"
+
+namespace keel {
+
+struct distributor_status {
+  std::string source;
+  /// Events accepted, acknowledged, replayed and refused since start.
+  uint64_t accepted = 0;
+  uint64_t acknowledged = 0;
+  uint64_t replayed = 0;
+  uint64_t refused = 0;
+  /// Events waiting for an acknowledgement now.
+  uint64_t pending = 0;
+  /// Acks rejected because their epoch was fenced.
+  uint64_t stale_acks = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, distributor_status& x) {
+  return f(caf::meta::type_name("keel_distributor_status"), x.source,
+           x.accepted, x.acknowledged, x.replayed, x.refused, x.pending,
+           x.stale_acks);
+}
+
+using load_distributor_actor = event_sink_actor::extend_with<
+  ack_sink_actor, route_subscriber_actor>::extend<
+  // any -> distributor: counters. Safe to repeat.
+  caf::replies_to<status_atom>::with<distributor_status>,
+  // self -> self: resend events a copy or router refused.
+  caf::reacts_to<tick_atom>>;
+
+} // namespace keel

@@ -1,0 +1,34 @@
+// The node agent actor: see node_agent_interface.hpp. It is the parent of
+// the copies on its node (they are linked to it and die with it) but never
+// restarts them: restarts are the controller's decision (restart intensity
+// per copy, placement).
+#pragma once
+
+#include <map>
+
+#include <caf/actor.hpp>
+
+#include "actors/node_agent/node_agent_interface.hpp"
+#include "apps/api/app_registry.hpp"
+#include "runtime/context.hpp"
+
+namespace keel {
+
+struct node_agent_state {
+  node_id node;
+  context_ptr ctx;
+  const app_registry* registry = nullptr;
+  caf::actor parent;
+  std::map<copy_id, app_support_actor> copies;
+  static inline const char* name = "keel.node_agent";
+};
+
+using node_agent_pointer = node_agent_actor::stateful_pointer<node_agent_state>;
+
+/// `parent` is the node's supervisor: the agent exits when it does.
+node_agent_actor::behavior_type node_agent_impl(node_agent_pointer self,
+                                                node_id node, context_ptr ctx,
+                                                const app_registry* registry,
+                                                caf::actor parent);
+
+} // namespace keel

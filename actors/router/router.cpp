@@ -1,0 +1,112 @@
+#include "actors/router/router.hpp"
+
+#include <algorithm>
+
+#include <caf/all.hpp>
+
+#include "actors/fan_out.hpp"
+#include "runtime/error.hpp"
+#include "runtime/transport.hpp"
+
+namespace keel {
+
+namespace {
+
+std::chrono::milliseconds control_timeout(router_pointer self) {
+  return std::chrono::milliseconds{
+    self->state.ctx->config.knobs.control_timeout_ms};
+}
+
+void forward(router_pointer self, const route& r, routed_event ev) {
+  transport::send(self, r.node, r.handle, std::move(ev));
+}
+
+json route_fields(const route& r) {
+  return json{{"app", r.app},
+              {"partition", r.partition},
+              {"epoch", r.epoch},
+              {"in_transition", r.in_transition},
+              {"active", r.active.app.empty() ? "" : to_string(r.active)}};
+}
+
+} // namespace
+
+router_actor::behavior_type router_impl(router_pointer self, node_id node,
+                                        context_ptr ctx) {
+  auto& st = self->state;
+  st.node = std::move(node);
+  st.table = std::make_unique<router_state>(
+    ctx->config.knobs.router_buffer_max);
+  st.ctx = std::move(ctx);
+  self->set_down_handler([self](caf::down_msg& msg) {
+    auto& subs = self->state.subscribers;
+    subs.erase(std::remove_if(subs.begin(), subs.end(),
+                              [&](auto& s) {
+                                return s.address() == msg.source;
+                              }),
+               subs.end());
+  });
+  return {
+    [self](routed_event& ev) {
+      const route* r = nullptr;
+      switch (self->state.table->on_event(ev, &r)) {
+        case router_state::verdict::forward:
+          forward(self, *r, std::move(ev));
+          break;
+        case router_state::verdict::buffered:
+          break;
+        case router_state::verdict::overloaded:
+          self->send(ev.reply_to,
+                     event_nack{ev.ev.app, ev.partition, ev.epoch, ev.seq,
+                                static_cast<uint8_t>(error_code::overloaded)});
+          break;
+      }
+    },
+    [self](subscribe_atom, route_subscriber_actor& sub) {
+      auto& subs = self->state.subscribers;
+      if (std::find(subs.begin(), subs.end(), sub) == subs.end()) {
+        self->monitor(sub);
+        subs.push_back(sub);
+      }
+      return self->state.table->table();
+    },
+    [self](set_routes_atom, std::vector<route>& routes) -> caf::result<ok_atom> {
+      auto& st = self->state;
+      std::vector<std::pair<route, routed_event>> flushes;
+      auto changed = st.table->install(routes, flushes);
+      for (auto& [r, ev] : flushes)
+        forward(self, r, std::move(ev));
+      for (auto& r : changed) {
+        auto fields = route_fields(r);
+        fields["node"] = st.node;
+        st.ctx->emit(self, "route_installed", std::move(fields));
+      }
+      if (changed.empty())
+        return ok_atom::value;
+      auto promise = self->make_response_promise<ok_atom>();
+      fan_out<ok_atom>(self, st.subscribers, control_timeout(self),
+                       [promise](size_t) mutable {
+                         promise.deliver(ok_atom::value);
+                       },
+                       routes_atom::value, changed);
+      return promise;
+    },
+    [self](fence_copy_atom, copy_id& copy) -> caf::result<uint32_t> {
+      auto& st = self->state;
+      auto changed = st.table->fence_copy(copy);
+      auto count = static_cast<uint32_t>(changed.size());
+      if (changed.empty())
+        return count;
+      auto promise = self->make_response_promise<uint32_t>();
+      fan_out<ok_atom>(self, st.subscribers, control_timeout(self),
+                       [promise, count](size_t) mutable {
+                         promise.deliver(count);
+                       },
+                       fence_atom::value, changed);
+      return promise;
+    },
+    [self](routes_atom) { return self->state.table->table(); },
+  };
+}
+
+} // namespace keel

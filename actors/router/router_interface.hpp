@@ -1,0 +1,78 @@
+// Protocol of the router (one per node): keeps the routing table
+// (app, partition) -> the current active copy, shares it with the
+// distributors that subscribe, buffers events for partitions in transition
+// and flushes them, in order, to the new active once it is promoted.
+//
+// On the happy path a distributor sends straight to the active copy's handle
+// (CAF's location-transparent addressing carries it); the router adds no
+// hop. Only traffic for a partition in transition waits here.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "actors/app_support/app_support_interface.hpp"
+
+namespace keel {
+
+/// One entry of the routing table.
+///
+/// `in_transition` means `epoch` is fenced: its active lost the role, acks
+/// of that epoch are rejected, and events wait in the router's buffer until
+/// a route with a higher epoch arrives.
+struct route {
+  app_name app;
+  partition_id partition = 0;
+  epoch_t epoch = 0;
+  bool in_transition = true;
+  copy_id active;
+  node_id node;
+  app_support_actor handle;
+
+  /// The lowest epoch whose acks are still accepted for this partition.
+  epoch_t min_ack_epoch() const noexcept {
+    return in_transition ? epoch + 1 : epoch;
+  }
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, route& x) {
+  return f(caf::meta::type_name("keel_route"), x.app, x.partition, x.epoch,
+           x.in_transition, x.active, x.node, x.handle);
+}
+
+/// What a router pushes to its subscribers (the distributors).
+using route_subscriber_actor = caf::typed_actor<
+  // router -> subscriber: routes that changed (new epoch or new active).
+  // The subscriber replays its unacknowledged events of these partitions to
+  // the new active. Replies once installed. Safe to repeat: a route whose
+  // epoch is not newer than the installed one is ignored.
+  caf::replies_to<routes_atom, std::vector<route>>::with<ok_atom>,
+  // router -> subscriber: these partitions are now in transition (their
+  // epoch is fenced); from the reply on, acks of the fenced epoch are
+  // rejected. Safe to repeat.
+  caf::replies_to<fence_atom, std::vector<route>>::with<ok_atom>>;
+
+using router_actor = caf::typed_actor<
+  // distributor -> router: an event for a partition in transition. Buffered
+  // (bounded by router_buffer_max; past it: event_nack overloaded) and
+  // flushed in arrival order to the next active; forwarded at once if the
+  // partition already has an active.
+  caf::reacts_to<routed_event>,
+  // distributor -> router: subscribe to route changes; replies with the
+  // whole table. The router monitors subscribers and forgets dead ones.
+  caf::replies_to<subscribe_atom, route_subscriber_actor>::with<
+    std::vector<route>>,
+  // controller -> router: install routes, flush buffers of partitions that
+  // got an active, push the changes to subscribers. Replies when every
+  // subscriber installed them (or timed out). Safe to repeat.
+  caf::replies_to<set_routes_atom, std::vector<route>>::with<ok_atom>,
+  // fault_manager -> router: isolate a failed copy: every partition it was
+  // active for goes in transition (its epoch fenced) here and at every
+  // subscriber. Replies with the number of partitions fenced once every
+  // subscriber confirmed. Safe to repeat.
+  caf::replies_to<fence_copy_atom, copy_id>::with<uint32_t>,
+  // any -> router: the whole routing table.
+  caf::replies_to<routes_atom>::with<std::vector<route>>>;
+
+} // namespace keel

@@ -1,0 +1,223 @@
+#include "actors/system_controller/controller_state.hpp"
+
+#include <algorithm>
+
+namespace keel {
+
+controller_state::controller_state(system_config config)
+  : config_(std::move(config)) {
+}
+
+const controller_state::partition_record*
+controller_state::find(const partition_key& key) const {
+  auto i = partitions_.find(key);
+  return i == partitions_.end() ? nullptr : &i->second;
+}
+
+const controller_state::copy_record*
+controller_state::find(const copy_id& copy) const {
+  auto i = copies_.find(copy);
+  return i == copies_.end() ? nullptr : &i->second;
+}
+
+// -- activation -------------------------------------------------------------------
+
+void controller_state::plan_activation() {
+  auto period = std::chrono::milliseconds{config_.knobs.copy_restart_period_ms};
+  size_t cursor = 0;  // continues across apps so that load spreads
+  auto& nodes = config_.nodes;
+  for (auto& app : config_.apps) {
+    for (uint32_t i = 0; i < app.copies; ++i) {
+      copy_id id{app.name, i};
+      copy_record rec{id, nodes[(cursor + i) % nodes.size()], false, 0,
+                      restart_window{config_.knobs.copy_restart_max, period},
+                      {}};
+      copies_.emplace(id, std::move(rec));
+    }
+    cursor += app.copies;
+    assign_model(app);
+  }
+}
+
+void controller_state::assign_model(const app_config& app) {
+  auto node_of = [&](uint32_t index) {
+    return copies_.at(copy_id{app.name, index}).node;
+  };
+  // Picks `count` standbys from `candidates` (in order), preferring copies
+  // on another node than the active's.
+  auto pick = [&](uint32_t active, const std::vector<uint32_t>& candidates,
+                  size_t count) {
+    std::vector<copy_id> result;
+    for (int pass = 0; pass < 2 && result.size() < count; ++pass)
+      for (auto c : candidates) {
+        if (result.size() >= count)
+          break;
+        copy_id id{app.name, c};
+        bool other_node = node_of(c) != node_of(active);
+        if (c == active || (pass == 0 && !other_node)
+            || std::find(result.begin(), result.end(), id) != result.end())
+          continue;
+        result.push_back(id);
+      }
+    return result;
+  };
+  for (partition_id p = 0; p < app.partitions; ++p) {
+    partition_record rec{app.name, p, 1, std::nullopt, {}};
+    switch (app.model) {
+      case redundancy_model::two_n:
+        rec.active = copy_id{app.name, 0};
+        rec.standbys = {copy_id{app.name, 1}};
+        break;
+      case redundancy_model::no_redundancy:
+      case redundancy_model::n_way_active:
+        rec.active = copy_id{app.name, p % app.copies};
+        break;
+      case redundancy_model::n_plus_m: {
+        auto actives = app.copies - app.standby_copies;
+        auto active = p % actives;
+        rec.active = copy_id{app.name, active};
+        std::vector<uint32_t> candidates;
+        for (uint32_t k = 0; k < app.standby_copies; ++k)
+          candidates.push_back(actives + (p + k) % app.standby_copies);
+        rec.standbys = pick(active, candidates, 1);
+        break;
+      }
+      case redundancy_model::n_way: {
+        auto active = p % app.copies;
+        rec.active = copy_id{app.name, active};
+        std::vector<uint32_t> candidates;
+        for (uint32_t k = 1; k < app.copies; ++k)
+          candidates.push_back((active + k) % app.copies);
+        rec.standbys = pick(active, candidates, app.standbys_per_partition);
+        break;
+      }
+    }
+    partitions_.emplace(partition_key{app.name, p}, std::move(rec));
+  }
+}
+
+void controller_state::mark_alive(const copy_id& copy, const node_id& node) {
+  auto& rec = copies_.at(copy);
+  rec.alive = true;
+  rec.node = node;
+}
+
+// -- recovery ---------------------------------------------------------------------
+
+controller_state::failover_plan
+controller_state::plan_copy_failure(const copy_id& copy, time_point now) {
+  failover_plan plan;
+  auto i = copies_.find(copy);
+  if (i == copies_.end() || !i->second.alive)
+    return plan;
+  auto& rec = i->second;
+  rec.alive = false;
+  rec.home.clear();
+  plan.failed = copy;
+  for (auto& [key, part] : partitions_) {
+    if (key.first != copy.app)
+      continue;
+    if (part.active == copy) {
+      rec.home.push_back(key.second);
+      part.active.reset();
+      // The first live standby takes over (deterministic: list order).
+      auto live = std::find_if(part.standbys.begin(), part.standbys.end(),
+                               [&](const copy_id& sb) {
+                                 return copies_.at(sb).alive;
+                               });
+      if (live != part.standbys.end()) {
+        part.active = *live;
+        part.standbys.erase(live);
+        part.epoch += 1;
+        plan.promotions.push_back(
+          promotion{key, *part.active, part.epoch, part.standbys});
+      } else {
+        plan.orphaned.push_back(key);
+      }
+      continue;
+    }
+    auto sb = std::find(part.standbys.begin(), part.standbys.end(), copy);
+    if (sb != part.standbys.end()) {
+      rec.home.push_back(key.second);
+      part.standbys.erase(sb);
+      if (part.active)
+        plan.lost_standbys.emplace_back(key, *part.active);
+    }
+  }
+  if (!rec.window.try_restart(now)) {
+    plan.restart_refused = true;
+    return plan;
+  }
+  rec.restarts += 1;
+  if (node_alive(rec.node)) {
+    plan.restart = restart_decision{copy, rec.node, true};
+  } else if (auto node = replacement_node(copy)) {
+    plan.restart = restart_decision{copy, *node, false};
+  }
+  return plan;
+}
+
+std::vector<copy_id> controller_state::mark_node_failed(const node_id& node) {
+  failed_nodes_.insert(node);
+  std::vector<copy_id> result;
+  for (auto& [id, rec] : copies_)
+    if (rec.alive && rec.node == node)
+      result.push_back(id);
+  return result;
+}
+
+std::optional<node_id>
+controller_state::replacement_node(const copy_id& copy) const {
+  // Prefer a live node without another copy of the same application, then
+  // the live node with the fewest copies; ties go to configuration order.
+  std::optional<node_id> best;
+  std::pair<int, size_t> best_score{2, 0};
+  for (auto& node : config_.nodes) {
+    if (!node_alive(node))
+      continue;
+    int same_app = 0;
+    size_t load = 0;
+    for (auto& [id, rec] : copies_) {
+      if (!rec.alive || rec.node != node || id == copy)
+        continue;
+      ++load;
+      if (id.app == copy.app)
+        same_app = 1;
+    }
+    std::pair<int, size_t> score{same_app, load};
+    if (!best || score < best_score) {
+      best = node;
+      best_score = score;
+    }
+  }
+  return best;
+}
+
+std::vector<controller_state::rejoin_step>
+controller_state::rejoin(const copy_id& copy, const node_id& node) {
+  std::vector<rejoin_step> steps;
+  auto& rec = copies_.at(copy);
+  rec.alive = true;
+  rec.node = node;
+  for (auto p : rec.home) {
+    auto& part = partitions_.at(partition_key{copy.app, p});
+    if (part.active == copy
+        || std::find(part.standbys.begin(), part.standbys.end(), copy)
+             != part.standbys.end())
+      continue;
+    if (!part.active) {
+      part.active = copy;
+      part.epoch += 1;
+      steps.push_back(rejoin_step{{copy.app, p}, role::active, part.epoch,
+                                  std::nullopt, part.standbys});
+    } else {
+      part.standbys.push_back(copy);
+      steps.push_back(rejoin_step{{copy.app, p}, role::standby, part.epoch,
+                                  part.active, {}});
+    }
+  }
+  rec.home.clear();
+  return steps;
+}
+
+} // namespace keel

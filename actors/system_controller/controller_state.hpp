@@ -1,0 +1,156 @@
+// The system controller's decisions, in plain C++: where copies go
+// (placement), which copy is active or standby for each partition
+// (assignment, per redundancy model), and what to do when a copy or a node
+// fails (promotion, restart within the restart intensity, replacement on
+// another node). system_controller.cpp carries the plans out.
+//
+// Placement rules: copies of one application go to distinct nodes while
+// nodes last (round robin, continuing across applications so load spreads);
+// an active and its standbys are never on the same node when another node is
+// available; everything is deterministic (same config, same assignment).
+//
+// Thread safety: none; owned by the controller actor.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "runtime/config.hpp"
+#include "runtime/restart_window.hpp"
+#include "runtime/types.hpp"
+
+namespace keel {
+
+class controller_state {
+public:
+  using time_point = restart_window::time_point;
+  using partition_key = std::pair<app_name, partition_id>;
+
+  struct copy_record {
+    copy_id id;
+    node_id node;
+    bool alive = false;
+    uint32_t restarts = 0;
+    restart_window window;
+    /// Partitions this copy held (active or standby) when it last failed;
+    /// a restarted or replacement copy takes them back.
+    std::vector<partition_id> home;
+  };
+
+  struct partition_record {
+    app_name app;
+    partition_id partition = 0;
+    epoch_t epoch = 0;
+    std::optional<copy_id> active;
+    std::vector<copy_id> standbys;
+  };
+
+  /// A standby that becomes active in `epoch`; `standbys` stay standbys.
+  struct promotion {
+    partition_key key;
+    copy_id copy;
+    epoch_t epoch = 0;
+    std::vector<copy_id> standbys;
+  };
+
+  /// How the failed copy comes back, if it does.
+  struct restart_decision {
+    copy_id copy;
+    node_id node;
+    bool in_place = false;
+  };
+
+  struct failover_plan {
+    copy_id failed;
+    /// Partitions whose active was the failed copy and got a standby
+    /// promoted.
+    std::vector<promotion> promotions;
+    /// Partitions whose active failed with no standby left: they wait, in
+    /// transition, for the restarted copy.
+    std::vector<partition_key> orphaned;
+    /// Partitions where the failed copy was a standby: (key, its active).
+    std::vector<std::pair<partition_key, copy_id>> lost_standbys;
+    std::optional<restart_decision> restart;
+    /// True if the restart intensity refused a restart.
+    bool restart_refused = false;
+  };
+
+  /// A role for the restarted copy.
+  struct rejoin_step {
+    partition_key key;
+    role new_role = role::standby;
+    epoch_t epoch = 0;
+    /// For standby: the active to sync from. For active: its standbys.
+    std::optional<copy_id> active;
+    std::vector<copy_id> standbys;
+  };
+
+  explicit controller_state(system_config config);
+
+  // -- activation ---------------------------------------------------------------
+
+  /// Places every copy and computes every partition's assignment (epoch 1).
+  void plan_activation();
+
+  // -- recovery -------------------------------------------------------------------
+
+  /// A copy failed: promote, orphan, decide the restart. Idempotent: a copy
+  /// already known dead yields an empty plan (`failed.app` empty).
+  failover_plan plan_copy_failure(const copy_id& copy, time_point now);
+
+  /// A node failed. Returns its copies that are still marked alive (each
+  /// must be recovered as failed).
+  std::vector<copy_id> mark_node_failed(const node_id& node);
+
+  /// Picks a node for a copy whose node failed, or nullopt if none is left.
+  std::optional<node_id> replacement_node(const copy_id& copy) const;
+
+  /// The copy is up again on `node`: returns its roles (standby of its home
+  /// partitions that have an active, active of those that have none, with a
+  /// new epoch) and updates the assignment.
+  std::vector<rejoin_step> rejoin(const copy_id& copy, const node_id& node);
+
+  /// Marks a copy as running on `node` (after spawn).
+  void mark_alive(const copy_id& copy, const node_id& node);
+
+  // -- queries ------------------------------------------------------------------
+
+  const std::map<copy_id, copy_record>& copies() const noexcept {
+    return copies_;
+  }
+
+  const std::map<partition_key, partition_record>& partitions() const noexcept {
+    return partitions_;
+  }
+
+  const partition_record* find(const partition_key& key) const;
+
+  const copy_record* find(const copy_id& copy) const;
+
+  bool node_alive(const node_id& node) const {
+    return failed_nodes_.count(node) == 0;
+  }
+
+  const std::set<node_id>& failed_nodes() const noexcept {
+    return failed_nodes_;
+  }
+
+  const system_config& config() const noexcept {
+    return config_;
+  }
+
+private:
+  void assign_model(const app_config& app);
+
+  system_config config_;
+  std::map<copy_id, copy_record> copies_;
+  std::map<partition_key, partition_record> partitions_;
+  std::set<node_id> failed_nodes_;
+};
+
+} // namespace keel

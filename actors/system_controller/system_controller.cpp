@@ -1,0 +1,489 @@
+#include "actors/system_controller/system_controller.hpp"
+
+#include <caf/all.hpp>
+
+#include "actors/fan_out.hpp"
+#include "runtime/error.hpp"
+
+namespace keel {
+
+namespace {
+
+using self_ptr = system_controller_pointer;
+using partition_key = controller_state::partition_key;
+
+std::chrono::milliseconds control_timeout(self_ptr self) {
+  return std::chrono::milliseconds{
+    self->state.ctx->config.knobs.control_timeout_ms};
+}
+
+void emit(self_ptr self, const char* name, json fields) {
+  self->state.ctx->emit(self, name, std::move(fields));
+}
+
+// -- the work queue -----------------------------------------------------------------
+
+void run_next(self_ptr self) {
+  auto& st = self->state;
+  if (st.busy || st.work.empty())
+    return;
+  st.busy = true;
+  auto item = std::move(st.work.front());
+  st.work.pop_front();
+  item([self] {
+    self->state.busy = false;
+    run_next(self);
+  });
+}
+
+void enqueue(self_ptr self, system_controller_actor_state::work_item item) {
+  self->state.work.push_back(std::move(item));
+  run_next(self);
+}
+
+// -- helpers ------------------------------------------------------------------------
+
+standby_ref ref_of(self_ptr self, const copy_id& copy) {
+  auto& st = self->state;
+  auto rec = st.plan->find(copy);
+  auto i = st.copies.find(copy);
+  return standby_ref{copy, rec ? rec->node : node_id{},
+                     i != st.copies.end() ? i->second : app_support_actor{}};
+}
+
+std::vector<standby_ref> refs_of(self_ptr self,
+                                 const std::vector<copy_id>& copies) {
+  std::vector<standby_ref> result;
+  for (auto& c : copies)
+    result.push_back(ref_of(self, c));
+  return result;
+}
+
+app_support_actor handle_of(self_ptr self, const copy_id& copy) {
+  auto i = self->state.copies.find(copy);
+  return i != self->state.copies.end() ? i->second : app_support_actor{};
+}
+
+route route_of(self_ptr self, const partition_key& key) {
+  auto& st = self->state;
+  auto rec = st.plan->find(key);
+  route r;
+  r.app = key.first;
+  r.partition = key.second;
+  if (!rec)
+    return r;
+  r.epoch = rec->epoch;
+  r.in_transition = !rec->active.has_value();
+  if (rec->active) {
+    r.active = *rec->active;
+    r.node = st.plan->find(*rec->active)->node;
+    r.handle = handle_of(self, *rec->active);
+  }
+  return r;
+}
+
+std::vector<router_actor> live_routers(self_ptr self) {
+  std::vector<router_actor> result;
+  for (auto& [node, h] : self->state.nodes)
+    if (self->state.plan->node_alive(node))
+      result.push_back(h.router);
+  return result;
+}
+
+void install_routes(self_ptr self, const std::vector<partition_key>& keys,
+                    std::function<void()> done) {
+  if (keys.empty()) {
+    done();
+    return;
+  }
+  std::vector<route> routes;
+  for (auto& k : keys)
+    routes.push_back(route_of(self, k));
+  fan_out<ok_atom>(self, live_routers(self), control_timeout(self),
+                   [done = std::move(done)](size_t) { done(); },
+                   set_routes_atom::value, routes);
+}
+
+json key_fields(const partition_key& key) {
+  return json{{"app", key.first}, {"partition", key.second}};
+}
+
+// -- spawning copies ------------------------------------------------------------------
+
+/// Spawns `copy` on `node`; if the node does not answer, marks it failed
+/// and tries the next replacement node. Calls `done(node)` with the node the
+/// copy runs on, or `done(nullopt)` if it could not be started anywhere.
+void spawn_copy(self_ptr self, copy_id copy, node_id node,
+                std::function<void(std::optional<node_id>)> done) {
+  auto& st = self->state;
+  auto ni = st.nodes.find(node);
+  auto app = st.ctx->config.find_app(copy.app);
+  if (ni == st.nodes.end() || app == nullptr) {
+    done(std::nullopt);
+    return;
+  }
+  copy_spec spec{copy, app->type, app->partitions, st.handles.distributor,
+                 st.handles.load_manager};
+  self->request(ni->second.agent, control_timeout(self), spawn_copy_atom::value,
+                spec)
+    .then(
+      [self, copy, node, done](app_support_actor& handle) {
+        auto& st = self->state;
+        st.copies[copy] = handle;
+        self
+          ->request(st.handles.fault_manager, control_timeout(self),
+                    watch_copy_atom::value, copy, node, handle)
+          .then([done, node](ok_atom) { done(node); },
+                [done, node](caf::error&) { done(node); });
+      },
+      [self, copy, node, done](caf::error& err) {
+        auto& st = self->state;
+        emit(self, "copy_spawn_failed",
+             json{{"copy", to_string(copy)},
+                  {"node", node},
+                  {"error", render(err)}});
+        if (code_of(err) == error_code::unknown_app) {
+          done(std::nullopt);
+          return;
+        }
+        // The node does not answer: treat it as failed and move on.
+        for (auto& other : st.plan->mark_node_failed(node))
+          self->send(self, copy_failed{other, node, "node failed"});
+        auto next = st.plan->replacement_node(copy);
+        if (!next) {
+          done(std::nullopt);
+          return;
+        }
+        spawn_copy(self, copy, *next, done);
+      });
+}
+
+// -- activation ---------------------------------------------------------------------
+
+void activate(self_ptr self, caf::typed_response_promise<ok_atom> promise) {
+  auto& st = self->state;
+  st.plan->plan_activation();
+  // 1. Spawn every copy.
+  auto copies = st.plan->copies();
+  auto failures = std::make_shared<size_t>(0);
+  auto after_spawn = [self, promise, failures]() mutable {
+    auto& st = self->state;
+    if (*failures > 0) {
+      promise.deliver(make_error(error_code::unavailable,
+                                 std::to_string(*failures)
+                                   + " copies could not be started"));
+      return;
+    }
+    // 2. Standby roles first, so that actives find their standbys ready.
+    std::map<copy_id, std::vector<role_assignment>> standby_roles, active_roles;
+    for (auto& [key, part] : st.plan->partitions()) {
+      for (auto& sb : part.standbys)
+        standby_roles[sb].push_back(
+          role_assignment{key.second, role::standby, part.epoch, {}});
+      if (part.active)
+        active_roles[*part.active].push_back(role_assignment{
+          key.second, role::active, part.epoch, refs_of(self, part.standbys)});
+    }
+    auto assign_all = [self](std::map<copy_id, std::vector<role_assignment>> roles,
+                             std::function<void()> next) {
+      if (roles.empty()) {
+        next();
+        return;
+      }
+      auto counter = std::make_shared<fan_out_counter>(
+        roles.size(), [next](size_t) { next(); });
+      for (auto& [copy, list] : roles)
+        self
+          ->request(handle_of(self, copy), control_timeout(self),
+                    assign_roles_atom::value, list)
+          .then([counter](ok_atom) { counter->answer(true); },
+                [counter](caf::error&) { counter->answer(false); });
+    };
+    assign_all(standby_roles, [self, promise, active_roles,
+                               assign_all]() mutable {
+      assign_all(active_roles, [self, promise]() mutable {
+        // 3. Routes everywhere.
+        std::vector<partition_key> keys;
+        for (auto& [key, _] : self->state.plan->partitions())
+          keys.push_back(key);
+        install_routes(self, keys, [self, promise]() mutable {
+          self->state.activated = true;
+          emit(self, "system_activated",
+               json{{"copies", self->state.copies.size()},
+                    {"partitions", self->state.plan->partitions().size()}});
+          promise.deliver(ok_atom::value);
+        });
+      });
+    });
+  };
+  auto counter = std::make_shared<fan_out_counter>(
+    copies.size(), [after_spawn](size_t) mutable { after_spawn(); });
+  for (auto& [id, rec] : copies) {
+    auto copy = id;
+    auto node = rec.node;
+    spawn_copy(self, copy, node,
+               [self, copy, failures, counter](std::optional<node_id> where) {
+                 if (where)
+                   self->state.plan->mark_alive(copy, *where);
+                 else
+                   ++*failures;
+                 counter->answer(where.has_value());
+               });
+  }
+}
+
+// -- recovery ---------------------------------------------------------------------
+
+void rejoin(self_ptr self, const copy_id& copy, const node_id& node,
+            std::function<void()> done) {
+  auto& st = self->state;
+  auto steps = st.plan->rejoin(copy, node);
+  if (steps.empty()) {
+    done();
+    return;
+  }
+  auto handle = handle_of(self, copy);
+  auto timeout = control_timeout(self);
+  std::vector<partition_key> activated;
+  for (auto& s : steps)
+    if (s.new_role == role::active)
+      activated.push_back(s.key);
+  auto counter = std::make_shared<fan_out_counter>(
+    steps.size(), [self, activated, done](size_t) {
+      install_routes(self, activated, done);
+    });
+  for (auto& s : steps) {
+    if (s.new_role == role::active) {
+      std::vector<role_assignment> roles{role_assignment{
+        s.key.second, role::active, s.epoch, refs_of(self, s.standbys)}};
+      auto key = s.key;
+      auto epoch = s.epoch;
+      self->request(handle, timeout, assign_roles_atom::value, roles)
+        .then(
+          [self, counter, key, copy, epoch](ok_atom) {
+            auto fields = key_fields(key);
+            fields["copy"] = to_string(copy);
+            fields["epoch"] = epoch;
+            fields["cause"] = to_string(copy);
+            emit(self, "partition_promoted", std::move(fields));
+            counter->answer(true);
+          },
+          [counter](caf::error&) { counter->answer(false); });
+      continue;
+    }
+    // Standby: take the role, then let the active send the state.
+    std::vector<role_assignment> roles{
+      role_assignment{s.key.second, role::standby, s.epoch, {}}};
+    auto active = handle_of(self, *s.active);
+    auto add = role_assignment{s.key.second, role::standby, s.epoch,
+                               {ref_of(self, copy)}};
+    auto key = s.key;
+    self->request(handle, timeout, assign_roles_atom::value, roles)
+      .then(
+        [self, counter, active, add, key, copy, timeout](ok_atom) {
+          self->request(active, timeout, add_standby_atom::value, add)
+            .then(
+              [self, counter, key, copy](ok_atom) {
+                auto fields = key_fields(key);
+                fields["copy"] = to_string(copy);
+                emit(self, "standby_restored", std::move(fields));
+                counter->answer(true);
+              },
+              [self, counter, key, copy](caf::error& err) {
+                auto fields = key_fields(key);
+                fields["copy"] = to_string(copy);
+                fields["error"] = render(err);
+                emit(self, "standby_restore_failed", std::move(fields));
+                counter->answer(false);
+              });
+        },
+        [counter](caf::error&) { counter->answer(false); });
+  }
+}
+
+void recover_copy(self_ptr self, copy_failed report,
+                  std::function<void()> done) {
+  auto& st = self->state;
+  auto plan = st.plan->plan_copy_failure(report.copy, self->clock().now());
+  if (plan.failed.app.empty()) {
+    done();  // already handled (reported twice, or by its node's failure)
+    return;
+  }
+  auto cause = to_string(plan.failed);
+  emit(self, "recovery_started",
+       json{{"copy", cause},
+            {"reason", report.reason},
+            {"promotions", plan.promotions.size()},
+            {"orphaned", plan.orphaned.size()},
+            {"restart", plan.restart ? (plan.restart->in_place ? "in_place"
+                                                               : "replace")
+                                     : "none"}});
+  st.copies.erase(plan.failed);
+  self->send(st.handles.load_manager, unwatch_copy_atom::value, plan.failed);
+  for (auto& [key, active] : plan.lost_standbys)
+    self->send(handle_of(self, active), remove_standby_atom::value, key.second,
+               plan.failed);
+  // Step 3: restart or replace, then rejoin (runs after routes).
+  auto restart_step = [self, plan, done]() {
+    if (plan.restart_refused) {
+      emit(self, "copy_restart_refused",
+           json{{"copy", to_string(plan.failed)},
+                {"restarts", self->state.plan->find(plan.failed)->restarts}});
+    }
+    if (!plan.restart) {
+      emit(self, "recovery_done", json{{"copy", to_string(plan.failed)}});
+      done();
+      return;
+    }
+    auto r = *plan.restart;
+    spawn_copy(self, r.copy, r.node,
+               [self, r, done](std::optional<node_id> where) {
+      if (!where) {
+        emit(self, "copy_unplaced", json{{"copy", to_string(r.copy)}});
+        emit(self, "recovery_done", json{{"copy", to_string(r.copy)}});
+        done();
+        return;
+      }
+      // spawn_copy may have moved on to another node.
+      auto node = *where;
+      emit(self, "copy_restarted", json{{"copy", to_string(r.copy)},
+                                        {"node", node},
+                                        {"in_place", node == r.node
+                                                       && r.in_place}});
+      rejoin(self, r.copy, node, [self, r, done] {
+        emit(self, "recovery_done", json{{"copy", to_string(r.copy)}});
+        done();
+      });
+    });
+  };
+  // Step 2: routes for every partition whose active changed or is gone.
+  std::vector<partition_key> changed = plan.orphaned;
+  for (auto& p : plan.promotions)
+    changed.push_back(p.key);
+  auto routes_step = [self, changed, restart_step]() {
+    install_routes(self, changed, restart_step);
+  };
+  // Step 1: promotions. Remaining standbys learn the new epoch first.
+  if (plan.promotions.empty()) {
+    routes_step();
+    return;
+  }
+  auto timeout = control_timeout(self);
+  auto counter = std::make_shared<fan_out_counter>(
+    plan.promotions.size(), [routes_step](size_t) { routes_step(); });
+  for (auto& p : plan.promotions) {
+    auto promote = [self, p, cause, counter, timeout]() {
+      std::vector<role_assignment> roles{role_assignment{
+        p.key.second, role::active, p.epoch, refs_of(self, p.standbys)}};
+      self->request(handle_of(self, p.copy), timeout, assign_roles_atom::value,
+                    roles)
+        .then(
+          [self, p, cause, counter](ok_atom) {
+            auto fields = key_fields(p.key);
+            fields["copy"] = to_string(p.copy);
+            fields["epoch"] = p.epoch;
+            fields["cause"] = cause;
+            emit(self, "partition_promoted", std::move(fields));
+            counter->answer(true);
+          },
+          [self, p, counter](caf::error& err) {
+            auto fields = key_fields(p.key);
+            fields["copy"] = to_string(p.copy);
+            fields["error"] = render(err);
+            emit(self, "promotion_failed", std::move(fields));
+            counter->answer(false);
+          });
+    };
+    if (p.standbys.empty()) {
+      promote();
+      continue;
+    }
+    auto inner = std::make_shared<fan_out_counter>(
+      p.standbys.size(), [promote](size_t) { promote(); });
+    for (auto& sb : p.standbys) {
+      std::vector<role_assignment> roles{
+        role_assignment{p.key.second, role::standby, p.epoch, {}}};
+      self->request(handle_of(self, sb), timeout, assign_roles_atom::value,
+                    roles)
+        .then([inner](ok_atom) { inner->answer(true); },
+              [inner](caf::error&) { inner->answer(false); });
+    }
+  }
+}
+
+} // namespace
+
+system_controller_actor::behavior_type
+system_controller_impl(system_controller_pointer self, context_ptr ctx) {
+  self->state.plan = std::make_unique<controller_state>(ctx->config);
+  self->state.ctx = std::move(ctx);
+  return {
+    [self](copy_failed& report) {
+      emit(self, "fault_reported",
+           json{{"copy", to_string(report.copy)},
+                {"node", report.node},
+                {"reason", report.reason}});
+      enqueue(self, [self, report](std::function<void()> done) {
+        recover_copy(self, report, std::move(done));
+      });
+    },
+    [self](node_failed& report) {
+      auto& st = self->state;
+      if (!st.plan->node_alive(report.node))
+        return;
+      auto copies = st.plan->mark_node_failed(report.node);
+      emit(self, "node_failed",
+           json{{"node", report.node},
+                {"reason", report.reason},
+                {"copies", copies.size()}});
+      for (auto& copy : copies) {
+        copy_failed cf{copy, report.node, "node " + report.node + " failed"};
+        enqueue(self, [self, cf](std::function<void()> done) {
+          recover_copy(self, cf, std::move(done));
+        });
+      }
+    },
+    [self](activate_atom, activation& act) -> caf::result<ok_atom> {
+      auto& st = self->state;
+      if (st.activated || !st.nodes.empty())
+        return make_error(error_code::unavailable, "already activated");
+      st.handles = act;
+      for (auto& n : act.nodes) {
+        st.nodes[n.node] = n;
+        self
+          ->request(act.fault_manager, control_timeout(self),
+                    watch_node_atom::value, n.node, n.agent, n.router)
+          .then([](ok_atom) {}, [](caf::error&) {});
+      }
+      auto promise = self->make_response_promise<ok_atom>();
+      activate(self, promise);
+      return promise;
+    },
+    [self](get_assignment_atom) {
+      auto& st = self->state;
+      assignment_table result;
+      for (auto& [key, part] : st.plan->partitions()) {
+        partition_assignment pa;
+        pa.app = key.first;
+        pa.partition = key.second;
+        pa.epoch = part.epoch;
+        if (part.active) {
+          pa.active = *part.active;
+          pa.active_handle = handle_of(self, *part.active);
+        }
+        pa.standbys = part.standbys;
+        result.partitions.push_back(std::move(pa));
+      }
+      for (auto& [id, rec] : st.plan->copies())
+        result.copies.push_back(
+          copy_info{id, rec.node, rec.alive, handle_of(self, id), rec.restarts});
+      for (auto& node : st.plan->failed_nodes())
+        result.failed_nodes.push_back(node);
+      result.recoveries_pending = static_cast<uint32_t>(st.work.size())
+                                  + (st.busy ? 1 : 0);
+      return result;
+    },
+  };
+}
+
+} // namespace keel

@@ -1,0 +1,40 @@
+// The system_controller actor: see system_controller_interface.hpp for its
+// protocol and controller_state.hpp for its decisions.
+//
+// Recoveries run one at a time, in arrival order (a work queue): each is a
+// short chain of fan-out steps (promote, install routes, restart and sync).
+// Every step emits a trace event, so each failover has a timeline.
+#pragma once
+
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+
+#include "actors/system_controller/controller_state.hpp"
+#include "actors/system_controller/system_controller_interface.hpp"
+#include "runtime/context.hpp"
+
+namespace keel {
+
+struct system_controller_actor_state {
+  using work_item = std::function<void(std::function<void()> done)>;
+
+  context_ptr ctx;
+  std::unique_ptr<controller_state> plan;
+  activation handles;
+  std::map<node_id, node_handles> nodes;
+  std::map<copy_id, app_support_actor> copies;
+  std::deque<work_item> work;
+  bool busy = false;
+  bool activated = false;
+  static inline const char* name = "keel.system_controller";
+};
+
+using system_controller_pointer
+  = system_controller_actor::stateful_pointer<system_controller_actor_state>;
+
+system_controller_actor::behavior_type
+system_controller_impl(system_controller_pointer self, context_ptr ctx);
+
+} // namespace keel

@@ -1,0 +1,94 @@
+// Protocol of the system_controller: activation (spawn copies, compute and
+// apply the initial assignment), recovery from faults reported by the
+// fault_manager (promote standbys, restart copies within the restart
+// intensity, replace copies of failed nodes), and the assignment query.
+#pragma once
+
+#include <vector>
+
+#include "actors/fault_manager/fault_manager_interface.hpp"
+
+namespace keel {
+
+/// One partition's assignment as the controller sees it.
+struct partition_assignment {
+  app_name app;
+  partition_id partition = 0;
+  epoch_t epoch = 0;
+  /// Empty app name: no active now (waiting for a copy).
+  copy_id active;
+  app_support_actor active_handle;
+  std::vector<copy_id> standbys;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, partition_assignment& x) {
+  return f(caf::meta::type_name("keel_partition_assignment"), x.app,
+           x.partition, x.epoch, x.active, x.active_handle, x.standbys);
+}
+
+/// One copy as the controller sees it.
+struct copy_info {
+  copy_id copy;
+  node_id node;
+  bool alive = false;
+  app_support_actor handle;
+  uint32_t restarts = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, copy_info& x) {
+  return f(caf::meta::type_name("keel_copy_info"), x.copy, x.node, x.alive,
+           x.handle, x.restarts);
+}
+
+struct assignment_table {
+  std::vector<partition_assignment> partitions;
+  std::vector<copy_info> copies;
+  std::vector<node_id> failed_nodes;
+  /// Recoveries queued or running; 0 means the controller is idle.
+  uint32_t recoveries_pending = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, assignment_table& x) {
+  return f(caf::meta::type_name("keel_assignment_table"), x.partitions,
+           x.copies, x.failed_nodes, x.recoveries_pending);
+}
+
+/// What bootstrap hands the controller: every node's agent and router.
+struct node_handles {
+  node_id node;
+  node_agent_actor agent;
+  router_actor router;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, node_handles& x) {
+  return f(caf::meta::type_name("keel_node_handles"), x.node, x.agent,
+           x.router);
+}
+
+/// What bootstrap hands the controller to activate the system.
+struct activation {
+  std::vector<node_handles> nodes;
+  fault_manager_actor fault_manager;
+  load_manager_actor load_manager;
+  /// Where copies send app-to-app events.
+  event_sink_actor distributor;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, activation& x) {
+  return f(caf::meta::type_name("keel_activation"), x.nodes, x.fault_manager,
+           x.load_manager, x.distributor);
+}
+
+using system_controller_actor = fault_listener_actor::extend<
+  // bootstrap -> controller: spawn every copy, assign roles, install routes.
+  // Replies when the system serves events. Not safe to repeat.
+  caf::replies_to<activate_atom, activation>::with<ok_atom>,
+  // any -> controller: the current assignment. Safe to repeat.
+  caf::replies_to<get_assignment_atom>::with<assignment_table>>;
+
+} // namespace keel

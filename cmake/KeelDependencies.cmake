@@ -1,0 +1,25 @@
+# Finds keel's dependencies, all from Debian packages:
+#   libcaf-dev (CAF 0.17.6: ships no CMake package, so imported targets are defined here),
+#   nlohmann-json3-dev, libcli11-dev, catch2 (v2).
+find_path(CAF_INCLUDE_DIR caf/all.hpp REQUIRED)
+find_library(CAF_CORE_LIBRARY caf_core REQUIRED)
+find_library(CAF_IO_LIBRARY caf_io REQUIRED)
+find_package(Threads REQUIRED)
+
+if(NOT TARGET CAF::core)
+  add_library(CAF::core SHARED IMPORTED)
+  set_target_properties(CAF::core PROPERTIES
+    IMPORTED_LOCATION "${CAF_CORE_LIBRARY}"
+    INTERFACE_INCLUDE_DIRECTORIES "${CAF_INCLUDE_DIR}"
+    INTERFACE_LINK_LIBRARIES Threads::Threads)
+  add_library(CAF::io SHARED IMPORTED)
+  set_target_properties(CAF::io PROPERTIES
+    IMPORTED_LOCATION "${CAF_IO_LIBRARY}"
+    INTERFACE_LINK_LIBRARIES CAF::core)
+endif()
+
+find_package(nlohmann_json 3.11 REQUIRED)
+find_path(CLI11_INCLUDE_DIR CLI/CLI.hpp REQUIRED)
+if(KEEL_BUILD_TESTS)
+  find_package(Catch2 2 REQUIRED)
+endif()

@@ -1,0 +1,50 @@
+// Every atom keel uses, in one place. CAF 0.17 atoms are at most 10
+// characters from [0-9A-Za-z_ ]; other characters silently become ' ', so
+// atoms with '-' or '.' would collide. Keep to letters and underscores.
+#pragma once
+
+#include <caf/atom.hpp>
+
+namespace keel {
+
+#define KEEL_ATOM(name, text)                                                  \
+  using name = caf::atom_constant<caf::atom(text)>
+
+// -- generic -----------------------------------------------------------------
+KEEL_ATOM(ok_atom, "ok");
+KEEL_ATOM(tick_atom, "tick");
+KEEL_ATOM(status_atom, "status");
+KEEL_ATOM(which_children_atom, "children");
+
+// -- controller ----------------------------------------------------------------
+KEEL_ATOM(activate_atom, "activate");
+KEEL_ATOM(get_assignment_atom, "assignment");
+
+// -- node agent ----------------------------------------------------------------
+KEEL_ATOM(spawn_copy_atom, "spawn_copy");
+KEEL_ATOM(stop_copy_atom, "stop_copy");
+
+// -- app_support -----------------------------------------------------------------
+KEEL_ATOM(assign_roles_atom, "assign");
+KEEL_ATOM(add_standby_atom, "add_stdby");
+KEEL_ATOM(remove_standby_atom, "rm_stdby");
+KEEL_ATOM(get_state_atom, "get_state");
+
+// -- router / distributor ------------------------------------------------------------
+KEEL_ATOM(subscribe_atom, "subscribe");
+KEEL_ATOM(set_routes_atom, "set_routes");
+KEEL_ATOM(fence_copy_atom, "fence_copy");
+KEEL_ATOM(fence_atom, "fence");
+KEEL_ATOM(routes_atom, "routes");
+
+// -- fault manager -------------------------------------------------------------
+KEEL_ATOM(watch_copy_atom, "watch_copy");
+KEEL_ATOM(unwatch_copy_atom, "unwatch");
+KEEL_ATOM(watch_node_atom, "watch_node");
+
+// -- load manager --------------------------------------------------------------
+KEEL_ATOM(get_load_atom, "get_load");
+
+#undef KEEL_ATOM
+
+} // namespace keel

@@ -1,0 +1,44 @@
+// What every actor of one keel system shares: the validated configuration,
+// the trace sink and the time origin of trace timestamps.
+//
+// Immutable after bootstrap (the trace sink is internally synchronized), so
+// it is passed to actors as a shared pointer to const. Local to one process:
+// it never travels in messages.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include <caf/actor_clock.hpp>
+#include <caf/local_actor.hpp>
+
+#include "runtime/config.hpp"
+#include "runtime/trace.hpp"
+
+namespace keel {
+
+struct runtime_context {
+  system_config config;
+  std::shared_ptr<trace_sink> trace;
+  /// Time origin of trace timestamps (actor clock; virtual in simulation).
+  caf::actor_clock::time_point start;
+
+  /// Microseconds since `start` on `self`'s clock.
+  int64_t now_us(caf::local_actor* self) const {
+    return std::chrono::duration_cast<std::chrono::microseconds>(
+             self->clock().now() - start)
+      .count();
+  }
+
+  /// Emits a trace event stamped with `self`'s clock.
+  void emit(caf::local_actor* self, std::string name,
+            json fields = json::object()) const {
+    if (trace)
+      trace->emit(now_us(self), std::move(name), std::move(fields));
+  }
+};
+
+using context_ptr = std::shared_ptr<const runtime_context>;
+
+} // namespace keel

@@ -1,0 +1,56 @@
+// Structured trace events, written as JSON lines.
+//
+// Every step of a failover emits one (copy_down, copy_isolated,
+// partition_promoted, first_event_served, ...): tests and scenario checks
+// match on names and fields, never on prose. Timestamps are microseconds on
+// the actor clock since the system started, so they stay meaningful under a
+// virtual clock.
+//
+// Thread safety: emit() and snapshot() may be called from any thread. Memory
+// is bounded by `max_events`; events past it are counted in dropped() and
+// still written to the stream, if any.
+#pragma once
+
+#include <cstdint>
+#include <mutex>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "runtime/json_value.hpp"
+
+namespace keel {
+
+struct trace_event {
+  int64_t t_us = 0;
+  std::string name;
+  json fields;
+
+  /// The event as one JSON object: {"t_us": .., "event": name, fields...}.
+  json to_json() const;
+};
+
+class trace_sink {
+public:
+  explicit trace_sink(size_t max_events, std::ostream* out = nullptr)
+    : max_events_(max_events), out_(out) {
+  }
+
+  /// Records one event; `fields` must be an object (or null).
+  void emit(int64_t t_us, std::string name, json fields = json::object());
+
+  /// A copy of the events kept in memory, in emission order.
+  std::vector<trace_event> snapshot() const;
+
+  /// Events not kept in memory because max_events was reached.
+  size_t dropped() const;
+
+private:
+  mutable std::mutex mtx_;
+  size_t max_events_;
+  std::ostream* out_;
+  std::vector<trace_event> events_;
+  size_t dropped_ = 0;
+};
+
+} // namespace keel
