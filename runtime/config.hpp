@@ -71,7 +71,11 @@ struct app_config {
   X(uint32_t, trace_buffer_max, 1000000, 1, 100000000,                         \
     "trace events kept in memory; past it they are counted as dropped")        \
   X(uint32_t, scheduler_max_threads, 2, 1, 256,                                \
-    "CAF worker threads (CAF's default is max(4, cores))")
+    "CAF worker threads (CAF's default is max(4, cores))")                     \
+  X(uint32_t, scheduler_idle_sleep_us, 1000, 10, 1000000,                      \
+    "longest sleep of an idle CAF worker between steal attempts (CAF's "       \
+    "default 10000 adds up to 10 ms latency to work queued behind a busy "     \
+    "worker)")
 
 /// Tuning knobs; each member's default and help live in KEEL_TUNING_KNOBS.
 struct tuning {

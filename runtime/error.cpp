@@ -2,6 +2,7 @@
 
 #include <caf/deep_to_string.hpp>
 #include <caf/message.hpp>
+#include <caf/exit_reason.hpp>
 #include <caf/sec.hpp>
 
 namespace keel {
@@ -51,6 +52,8 @@ std::string render(const caf::error& err) {
     result = to_string(static_cast<error_code>(err.code()));
   else if (err.category() == caf::atom("system"))
     result = caf::to_string(static_cast<caf::sec>(err.code()));
+  else if (err.category() == caf::atom("exit"))
+    result = caf::to_string(static_cast<caf::exit_reason>(err.code()));
   else
     result = caf::to_string(err.category()) + ":" + std::to_string(err.code());
   if (auto ctx = context_of(err); !ctx.empty())

@@ -211,8 +211,15 @@ app_support_actor::behavior_type app_support_impl(app_support_pointer self,
   st.replicas.resize(args.spec.partitions);
   st.args = std::move(args);
   st.last_report_us = st.args.ctx->now_us(self);
-  self->set_down_handler(
-    [self](caf::down_msg& msg) { on_peer_down(self, msg); });
+  if (st.args.agent)
+    self->monitor(st.args.agent);
+  self->set_down_handler([self](caf::down_msg& msg) {
+    if (msg.source == self->state.args.agent.address()) {
+      self->quit(msg.reason);  // our node went down
+      return;
+    }
+    on_peer_down(self, msg);
+  });
   auto interval = std::chrono::milliseconds{knobs.load_report_interval_ms};
   self->delayed_send(self, interval, tick_atom::value);
   return {

@@ -11,6 +11,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include <caf/actor.hpp>
 #include <caf/typed_response_promise.hpp>
 
 #include "actors/app_support/app_support_interface.hpp"
@@ -27,6 +28,8 @@ struct app_support_args {
   node_id node;
   context_ptr ctx;
   app_factory factory;
+  /// The node agent; the copy quits when it goes down (node crash).
+  caf::actor agent;
 };
 
 struct app_support_state {

@@ -35,7 +35,7 @@ void on_copy_down(fault_manager_pointer self,
                                         {"routers_unreachable",
                                          failed_routers}});
                       self->send(st.listener,
-                                 copy_failed{dead.copy, dead.node, why});
+                                 copy_failed{dead.copy, dead.node, why, dead.handle});
                     },
                     fence_copy_atom::value, dead.copy);
 }

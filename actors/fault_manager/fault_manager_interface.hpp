@@ -11,17 +11,20 @@
 
 namespace keel {
 
-/// fault_manager -> controller: a copy failed and is isolated.
+/// fault_manager -> controller: a copy failed and is isolated. `handle`
+/// names the incarnation: a report about an incarnation that was already
+/// replaced is stale and ignored.
 struct copy_failed {
   copy_id copy;
   node_id node;
   std::string reason;
+  app_support_actor handle;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, copy_failed& x) {
   return f(caf::meta::type_name("keel_copy_failed"), x.copy, x.node,
-           x.reason);
+           x.reason, x.handle);
 }
 
 /// fault_manager -> controller: a node (its agent) failed.

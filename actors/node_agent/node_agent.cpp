@@ -16,15 +16,15 @@ node_agent_actor::behavior_type node_agent_impl(node_agent_pointer self,
   st.ctx = std::move(ctx);
   st.registry = registry;
   st.parent = std::move(parent);
-  self->set_exit_handler([self](caf::exit_msg& msg) {
-    auto& st = self->state;
-    if (is_parent_exit(msg, st.parent)) {
-      self->quit(msg.reason);
-      return;
-    }
-    for (auto i = st.copies.begin(); i != st.copies.end(); ++i)
+  // Copies are monitored, not linked: CAF 0.17 propagates exit_reason::kill
+  // through links even to actors that trap exits, so a killed copy would
+  // take its agent (and the whole node) down. Each copy monitors the agent
+  // in turn and quits with it.
+  self->set_down_handler([self](caf::down_msg& msg) {
+    auto& copies = self->state.copies;
+    for (auto i = copies.begin(); i != copies.end(); ++i)
       if (i->second.address() == msg.source) {
-        st.copies.erase(i);
+        copies.erase(i);
         return;
       }
   });
@@ -39,9 +39,10 @@ node_agent_actor::behavior_type node_agent_impl(node_agent_pointer self,
       if (auto i = st.copies.find(spec.copy); i != st.copies.end())
         return i->second;  // repeated request: the same copy
       auto id = spec.copy;
-      auto handle = self->spawn<caf::linked>(
-        app_support_impl, app_support_args{std::move(spec), st.node, st.ctx,
-                                           *factory});
+      auto handle = self->spawn<caf::monitored>(
+        app_support_impl,
+        app_support_args{std::move(spec), st.node, st.ctx, *factory,
+                         caf::actor_cast<caf::actor>(self)});
       st.copies.emplace(id, handle);
       st.ctx->emit(self, "copy_started",
                    json{{"copy", to_string(id)}, {"node", st.node}});
@@ -50,7 +51,7 @@ node_agent_actor::behavior_type node_agent_impl(node_agent_pointer self,
     [self](stop_copy_atom, copy_id& copy) {
       auto& st = self->state;
       if (auto i = st.copies.find(copy); i != st.copies.end()) {
-        self->unlink_from(i->second);
+        self->demonitor(i->second.address());
         self->send_exit(i->second, caf::exit_reason::user_shutdown);
         st.copies.erase(i);
       }

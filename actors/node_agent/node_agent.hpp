@@ -1,7 +1,8 @@
 // The node agent actor: see node_agent_interface.hpp. It is the parent of
-// the copies on its node (they are linked to it and die with it) but never
-// restarts them: restarts are the controller's decision (restart intensity
-// per copy, placement).
+// the copies on its node (it monitors them; they monitor it and quit when it
+// goes down) but never restarts them: restarts are the controller's decision
+// (restart intensity per copy, placement). It is linked to its node's
+// supervisor and goes down with it.
 #pragma once
 
 #include <map>

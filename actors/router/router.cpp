@@ -78,7 +78,7 @@ router_actor::behavior_type router_impl(router_pointer self, node_id node,
         forward(self, r, std::move(ev));
       for (auto& r : changed) {
         auto fields = route_fields(r);
-        fields["node"] = st.node;
+        fields["router"] = st.node;
         st.ctx->emit(self, "route_installed", std::move(fields));
       }
       if (changed.empty())

@@ -148,7 +148,8 @@ void spawn_copy(self_ptr self, copy_id copy, node_id node,
         }
         // The node does not answer: treat it as failed and move on.
         for (auto& other : st.plan->mark_node_failed(node))
-          self->send(self, copy_failed{other, node, "node failed"});
+          self->send(self, copy_failed{other, node, "node failed",
+                                       handle_of(self, other)});
         auto next = st.plan->replacement_node(copy);
         if (!next) {
           done(std::nullopt);
@@ -304,6 +305,12 @@ void rejoin(self_ptr self, const copy_id& copy, const node_id& node,
 void recover_copy(self_ptr self, copy_failed report,
                   std::function<void()> done) {
   auto& st = self->state;
+  if (report.handle && report.handle != handle_of(self, report.copy)) {
+    emit(self, "stale_fault_ignored", json{{"copy", to_string(report.copy)},
+                                           {"reason", report.reason}});
+    done();  // about an incarnation that was replaced already
+    return;
+  }
   auto plan = st.plan->plan_copy_failure(report.copy, self->clock().now());
   if (plan.failed.app.empty()) {
     done();  // already handled (reported twice, or by its node's failure)
@@ -437,7 +444,8 @@ system_controller_impl(system_controller_pointer self, context_ptr ctx) {
                 {"reason", report.reason},
                 {"copies", copies.size()}});
       for (auto& copy : copies) {
-        copy_failed cf{copy, report.node, "node " + report.node + " failed"};
+        copy_failed cf{copy, report.node, "node " + report.node + " failed",
+                       handle_of(self, copy)};
         enqueue(self, [self, cf](std::function<void()> done) {
           recover_copy(self, cf, std::move(done));
         });

@@ -1,0 +1,340 @@
+#include "scenarios/engine/checker.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <set>
+#include <sstream>
+#include <tuple>
+
+namespace keel::scenarios {
+
+namespace {
+
+double percentile(std::vector<double> xs, double p) {
+  if (xs.empty())
+    return 0;
+  std::sort(xs.begin(), xs.end());
+  auto rank = static_cast<size_t>(std::ceil(p * xs.size()));
+  return xs[std::min(xs.size() - 1, rank == 0 ? 0 : rank - 1)];
+}
+
+std::string str(const json& fields, const char* key) {
+  auto i = fields.find(key);
+  return i != fields.end() && i->is_string() ? i->get<std::string>() : "";
+}
+
+uint64_t num(const json& fields, const char* key) {
+  auto i = fields.find(key);
+  return i != fields.end() && i->is_number() ? i->get<uint64_t>() : 0;
+}
+
+double ms_between(int64_t from_us, int64_t to_us) {
+  return static_cast<double>(to_us - from_us) / 1000.0;
+}
+
+} // namespace
+
+std::vector<failover_timeline>
+failover_timelines(const std::vector<trace_event>& trace) {
+  std::vector<failover_timeline> result;
+  // Faults in order, with the copies each one took down.
+  for (size_t i = 0; i < trace.size(); ++i) {
+    auto& ev = trace[i];
+    if (ev.name != "fault_injected")
+      continue;
+    auto fault = static_cast<uint32_t>(num(ev.fields, "fault"));
+    auto t0 = ev.t_us;
+    auto copies = ev.fields.value("copies", json::array());
+    auto nodes = ev.fields.value("nodes", json::array());
+    for (size_t ci = 0; ci < copies.size(); ++ci) {
+      auto copy = copies[ci].get<std::string>();
+      auto node = ci < nodes.size() ? nodes[ci].get<std::string>() : "";
+      // Detected: the first sign of the fault the fault manager saw, the
+      // copy's own down_msg or its node agent's.
+      int64_t detected = -1;
+      std::vector<failover_timeline> parts;
+      for (size_t j = i + 1; j < trace.size(); ++j) {
+        auto& later = trace[j];
+        if (later.name == "fault_injected"
+            && later.fields.value("copies", json::array()).dump().find(
+                 "\"" + copy + "\"")
+                 != std::string::npos)
+          break;  // the same copy fails again: a new fault
+        if (detected < 0
+            && ((later.name == "copy_down" && str(later.fields, "copy") == copy)
+                || (later.name == "node_down" && !node.empty()
+                    && str(later.fields, "node") == node)))
+          detected = later.t_us;
+        if (later.name == "partition_promoted"
+            && str(later.fields, "cause") == copy) {
+          failover_timeline f;
+          f.fault = fault;
+          f.copy = copy;
+          f.app = str(later.fields, "app");
+          f.partition = static_cast<partition_id>(num(later.fields,
+                                                      "partition"));
+          f.epoch = num(later.fields, "epoch");
+          f.promoted_ms = ms_between(t0, later.t_us);
+          for (size_t k = j + 1; k < trace.size(); ++k) {
+            auto& served = trace[k];
+            if (served.name == "first_event_served"
+                && str(served.fields, "app") == f.app
+                && num(served.fields, "partition") == f.partition
+                && num(served.fields, "epoch") == f.epoch) {
+              f.first_event_ms = ms_between(t0, served.t_us);
+              break;
+            }
+          }
+          parts.push_back(f);
+        }
+      }
+      for (auto& f : parts) {
+        f.detected_ms = detected >= 0 ? ms_between(t0, detected) : -1;
+        result.push_back(f);
+      }
+    }
+  }
+  return result;
+}
+
+std::vector<std::string>
+single_active_violations(const std::vector<trace_event>& trace,
+                         const std::vector<copy_status>& statuses) {
+  using key = std::tuple<std::string, uint64_t, uint64_t>;
+  std::map<key, std::set<std::string>> actives;
+  for (auto& ev : trace)
+    if (ev.name == "role_changed" && str(ev.fields, "role") == "active")
+      actives[key{str(ev.fields, "app"), num(ev.fields, "partition"),
+                  num(ev.fields, "epoch")}]
+        .insert(str(ev.fields, "copy"));
+  for (auto& st : statuses)
+    for (auto& p : st.partitions)
+      if (p.current_role == role::active)
+        actives[key{st.copy.app, p.partition, p.epoch}].insert(
+          to_string(st.copy));
+  std::vector<std::string> result;
+  for (auto& [k, copies] : actives)
+    if (copies.size() > 1) {
+      std::string list;
+      for (auto& c : copies)
+        list += (list.empty() ? "" : ", ") + c;
+      result.push_back(std::get<0>(k) + " partition "
+                       + std::to_string(std::get<1>(k)) + " epoch "
+                       + std::to_string(std::get<2>(k)) + ": " + list);
+    }
+  return result;
+}
+
+report check_run(const scenario& sc, const run_data& data,
+                 const std::vector<trace_event>& trace, size_t trace_dropped) {
+  report rep;
+  rep.title = sc.title;
+  rep.seed = sc.seed;
+  rep.errors = data.errors;
+  rep.trace_events = trace.size();
+  rep.trace_dropped = trace_dropped;
+  auto& ev = rep.events;
+  // -- client outcomes ------------------------------------------------------------
+  std::map<std::pair<std::string, uint64_t>, const request_record*> sent;
+  std::vector<double> latencies;
+  for (auto& log : data.clients)
+    for (auto& r : log->requests) {
+      ++ev.sent;
+      sent.emplace(std::make_pair(log->client_id, r.request_id), &r);
+      switch (r.result) {
+        case request_record::outcome::acknowledged:
+          ++ev.acknowledged;
+          latencies.push_back(ms_between(r.sent_us, r.done_us));
+          break;
+        case request_record::outcome::refused: ++ev.refused; break;
+        case request_record::outcome::failed: ++ev.failed; break;
+        case request_record::outcome::open: ++ev.open; break;
+      }
+    }
+  rep.latency_p50_ms = percentile(latencies, 0.50);
+  rep.latency_p99_ms = percentile(latencies, 0.99);
+  rep.latency_max_ms = latencies.empty()
+                         ? 0
+                         : *std::max_element(latencies.begin(),
+                                             latencies.end());
+  // -- the journal ----------------------------------------------------------------
+  std::map<std::pair<std::string, uint64_t>, uint64_t> seen;
+  for (auto& [key, entries] : data.journal) {
+    std::map<std::string, uint64_t> last_by_client;
+    for (auto& [client, rid] : entries) {
+      auto id = std::make_pair(client, rid);
+      if (++seen[id] > 1)
+        ++ev.duplicated;
+      auto s = sent.find(id);
+      if (s == sent.end() || s->second->key != key)
+        ++ev.unexpected;
+      auto& last = last_by_client[client];
+      if (rid < last)
+        ++ev.reordered;
+      else
+        last = rid;
+    }
+  }
+  for (auto& [id, r] : sent)
+    if (r->result == request_record::outcome::acknowledged
+        && seen.count(id) == 0)
+      ++ev.lost;
+  rep.failovers = failover_timelines(trace);
+  // -- checks ---------------------------------------------------------------------
+  auto journal_ok = data.journal_read;
+  for (auto& c : sc.checks) {
+    check_result res{c.name, false, {}};
+    if (c.name == "no_lost_acknowledged") {
+      res.passed = journal_ok && ev.lost == 0 && ev.unexpected == 0;
+      res.detail = journal_ok ? std::to_string(ev.lost) + " lost, "
+                                  + std::to_string(ev.unexpected)
+                                  + " unexpected"
+                              : "journal could not be read";
+    } else if (c.name == "no_duplicates") {
+      res.passed = journal_ok && ev.duplicated == 0;
+      res.detail = std::to_string(ev.duplicated) + " duplicated";
+    } else if (c.name == "per_key_order") {
+      res.passed = journal_ok && ev.reordered == 0;
+      res.detail = std::to_string(ev.reordered) + " reordered";
+    } else if (c.name == "single_active") {
+      auto violations = single_active_violations(trace, data.statuses);
+      res.passed = violations.empty() && trace_dropped == 0;
+      res.detail = violations.empty() ? "one active per partition and epoch"
+                                      : violations.front();
+      if (trace_dropped > 0)
+        res.detail = "trace incomplete (" + std::to_string(trace_dropped)
+                     + " events dropped)";
+    } else if (c.name == "recovered_within_ms") {
+      res.passed = true;
+      double worst = 0;
+      for (auto& f : rep.failovers) {
+        if (f.first_event_ms < 0 || f.first_event_ms > c.bound_ms) {
+          res.passed = false;
+          res.detail = "fault " + std::to_string(f.fault) + " " + f.app
+                       + " partition " + std::to_string(f.partition)
+                       + (f.first_event_ms < 0
+                            ? ": no event served after promotion"
+                            : ": first event after "
+                                + std::to_string(f.first_event_ms) + " ms");
+          break;
+        }
+        worst = std::max(worst, f.first_event_ms);
+      }
+      if (res.passed)
+        res.detail = "slowest " + std::to_string(worst) + " ms <= "
+                     + std::to_string(c.bound_ms) + " ms over "
+                     + std::to_string(rep.failovers.size()) + " failovers";
+    } else if (c.name == "all_partitions_active") {
+      res.passed = data.settled;
+      res.detail = data.settled ? "every partition has an active"
+                                : "not settled within settle_timeout_ms";
+    }
+    rep.checks.push_back(std::move(res));
+  }
+  rep.passed = rep.errors.empty()
+               && std::all_of(rep.checks.begin(), rep.checks.end(),
+                              [](auto& c) { return c.passed; });
+  return rep;
+}
+
+json report::to_json(const run_data& data) const {
+  json faults = json::array();
+  for (auto& f : data.faults) {
+    json copies = json::array();
+    for (auto& c : f.copies)
+      copies.push_back(to_string(c));
+    faults.push_back(json{{"index", f.index},
+                          {"kind", f.kind},
+                          {"target", f.target},
+                          {"at_ms", static_cast<double>(f.at_us) / 1000.0},
+                          {"copies", copies},
+                          {"error", f.error}});
+  }
+  json fo = json::array();
+  for (auto& f : failovers)
+    fo.push_back(json{{"fault", f.fault},
+                      {"copy", f.copy},
+                      {"app", f.app},
+                      {"partition", f.partition},
+                      {"epoch", f.epoch},
+                      {"detected_ms", f.detected_ms},
+                      {"promoted_ms", f.promoted_ms},
+                      {"first_event_ms", f.first_event_ms}});
+  json cs = json::array();
+  for (auto& c : checks)
+    cs.push_back(json{{"name", c.name},
+                      {"passed", c.passed},
+                      {"detail", c.detail}});
+  return json{
+    {"title", title},
+    {"seed", seed},
+    {"mode", "realtime"},
+    {"passed", passed},
+    {"events",
+     {{"sent", events.sent},
+      {"acknowledged", events.acknowledged},
+      {"refused", events.refused},
+      {"failed", events.failed},
+      {"open", events.open},
+      {"lost", events.lost},
+      {"duplicated", events.duplicated},
+      {"reordered", events.reordered},
+      {"unexpected", events.unexpected}}},
+    {"latency_ms",
+     {{"p50", latency_p50_ms}, {"p99", latency_p99_ms}, {"max", latency_max_ms}}},
+    {"faults", faults},
+    {"failovers", fo},
+    {"checks", cs},
+    {"errors", errors},
+    {"settled", data.settled},
+    {"trace", {{"events", trace_events}, {"dropped", trace_dropped}}},
+    {"wall_ms", wall_ms},
+  };
+}
+
+std::string summarize(const report& rep, const run_data& data) {
+  std::ostringstream out;
+  auto& e = rep.events;
+  out << "scenario: " << rep.title << " (seed " << rep.seed << ")\n";
+  out << "events:   sent " << e.sent << ", acknowledged " << e.acknowledged
+      << ", refused " << e.refused << ", failed " << e.failed << ", lost "
+      << e.lost << ", duplicated " << e.duplicated << ", reordered "
+      << e.reordered << "\n";
+  out << "latency:  p50 " << rep.latency_p50_ms << " ms, p99 "
+      << rep.latency_p99_ms << " ms, max " << rep.latency_max_ms << " ms\n";
+  for (auto& f : data.faults) {
+    out << "fault " << f.index << ": " << f.kind << " " << f.target << " at "
+        << static_cast<double>(f.at_us) / 1000.0 << " ms";
+    if (!f.error.empty())
+      out << " FAILED: " << f.error;
+    std::vector<double> det, pro, first;
+    for (auto& fo : rep.failovers)
+      if (fo.fault == f.index) {
+        det.push_back(fo.detected_ms);
+        pro.push_back(fo.promoted_ms);
+        first.push_back(fo.first_event_ms);
+      }
+    if (!pro.empty()) {
+      auto mm = [](std::vector<double>& xs) {
+        auto [lo, hi] = std::minmax_element(xs.begin(), xs.end());
+        std::ostringstream s;
+        s << *lo << "-" << *hi << " ms";
+        return s.str();
+      };
+      out << ": " << pro.size() << " partitions failed over, detected "
+          << mm(det) << ", promoted " << mm(pro) << ", first event "
+          << mm(first);
+    }
+    out << "\n";
+  }
+  for (auto& c : rep.checks)
+    out << "check " << (c.passed ? "PASS " : "FAIL ") << c.name << ": "
+        << c.detail << "\n";
+  for (auto& err : rep.errors)
+    out << "error: " << err << "\n";
+  out << "result: " << (rep.passed ? "PASS" : "FAIL") << "\n";
+  return out.str();
+}
+
+} // namespace keel::scenarios

@@ -1,0 +1,89 @@
+// The checker: turns a run's records (clients' outcomes, the journal's final
+// state, the trace) into counts, failover timelines and check verdicts.
+//
+//   lost        acknowledged requests missing from the journal (G1)
+//   duplicated  extra journal entries of one request (G2)
+//   reordered   per key and client, entries whose request id is lower than
+//               an earlier entry's: the client sends in id order, so the
+//               distributor accepted them in that order (G3)
+//   single_active  no two copies active for a partition in one epoch (G4)
+//
+// Pure function of its inputs; tests feed it hand-made records.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "runtime/json_value.hpp"
+#include "runtime/trace.hpp"
+#include "scenarios/engine/run_data.hpp"
+#include "scenarios/engine/scenario.hpp"
+
+namespace keel::scenarios {
+
+struct event_counts {
+  uint64_t sent = 0;
+  uint64_t acknowledged = 0;
+  uint64_t refused = 0;
+  uint64_t failed = 0;
+  uint64_t open = 0;
+  uint64_t lost = 0;
+  uint64_t duplicated = 0;
+  uint64_t reordered = 0;
+  /// Journal entries no client sent (must be 0).
+  uint64_t unexpected = 0;
+};
+
+/// One partition's failover, times in ms after the fault was injected.
+struct failover_timeline {
+  uint32_t fault = 0;
+  std::string copy;  ///< the failed copy
+  app_name app;
+  partition_id partition = 0;
+  epoch_t epoch = 0;
+  double detected_ms = -1;
+  double promoted_ms = -1;
+  double first_event_ms = -1;  ///< -1: no event served after promotion
+};
+
+struct check_result {
+  std::string name;
+  bool passed = false;
+  std::string detail;
+};
+
+struct report {
+  std::string title;
+  uint64_t seed = 0;
+  bool passed = false;
+  event_counts events;
+  std::vector<failover_timeline> failovers;
+  std::vector<check_result> checks;
+  std::vector<std::string> errors;
+  double latency_p50_ms = 0;
+  double latency_p99_ms = 0;
+  double latency_max_ms = 0;
+  size_t trace_events = 0;
+  size_t trace_dropped = 0;
+  double wall_ms = 0;
+
+  json to_json(const run_data& data) const;
+};
+
+/// Computes the report of a run.
+report check_run(const scenario& sc, const run_data& data,
+                 const std::vector<trace_event>& trace, size_t trace_dropped);
+
+/// Failover timelines from the trace (exposed for tests).
+std::vector<failover_timeline>
+failover_timelines(const std::vector<trace_event>& trace);
+
+/// (app, partition, epoch) keys that had more than one active copy.
+std::vector<std::string>
+single_active_violations(const std::vector<trace_event>& trace,
+                         const std::vector<copy_status>& statuses);
+
+/// A human summary of `rep`, several lines.
+std::string summarize(const report& rep, const run_data& data);
+
+} // namespace keel::scenarios

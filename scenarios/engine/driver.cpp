@@ -1,0 +1,266 @@
+#include "scenarios/engine/driver.hpp"
+
+#include <caf/all.hpp>
+
+#include "actors/fan_out.hpp"
+#include "apps/journal/journal.hpp"
+#include "runtime/error.hpp"
+#include "scenarios/engine/workload_client.hpp"
+
+namespace keel::scenarios {
+
+namespace {
+
+using driver_ptr = caf::stateful_actor<driver_state>*;
+
+constexpr auto settle_poll = std::chrono::milliseconds{10};
+
+std::chrono::milliseconds control_timeout(driver_ptr self) {
+  return std::chrono::milliseconds{
+    self->state.handles.ctx->config.knobs.control_timeout_ms};
+}
+
+void record_fault(driver_ptr self, fault_record rec) {
+  auto& st = self->state;
+  json copies = json::array();
+  json nodes = json::array();
+  for (size_t i = 0; i < rec.copies.size(); ++i) {
+    copies.push_back(to_string(rec.copies[i]));
+    nodes.push_back(rec.nodes[i]);
+  }
+  st.handles.ctx->emit(self, "fault_injected",
+                       json{{"fault", rec.index},
+                            {"kind", rec.kind},
+                            {"target", rec.target},
+                            {"copies", copies},
+                            {"nodes", nodes}});
+  st.data->faults.push_back(std::move(rec));
+}
+
+void fail_step(driver_ptr self, fault_record rec, std::string why) {
+  rec.error = why;
+  self->state.data->errors.push_back("step " + std::to_string(rec.index)
+                                     + " (" + rec.kind + "): " + why);
+  self->state.data->faults.push_back(std::move(rec));
+}
+
+void run_step(driver_ptr self, uint32_t index, assignment_table& table) {
+  auto& st = self->state;
+  auto& step = st.sc->steps[index];
+  fault_record rec;
+  rec.index = index;
+  rec.kind = step.kind;
+  rec.at_us = st.handles.ctx->now_us(self);
+  auto copy_handle = [&](const copy_id& id) -> const copy_info* {
+    for (auto& c : table.copies)
+      if (c.copy == id && c.alive)
+        return &c;
+    return nullptr;
+  };
+  if (step.kind == "kill_copy") {
+    std::optional<copy_id> target;
+    for (auto& pa : table.partitions) {
+      if (pa.app != step.app || pa.partition != step.partition)
+        continue;
+      if (step.which == "active_of" && !pa.active.app.empty())
+        target = pa.active;
+      else if (step.which == "standby_of" && !pa.standbys.empty())
+        target = pa.standbys.front();
+    }
+    if (step.which == "copy")
+      target = copy_id{step.app, step.copy};
+    rec.target = step.which == "copy"
+                   ? to_string(copy_id{step.app, step.copy})
+                   : step.which + " " + step.app + "/"
+                       + std::to_string(step.partition);
+    auto info = target ? copy_handle(*target) : nullptr;
+    if (!info) {
+      fail_step(self, std::move(rec), "no live copy matches " + rec.target);
+      return;
+    }
+    rec.copies.push_back(info->copy);
+    rec.nodes.push_back(info->node);
+    record_fault(self, std::move(rec));
+    caf::anon_send_exit(info->handle, caf::exit_reason::kill);
+  } else if (step.kind == "crash_node") {
+    rec.target = step.node;
+    auto sup = st.handles.node_supervisors.find(step.node);
+    if (sup == st.handles.node_supervisors.end()) {
+      fail_step(self, std::move(rec), "node " + step.node + " is not running");
+      return;
+    }
+    for (auto& c : table.copies)
+      if (c.alive && c.node == step.node) {
+        rec.copies.push_back(c.copy);
+        rec.nodes.push_back(c.node);
+      }
+    record_fault(self, std::move(rec));
+    caf::anon_send_exit(sup->second, caf::exit_reason::kill);
+  }
+}
+
+void collect(driver_ptr self);
+
+void settle(driver_ptr self) {
+  self
+    ->request(self->state.handles.controller, control_timeout(self),
+              get_assignment_atom::value)
+    .then(
+      [self](assignment_table& table) {
+        auto& st = self->state;
+        bool all_active = std::all_of(
+          table.partitions.begin(), table.partitions.end(),
+          [](auto& pa) { return !pa.active.app.empty(); });
+        if (table.recoveries_pending == 0 && all_active) {
+          st.data->settled = true;
+          st.data->final_assignment = std::move(table);
+          collect(self);
+        } else if (self->clock().now() >= st.settle_deadline) {
+          st.data->final_assignment = std::move(table);
+          collect(self);
+        } else {
+          self->delayed_send(self, settle_poll, settle_atom::value);
+        }
+      },
+      [self](caf::error& err) {
+        self->state.data->errors.push_back("controller did not answer: "
+                                           + render(err));
+        self->state.done.deliver(ok_atom::value);
+      });
+}
+
+void collect(driver_ptr self) {
+  auto& st = self->state;
+  auto& table = st.data->final_assignment;
+  auto app = st.handles.ctx->config.find_app(st.sc->workload.app);
+  // Final state of the workload app (journal) from each partition's active,
+  // and the status of every live copy.
+  auto pending = std::make_shared<size_t>(0);
+  auto finish = [self, pending] {
+    if (--*pending == 0)
+      self->state.done.deliver(ok_atom::value);
+  };
+  std::vector<const partition_assignment*> reads;
+  if (app->type == "journal") {
+    st.data->journal_read = true;
+    for (auto& pa : table.partitions)
+      if (pa.app == app->name)
+        reads.push_back(&pa);
+  }
+  std::vector<const copy_info*> live;
+  for (auto& c : table.copies)
+    if (c.alive)
+      live.push_back(&c);
+  *pending = reads.size() + live.size() + 1;
+  for (auto* pa : reads) {
+    auto partition = pa->partition;
+    if (!pa->active_handle) {
+      st.data->journal_read = false;
+      st.data->errors.push_back("partition " + std::to_string(partition)
+                                + " has no active; its journal is unread");
+      finish();
+      continue;
+    }
+    self
+      ->request(pa->active_handle, control_timeout(self), get_state_atom::value,
+                partition)
+      .then(
+        [self, finish, partition](partition_state& ps) {
+          std::map<std::string, std::vector<apps::journal::entry>> entries;
+          if (!apps::read_journal_snapshot(ps.app_state.value, entries)) {
+            self->state.data->journal_read = false;
+            self->state.data->errors.push_back(
+              "partition " + std::to_string(partition)
+              + ": malformed journal snapshot");
+          }
+          for (auto& [key, list] : entries)
+            self->state.data->journal[key] = std::move(list);
+          finish();
+        },
+        [self, finish, partition](caf::error& err) {
+          self->state.data->journal_read = false;
+          self->state.data->errors.push_back(
+            "partition " + std::to_string(partition)
+            + ": cannot read state: " + render(err));
+          finish();
+        });
+  }
+  for (auto* c : live)
+    self->request(c->handle, control_timeout(self), status_atom::value)
+      .then(
+        [self, finish](copy_status& status) {
+          self->state.data->statuses.push_back(std::move(status));
+          finish();
+        },
+        [finish](caf::error&) { finish(); });
+  finish();
+}
+
+} // namespace
+
+caf::behavior scenario_driver(caf::stateful_actor<driver_state>* self,
+                              std::shared_ptr<const scenario> sc,
+                              system_handles handles,
+                              std::shared_ptr<run_data> data) {
+  auto& st = self->state;
+  st.sc = std::move(sc);
+  st.handles = std::move(handles);
+  st.data = std::move(data);
+  return {
+    [self](run_atom) {
+      auto& st = self->state;
+      st.done = self->make_response_promise();
+      auto& w = st.sc->workload;
+      random_source seeds{st.sc->seed};
+      for (uint32_t i = 0; i < w.clients; ++i) {
+        auto log = std::make_shared<client_log>();
+        log->client_id = "client-" + std::to_string(i);
+        st.data->clients.push_back(log);
+        client_args args{i,
+                         log->client_id,
+                         st.handles.distributor,
+                         w,
+                         w.rate_per_s / w.clients,
+                         seeds.next(),
+                         st.handles.ctx,
+                         log,
+                         caf::actor_cast<caf::actor>(self)};
+        self->spawn(workload_client, std::move(args));
+      }
+      for (uint32_t i = 0; i < st.sc->steps.size(); ++i)
+        self->delayed_send(self,
+                           std::chrono::milliseconds{st.sc->steps[i].at_ms},
+                           step_atom::value, i);
+      return st.done;
+    },
+    [self](step_atom, uint32_t index) {
+      self
+        ->request(self->state.handles.controller, control_timeout(self),
+                  get_assignment_atom::value)
+        .then([self, index](assignment_table& table) {
+                run_step(self, index, table);
+              },
+              [self, index](caf::error& err) {
+                auto& st = self->state;
+                fault_record rec;
+                rec.index = index;
+                rec.kind = st.sc->steps[index].kind;
+                fail_step(self, std::move(rec),
+                          "controller did not answer: " + render(err));
+              });
+    },
+    [self](done_atom, uint32_t) {
+      auto& st = self->state;
+      if (++st.clients_done < st.sc->workload.clients)
+        return;
+      st.data->load_end_us = st.handles.ctx->now_us(self);
+      st.settle_deadline = self->clock().now()
+                           + std::chrono::milliseconds{
+                             st.sc->settle_timeout_ms};
+      settle(self);
+    },
+    [self](settle_atom) { settle(self); },
+  };
+}
+
+} // namespace keel::scenarios

@@ -1,0 +1,40 @@
+// The scenario driver: an actor that runs one scenario against a started
+// system. It spawns the workload clients, carries out the steps at their
+// times (on the actor clock), waits for the clients to finish and the
+// system to settle, and collects the final state into `run_data`.
+//
+// Protocol: the runner sends (run_atom) as a request; the reply (ok_atom)
+// comes once `run_data` is complete. Everything else is internal.
+#pragma once
+
+#include <memory>
+
+#include <caf/behavior.hpp>
+#include <caf/stateful_actor.hpp>
+
+#include "actors/bootstrap.hpp"
+#include "scenarios/engine/run_data.hpp"
+#include "scenarios/engine/scenario.hpp"
+
+namespace keel::scenarios {
+
+using run_atom = caf::atom_constant<caf::atom("run")>;
+using step_atom = caf::atom_constant<caf::atom("step")>;
+using settle_atom = caf::atom_constant<caf::atom("settle")>;
+
+struct driver_state {
+  std::shared_ptr<const scenario> sc;
+  system_handles handles;
+  std::shared_ptr<run_data> data;
+  caf::response_promise done;
+  size_t clients_done = 0;
+  caf::actor_clock::time_point settle_deadline;
+  static inline const char* name = "keel.scenario_driver";
+};
+
+caf::behavior scenario_driver(caf::stateful_actor<driver_state>* self,
+                              std::shared_ptr<const scenario> sc,
+                              system_handles handles,
+                              std::shared_ptr<run_data> data);
+
+} // namespace keel::scenarios

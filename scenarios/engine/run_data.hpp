@@ -1,0 +1,69 @@
+// What a scenario run records for the checker: every client's requests and
+// outcomes, the faults injected, and the system's final state.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "actors/system_controller/system_controller_interface.hpp"
+#include "runtime/types.hpp"
+
+namespace keel::scenarios {
+
+/// One event sent by a workload client.
+struct request_record {
+  enum class outcome : uint8_t {
+    open,          ///< no answer (yet)
+    acknowledged,  ///< applied and replicated
+    refused,       ///< an explicit error (overloaded, app_rejected, ...)
+    failed,        ///< timeout or lost connection: the effect is unknown
+  };
+
+  uint64_t request_id = 0;
+  std::string key;
+  int64_t sent_us = 0;
+  int64_t done_us = -1;
+  outcome result = outcome::open;
+  std::string error;
+};
+
+struct client_log {
+  std::string client_id;
+  std::vector<request_record> requests;
+};
+
+struct fault_record {
+  uint32_t index = 0;
+  std::string kind;
+  std::string target;
+  int64_t at_us = 0;
+  /// Copies that went down because of this fault.
+  std::vector<copy_id> copies;
+  /// The node of each copy, same order.
+  std::vector<node_id> nodes;
+  /// Non-empty if the step could not be carried out.
+  std::string error;
+};
+
+struct run_data {
+  std::vector<std::shared_ptr<client_log>> clients;
+  std::vector<fault_record> faults;
+  /// Journal entries of the workload app, by key: (client id, request id).
+  std::map<std::string, std::vector<std::pair<std::string, uint64_t>>> journal;
+  bool journal_read = false;
+  /// Final state.
+  assignment_table final_assignment;
+  std::vector<copy_status> statuses;
+  /// True if recoveries finished and every partition had an active before
+  /// settle_timeout_ms.
+  bool settled = false;
+  int64_t load_end_us = 0;
+  /// A step or collection problem that makes the run fail.
+  std::vector<std::string> errors;
+};
+
+} // namespace keel::scenarios

@@ -1,0 +1,44 @@
+// Runs a scenario on the embedded runtime in real time: one process, one
+// actor system, the nodes as logical nodes. Builds the system with the same
+// bootstrap as every other mode, runs the driver, checks the result.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <ostream>
+#include <string>
+
+#include <caf/expected.hpp>
+
+#include "apps/api/app_registry.hpp"
+#include "scenarios/engine/checker.hpp"
+#include "scenarios/engine/run_data.hpp"
+#include "scenarios/engine/scenario.hpp"
+
+namespace keel::scenarios {
+
+struct run_result {
+  report rep;
+  run_data data;
+};
+
+/// Runs `sc` in real time. `trace_out`, if set, receives every trace event
+/// as a JSON line. Errors: the system could not start.
+caf::expected<run_result> run_realtime(const scenario& sc,
+                                       const app_registry& registry,
+                                       std::ostream* trace_out = nullptr);
+
+struct run_options {
+  std::optional<uint64_t> seed;
+  std::string report_path;
+  std::string trace_path;
+  bool quiet = false;
+};
+
+/// `keel scenario run`: load, run, print, write. Returns the exit code:
+/// 0 every check passed, 1 a check failed or the run broke, 2 bad input.
+int run_scenario_file(const std::string& file, const run_options& opts,
+                      const app_registry& registry, std::ostream& out,
+                      std::ostream& err);
+
+} // namespace keel::scenarios

@@ -1,0 +1,244 @@
+#include "scenarios/engine/scenario.hpp"
+
+#include <algorithm>
+#include <fstream>
+
+#include "runtime/error.hpp"
+#include "runtime/json_reader.hpp"
+
+namespace keel::scenarios {
+
+const std::vector<std::string>& check_names() {
+  static const std::vector<std::string> names{
+    "no_lost_acknowledged", "no_duplicates", "per_key_order",
+    "single_active", "recovered_within_ms", "all_partitions_active"};
+  return names;
+}
+
+class step_reader {
+public:
+  json_object_reader obj;
+};
+
+namespace {
+
+std::string join(const std::vector<std::string>& xs) {
+  std::string result;
+  for (auto& x : xs)
+    result += (result.empty() ? "" : ", ") + x;
+  return result;
+}
+
+workload_spec read_workload(const json& value, const std::string& path,
+                            const system_config& sys) {
+  json_object_reader obj{value, path};
+  workload_spec w;
+  w.app = obj.optional_string("app", sys.apps.front().name);
+  if (!sys.find_app(w.app))
+    throw json_path_error(obj.path_of("app"),
+                          "no application named \"" + w.app
+                            + "\" in the topology");
+  w.clients = static_cast<uint32_t>(obj.optional_uint("clients", 4, 1, 1000));
+  w.rate_per_s = obj.optional_double("rate_per_s", 1000, 0, 10'000'000);
+  w.keys = static_cast<uint32_t>(obj.optional_uint("keys", 64, 1, 10'000'000));
+  w.duration_ms = static_cast<uint32_t>(
+    obj.optional_uint("duration_ms", 4000, 1, 24u * 3600 * 1000));
+  w.request_timeout_ms = static_cast<uint32_t>(
+    obj.optional_uint("request_timeout_ms", 10000, 1, 3'600'000));
+  w.max_in_flight = static_cast<uint32_t>(
+    obj.optional_uint("max_in_flight", 10000, 1, 10'000'000));
+  if (auto p = obj.optional("payload")) {
+    if (!p->is_object())
+      throw json_path_error(obj.path_of("payload"),
+                            "expected an object, got " + describe_json(*p));
+    w.payload = *p;
+  }
+  obj.finish({"app", "clients", "rate_per_s", "keys", "duration_ms",
+              "request_timeout_ms", "max_in_flight", "payload"});
+  return w;
+}
+
+void read_kill_copy(step_reader& in, step_spec& s, const scenario& sc) {
+  auto& obj = in.obj;
+  s.app = obj.required_string("app");
+  auto app = sc.system.find_app(s.app);
+  if (!app)
+    throw json_path_error(obj.path_of("app"),
+                          "no application named \"" + s.app + "\"");
+  s.which = obj.optional_string("which", "active_of");
+  if (s.which == "active_of" || s.which == "standby_of") {
+    s.partition = static_cast<partition_id>(
+      obj.required_uint("partition", 0, app->partitions - 1));
+  } else if (s.which == "copy") {
+    s.copy = static_cast<uint32_t>(
+      obj.required_uint("copy", 0, app->copies - 1));
+  } else {
+    throw json_path_error(obj.path_of("which"),
+                          "expected one of active_of, standby_of, copy, got "
+                          "\""
+                            + s.which + "\"");
+  }
+}
+
+void read_crash_node(step_reader& in, step_spec& s, const scenario& sc) {
+  auto& obj = in.obj;
+  auto& nodes = sc.system.nodes;
+  s.node = read_name(obj.required("node"), obj.path_of("node"));
+  if (std::find(nodes.begin(), nodes.end(), s.node) == nodes.end())
+    throw json_path_error(obj.path_of("node"),
+                          "no node named \"" + s.node + "\" in the topology");
+  if (s.node == nodes.front())
+    throw json_path_error(obj.path_of("node"),
+                          "node \"" + s.node
+                            + "\" hosts the control plane (controller, "
+                              "distributor); crashing it needs controller "
+                              "takeover, which keel does not have yet");
+}
+
+step_spec read_step(const json& value, const std::string& path,
+                    const scenario& sc) {
+  step_reader in{json_object_reader{value, path}};
+  step_spec s;
+  s.at_ms = static_cast<uint32_t>(
+    in.obj.required_uint("at_ms", 0, sc.workload.duration_ms));
+  s.kind = in.obj.required_string("do");
+  auto& kinds = step_kinds();
+  auto kind = std::find_if(kinds.begin(), kinds.end(),
+                           [&](auto& k) { return s.kind == k.name; });
+  if (kind == kinds.end()) {
+    std::vector<std::string> names;
+    for (auto& k : kinds)
+      names.emplace_back(k.name);
+    throw json_path_error(in.obj.path_of("do"), "unknown step \"" + s.kind
+                                                  + "\" (known steps: "
+                                                  + join(names) + ")");
+  }
+  kind->read(in, s, sc);
+  auto fields = kind->fields;
+  fields.insert(fields.begin(), {"at_ms", "do"});
+  in.obj.finish(fields);
+  return s;
+}
+
+check_spec read_check(const json& value, const std::string& path) {
+  check_spec c;
+  auto& names = check_names();
+  if (value.is_string()) {
+    c.name = value.get<std::string>();
+    if (c.name == "recovered_within_ms")
+      throw json_path_error(path, "recovered_within_ms needs a bound: "
+                                  "{\"recovered_within_ms\": 500}");
+  } else if (value.is_object() && value.size() == 1) {
+    c.name = value.begin().key();
+    if (c.name != "recovered_within_ms")
+      throw json_path_error(path, "only recovered_within_ms takes a value; "
+                                  "write \""
+                                    + c.name + "\" as a plain string");
+    auto& bound = value.begin().value();
+    if (!bound.is_number() || bound.get<double>() <= 0)
+      throw json_path_error(path + ".recovered_within_ms",
+                            "expected a positive number of milliseconds, got "
+                              + describe_json(bound));
+    c.bound_ms = bound.get<double>();
+  } else {
+    throw json_path_error(path, "expected a check name or "
+                                "{\"recovered_within_ms\": N}, got "
+                                  + describe_json(value));
+  }
+  if (std::find(names.begin(), names.end(), c.name) == names.end())
+    throw json_path_error(path, "unknown check \"" + c.name
+                                  + "\" (known checks: " + join(names) + ")");
+  return c;
+}
+
+} // namespace
+
+const std::vector<step_kind>& step_kinds() {
+  static const std::vector<step_kind> kinds{
+    {"kill_copy",
+     "kill one copy (exit_reason::kill); which: active_of|standby_of "
+     "(with partition) or copy (with copy index)",
+     read_kill_copy,
+     {"app", "which", "partition", "copy"}},
+    {"crash_node", "kill every actor of a logical node", read_crash_node,
+     {"node"}},
+  };
+  return kinds;
+}
+
+caf::expected<scenario> parse_scenario(const json& doc,
+                                       const std::string& origin) {
+  try {
+    scenario sc;
+    sc.origin = origin;
+    json_object_reader obj{doc, "$"};
+    sc.title = obj.optional_string("title", origin);
+    sc.seed = obj.optional_uint("seed", 1, 0, UINT64_MAX);
+    read_topology(obj.required("topology"), obj.path_of("topology"),
+                  sc.system);
+    if (auto t = obj.optional("tuning"))
+      read_tuning(*t, obj.path_of("tuning"), sc.system.knobs);
+    sc.workload = read_workload(obj.optional("workload")
+                                  ? *obj.optional("workload")
+                                  : json::object(),
+                                obj.path_of("workload"), sc.system);
+    sc.settle_timeout_ms = static_cast<uint32_t>(
+      obj.optional_uint("settle_timeout_ms", 10000, 1, 3'600'000));
+    if (auto steps = obj.optional("steps")) {
+      if (!steps->is_array())
+        throw json_path_error(obj.path_of("steps"),
+                              "expected an array of steps, got "
+                                + describe_json(*steps));
+      for (size_t i = 0; i < steps->size(); ++i)
+        sc.steps.push_back(read_step((*steps)[i],
+                                     obj.path_of("steps") + "["
+                                       + std::to_string(i) + "]",
+                                     sc));
+      std::stable_sort(sc.steps.begin(), sc.steps.end(),
+                       [](auto& x, auto& y) { return x.at_ms < y.at_ms; });
+    }
+    if (auto checks = obj.optional("checks")) {
+      if (!checks->is_array())
+        throw json_path_error(obj.path_of("checks"),
+                              "expected an array of checks, got "
+                                + describe_json(*checks));
+      for (size_t i = 0; i < checks->size(); ++i)
+        sc.checks.push_back(read_check((*checks)[i], obj.path_of("checks")
+                                                       + "["
+                                                       + std::to_string(i)
+                                                       + "]"));
+    }
+    obj.finish({"title", "seed", "topology", "tuning", "workload",
+                "settle_timeout_ms", "steps", "checks"});
+    // The journal-based checks read the workload app's final state.
+    auto app = sc.system.find_app(sc.workload.app);
+    bool needs_journal = std::any_of(
+      sc.checks.begin(), sc.checks.end(), [](auto& c) {
+        return c.name == "no_lost_acknowledged" || c.name == "no_duplicates"
+               || c.name == "per_key_order";
+      });
+    if (needs_journal && app->type != "journal")
+      throw json_path_error("$.workload.app",
+                            "checks no_lost_acknowledged, no_duplicates and "
+                            "per_key_order read the final state of a journal "
+                            "application, but \""
+                              + app->name + "\" has type \"" + app->type
+                              + "\"");
+    return sc;
+  } catch (const json_path_error& e) {
+    return make_error(error_code::invalid_config, origin + ": " + e.what());
+  }
+}
+
+caf::expected<scenario> load_scenario(const std::string& file) {
+  std::ifstream in{file};
+  if (!in)
+    return make_error(error_code::invalid_config,
+                      file + ": cannot open file");
+  auto doc = parse_json_file(in, file);
+  if (!doc)
+    return doc.error();
+  return parse_scenario(*doc, file);
+}
+
+} // namespace keel::scenarios

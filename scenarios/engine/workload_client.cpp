@@ -1,0 +1,93 @@
+#include "scenarios/engine/workload_client.hpp"
+
+#include <caf/all.hpp>
+
+#include "runtime/error.hpp"
+
+namespace keel::scenarios {
+
+namespace {
+
+using client_ptr = caf::stateful_actor<client_state>*;
+
+constexpr auto tick_interval = std::chrono::milliseconds{5};
+
+void maybe_done(client_ptr self) {
+  auto& st = self->state;
+  if (st.load_over && st.in_flight == 0) {
+    self->send(st.args.driver, done_atom::value, st.args.index);
+    self->quit();
+  }
+}
+
+void send_one(client_ptr self) {
+  auto& st = self->state;
+  auto index = st.args.log->requests.size();
+  request_record rec;
+  rec.request_id = index + 1;
+  rec.key = "k" + std::to_string(st.rng.below(st.args.workload.keys));
+  rec.sent_us = st.args.ctx->now_us(self);
+  event ev{st.args.workload.app, rec.key,
+           json_value{st.args.workload.payload}, st.args.client_id,
+           rec.request_id};
+  st.args.log->requests.push_back(std::move(rec));
+  ++st.sent;
+  ++st.in_flight;
+  auto timeout = std::chrono::milliseconds{
+    st.args.workload.request_timeout_ms};
+  self->request(st.args.distributor, timeout, std::move(ev))
+    .then(
+      [self, index](event_reply&) {
+        auto& st = self->state;
+        auto& r = st.args.log->requests[index];
+        r.result = request_record::outcome::acknowledged;
+        r.done_us = st.args.ctx->now_us(self);
+        --st.in_flight;
+        maybe_done(self);
+      },
+      [self, index](caf::error& err) {
+        auto& st = self->state;
+        auto& r = st.args.log->requests[index];
+        // An explicit keel error means the event was refused and has no
+        // effect; anything else (timeout, dead distributor) leaves the
+        // outcome unknown.
+        auto code = code_of(err);
+        r.result = code != error_code::none ? request_record::outcome::refused
+                                            : request_record::outcome::failed;
+        r.error = render(err);
+        r.done_us = st.args.ctx->now_us(self);
+        --st.in_flight;
+        maybe_done(self);
+      });
+}
+
+} // namespace
+
+caf::behavior workload_client(caf::stateful_actor<client_state>* self,
+                              client_args args) {
+  auto& st = self->state;
+  st.rng = random_source{args.seed};
+  st.args = std::move(args);
+  st.start = self->clock().now();
+  self->send(self, tick_atom::value);
+  return {
+    [self](tick_atom) {
+      auto& st = self->state;
+      auto elapsed = self->clock().now() - st.start;
+      auto duration = std::chrono::milliseconds{st.args.workload.duration_ms};
+      auto until = std::min<caf::actor_clock::duration_type>(elapsed, duration);
+      auto seconds = std::chrono::duration<double>(until).count();
+      auto due = static_cast<uint64_t>(st.args.rate_per_s * seconds);
+      while (st.sent < due && st.in_flight < st.args.workload.max_in_flight)
+        send_one(self);
+      if (elapsed >= duration) {
+        st.load_over = true;
+        maybe_done(self);
+        return;
+      }
+      self->delayed_send(self, tick_interval, tick_atom::value);
+    },
+  };
+}
+
+} // namespace keel::scenarios
