@@ -56,7 +56,7 @@ replica::replica(copy_id self, partition_id partition,
 log_index replica::durable() const noexcept {
   auto result = applied_;
   for (auto& sb : standbys_)
-    if (sb.synced)
+    if (sb.counted)
       result = std::min(result, sb.acked);
   return result;
 }
@@ -310,6 +310,7 @@ void replica::on_checkpoint_ack(const checkpoint_ack& ack,
     if (ack.upto < sb.transfer_index)
       return;  // an ack of an earlier transfer
     sb.synced = true;
+    sb.counted = true;
     sb.acked = ack.upto;
     sb.sent = std::max(sb.sent, ack.upto);
     out.synced_standbys.push_back(replica_outbox::synced{partition_, sb.copy});

@@ -123,7 +123,7 @@ public:
     return applied_;
   }
 
-  /// Highest index every synced standby acknowledged (applied if none).
+  /// Highest index every counted standby acknowledged (applied if none).
   log_index durable() const noexcept;
 
   /// Applied events waiting to be acknowledged.
@@ -199,7 +199,12 @@ public:
 private:
   struct standby_progress {
     copy_id copy;
+    /// Holds the state as of transfer_index plus the acked entries.
     bool synced = false;
+    /// Synced once: from then on its acks gate durability, also while it
+    /// resyncs. A new standby does not hold acks back during its first
+    /// transfer (the partition had no such replica before anyway).
+    bool counted = false;
     log_index transfer_index = 0;
     log_index sent = 0;
     log_index acked = 0;

@@ -136,16 +136,17 @@ void distributor_state::install(const std::vector<route>& routes,
     if (!e || !newer(r, e->current))
       continue;
     e->current = r;
-    if (r.in_transition || !r.handle)
+    if (r.in_transition)
       continue;
     // The new active gets every unacknowledged event, in order; it drops
-    // what it already applied (same seq) and acks it again.
+    // what it already applied (same seq) and acks it again. (A route
+    // without a handle sends through the router.)
+    const route* target = r.handle ? &e->current : nullptr;
     for (auto& item : e->buffer) {
       if (item.acked)
         continue;
       item.needs_resend = false;
-      replays.push_back(dispatch{r.app, r.partition, r.epoch, &e->current,
-                                 &item});
+      replays.push_back(dispatch{r.app, r.partition, r.epoch, target, &item});
       ++replayed_;
     }
     e->resend_flagged = false;

@@ -1,0 +1,185 @@
+#include <catch2/catch.hpp>
+
+#include "actors/system_controller/controller_state.hpp"
+
+using namespace keel;
+using namespace std::chrono_literals;
+
+namespace {
+
+system_config config(std::vector<node_id> nodes,
+                     std::vector<app_config> apps) {
+  system_config cfg;
+  cfg.nodes = std::move(nodes);
+  cfg.apps = std::move(apps);
+  return cfg;
+}
+
+app_config app(std::string name, redundancy_model model, uint32_t copies,
+               uint32_t partitions, uint32_t standbys = 1) {
+  app_config a{name, name, model, copies, partitions};
+  a.standby_copies = standbys;
+  a.standbys_per_partition = standbys;
+  return a;
+}
+
+const node_id& node_of(const controller_state& st, const copy_id& c) {
+  return st.find(c)->node;
+}
+
+/// Every partition: its standbys are on other nodes than its active.
+void check_separation(const controller_state& st) {
+  for (auto& [key, part] : st.partitions()) {
+    REQUIRE(part.active);
+    for (auto& sb : part.standbys) {
+      INFO(key.first << " partition " << key.second);
+      CHECK(node_of(st, sb) != node_of(st, *part.active));
+      CHECK(sb != *part.active);
+    }
+  }
+}
+
+const auto t0 = restart_window::time_point{} + 100s;
+
+} // namespace
+
+TEST_CASE("controller_state: 2n puts every partition active on copy 0 and "
+          "standby on copy 1 - on another node") {
+  controller_state st{config({"n1", "n2", "n3"},
+                             {app("journal", redundancy_model::two_n, 2, 8)})};
+  st.plan_activation();
+  for (auto& [key, part] : st.partitions()) {
+    CHECK(part.epoch == 1);
+    CHECK(part.active == copy_id{"journal", 0});
+    CHECK(part.standbys == std::vector<copy_id>{copy_id{"journal", 1}});
+  }
+  check_separation(st);
+}
+
+TEST_CASE("controller_state: active and standby never share a node when "
+          "another node exists - in every model") {
+  auto cfg = config({"n1", "n2", "n3", "n4"},
+                    {app("a", redundancy_model::two_n, 2, 8),
+                     app("b", redundancy_model::n_plus_m, 4, 12, 1),
+                     app("c", redundancy_model::n_way, 3, 9, 2),
+                     app("d", redundancy_model::n_way, 6, 12, 1)});
+  controller_state st{cfg};
+  st.plan_activation();
+  check_separation(st);
+  // n_way with more copies than nodes still finds other-node standbys.
+  controller_state crowded{config(
+    {"n1", "n2"}, {app("e", redundancy_model::n_way, 4, 8, 1)})};
+  crowded.plan_activation();
+  check_separation(crowded);
+}
+
+TEST_CASE("controller_state: n_plus_m never makes a dedicated standby copy "
+          "active") {
+  controller_state st{config({"n1", "n2", "n3", "n4"},
+                             {app("b", redundancy_model::n_plus_m, 4, 12, 1)})};
+  st.plan_activation();
+  for (auto& [key, part] : st.partitions()) {
+    CHECK(part.active->index < 3);
+    CHECK(part.standbys.at(0).index == 3);
+  }
+}
+
+TEST_CASE("controller_state: placement is deterministic") {
+  auto cfg = config({"n1", "n2", "n3"},
+                    {app("a", redundancy_model::n_way, 3, 16, 1),
+                     app("b", redundancy_model::n_way_active, 3, 16)});
+  controller_state x{cfg}, y{cfg};
+  x.plan_activation();
+  y.plan_activation();
+  REQUIRE(x.partitions().size() == y.partitions().size());
+  for (auto& [key, part] : x.partitions()) {
+    auto& other = y.partitions().at(key);
+    CHECK(part.active == other.active);
+    CHECK(part.standbys == other.standbys);
+  }
+  for (auto& [id, rec] : x.copies())
+    CHECK(rec.node == y.copies().at(id).node);
+}
+
+TEST_CASE("controller_state: a failed active is replaced by its standby with "
+          "a new epoch and restarted in place as standby") {
+  controller_state st{config({"n1", "n2", "n3"},
+                             {app("journal", redundancy_model::two_n, 2, 4)})};
+  st.plan_activation();
+  st.mark_alive({"journal", 0}, "n1");
+  st.mark_alive({"journal", 1}, "n2");
+  auto plan = st.plan_copy_failure({"journal", 0}, t0);
+  CHECK(plan.promotions.size() == 4);
+  for (auto& p : plan.promotions) {
+    CHECK(p.copy == copy_id{"journal", 1});
+    CHECK(p.epoch == 2);
+  }
+  CHECK(plan.orphaned.empty());
+  REQUIRE(plan.restart);
+  CHECK(plan.restart->in_place);
+  CHECK(plan.restart->node == "n1");
+  // A second report of the same failure plans nothing.
+  CHECK(st.plan_copy_failure({"journal", 0}, t0).failed.app.empty());
+  auto steps = st.rejoin({"journal", 0}, "n1");
+  REQUIRE(steps.size() == 4);
+  for (auto& s : steps) {
+    CHECK(s.new_role == role::standby);
+    CHECK(s.active == copy_id{"journal", 1});
+    CHECK(s.epoch == 2);
+  }
+}
+
+TEST_CASE("controller_state: past the restart intensity a copy stays down") {
+  auto cfg = config({"n1", "n2"},
+                    {app("journal", redundancy_model::two_n, 2, 2)});
+  cfg.knobs.copy_restart_max = 2;
+  cfg.knobs.copy_restart_period_ms = 10000;
+  controller_state st{cfg};
+  st.plan_activation();
+  st.mark_alive({"journal", 0}, "n1");
+  st.mark_alive({"journal", 1}, "n2");
+  for (int i = 0; i < 2; ++i) {
+    auto plan = st.plan_copy_failure({"journal", 1}, t0 + i * 1s);
+    CHECK(plan.restart);
+    st.rejoin({"journal", 1}, "n2");
+  }
+  auto plan = st.plan_copy_failure({"journal", 1}, t0 + 2s);
+  CHECK_FALSE(plan.restart);
+  CHECK(plan.restart_refused);
+  CHECK(plan.lost_standbys.size() == 2);
+}
+
+TEST_CASE("controller_state: copies of a failed node are replaced on another "
+          "node - away from their peers") {
+  controller_state st{config({"n1", "n2", "n3"},
+                             {app("journal", redundancy_model::two_n, 2, 4)})};
+  st.plan_activation();
+  st.mark_alive({"journal", 0}, "n1");
+  st.mark_alive({"journal", 1}, "n2");
+  auto lost = st.mark_node_failed("n2");
+  REQUIRE(lost == std::vector<copy_id>{copy_id{"journal", 1}});
+  auto plan = st.plan_copy_failure({"journal", 1}, t0);
+  CHECK(plan.promotions.empty());  // it was standby everywhere
+  CHECK(plan.lost_standbys.size() == 4);
+  REQUIRE(plan.restart);
+  CHECK_FALSE(plan.restart->in_place);
+  CHECK(plan.restart->node == "n3");
+}
+
+TEST_CASE("controller_state: with no standby left - partitions wait for the "
+          "restarted copy - which becomes active with a new epoch") {
+  controller_state st{config({"n1", "n2"},
+                             {app("solo", redundancy_model::no_redundancy, 1,
+                                  3)})};
+  st.plan_activation();
+  st.mark_alive({"solo", 0}, "n1");
+  auto plan = st.plan_copy_failure({"solo", 0}, t0);
+  CHECK(plan.promotions.empty());
+  CHECK(plan.orphaned.size() == 3);
+  auto steps = st.rejoin({"solo", 0}, "n1");
+  REQUIRE(steps.size() == 3);
+  for (auto& s : steps) {
+    CHECK(s.new_role == role::active);
+    CHECK(s.epoch == 2);
+  }
+}

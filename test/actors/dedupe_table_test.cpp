@@ -1,0 +1,43 @@
+#include <catch2/catch.hpp>
+
+#include "actors/app_support/dedupe_table.hpp"
+
+using namespace keel;
+
+TEST_CASE("dedupe_table: remembers the last `window` requests per client") {
+  dedupe_table t{2, 10};
+  t.record("c", 1, {1, json{{"n", 1}}, ""});
+  t.record("c", 2, {2, json{{"n", 2}}, ""});
+  REQUIRE(t.find("c", 1));
+  CHECK(t.find("c", 1)->result == json{{"n", 1}});
+  t.record("c", 3, {3, nullptr, ""});
+  CHECK_FALSE(t.find("c", 1));
+  CHECK(t.find("c", 2));
+  CHECK(t.find("c", 3));
+  CHECK(t.evicted() == 1);
+}
+
+TEST_CASE("dedupe_table: forgets the least recently seen client first") {
+  dedupe_table t{4, 2};
+  t.record("a", 1, {1, nullptr, ""});
+  t.record("b", 1, {2, nullptr, ""});
+  t.record("a", 2, {3, nullptr, ""});
+  t.record("c", 1, {4, nullptr, ""});
+  CHECK(t.clients() == 2);
+  CHECK(t.find("a", 1));
+  CHECK_FALSE(t.find("b", 1));
+  CHECK(t.find("c", 1));
+}
+
+TEST_CASE("dedupe_table: survives a JSON round trip") {
+  dedupe_table t{4, 4};
+  t.record("a", 1, {1, json{{"x", 1}}, ""});
+  t.record("b", 9, {2, nullptr, "no"});
+  dedupe_table u{4, 4};
+  REQUIRE(u.from_json(t.to_json()));
+  CHECK(u.to_json() == t.to_json());
+  REQUIRE(u.find("b", 9));
+  CHECK(u.find("b", 9)->rejection == "no");
+  CHECK_FALSE(u.from_json(json{{"clients", 3}}));
+  CHECK(u.clients() == 0);
+}

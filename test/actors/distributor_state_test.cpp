@@ -1,0 +1,137 @@
+#include <catch2/catch.hpp>
+
+#include "actors/load_distributor/distributor_state.hpp"
+#include "runtime/hash.hpp"
+
+using namespace keel;
+
+namespace {
+
+system_config config(uint32_t replay_max = 100) {
+  system_config cfg;
+  cfg.nodes = {"n1", "n2"};
+  cfg.apps = {app_config{"journal", "journal", redundancy_model::two_n, 2, 4}};
+  cfg.knobs.replay_buffer_max = replay_max;
+  return cfg;
+}
+
+/// A key of partition `p` (of 4).
+std::string key_of(partition_id p) {
+  for (int i = 0;; ++i) {
+    auto k = "k" + std::to_string(i);
+    if (partition_of(k, 4) == p)
+      return k;
+  }
+}
+
+event ev(std::string key, uint64_t rid) {
+  return event{"journal", std::move(key), json_value{json::object()}, "c",
+               rid};
+}
+
+route active_route(partition_id p, epoch_t epoch, bool in_transition = false) {
+  route r;
+  r.app = "journal";
+  r.partition = p;
+  r.epoch = epoch;
+  r.in_transition = in_transition;
+  return r;
+}
+
+event_acks acks(partition_id p, epoch_t epoch, std::vector<seq_t> seqs) {
+  event_acks result{"journal", p, epoch, {}};
+  for (auto s : seqs)
+    result.entries.push_back(ack_entry{s, json_value{nullptr}, ""});
+  return result;
+}
+
+} // namespace
+
+TEST_CASE("distributor_state: admission validates and numbers events per "
+          "partition") {
+  distributor_state st{"d", config()};
+  auto k = key_of(2);
+  auto a = st.admit(ev(k, 1), 1);
+  auto b = st.admit(ev(k, 2), 2);
+  CHECK(a.code == error_code::none);
+  CHECK(a.partition == 2);
+  CHECK(a.seq == 1);
+  CHECK(b.seq == 2);
+  CHECK(st.admit(ev(key_of(1), 3), 3).seq == 1);
+  auto unknown = ev(k, 4);
+  unknown.app = "ledger";
+  CHECK(st.admit(unknown, 4).code == error_code::unknown_app);
+  CHECK(st.admit(ev("", 5), 5).code == error_code::invalid_event);
+  auto no_client = ev(k, 6);
+  no_client.client_id.clear();
+  CHECK(st.admit(no_client, 6).code == error_code::invalid_event);
+  CHECK(st.pending_total() == 3);
+}
+
+TEST_CASE("distributor_state: the replay buffer is bounded and refuses with "
+          "overloaded") {
+  distributor_state st{"d", config(2)};
+  auto k = key_of(0);
+  CHECK(st.admit(ev(k, 1), 1).code == error_code::none);
+  CHECK(st.admit(ev(k, 2), 2).code == error_code::none);
+  auto third = st.admit(ev(k, 3), 3);
+  CHECK(third.code == error_code::overloaded);
+  CHECK(third.why.find("replay buffer") != std::string::npos);
+  // Another partition is not affected.
+  CHECK(st.admit(ev(key_of(1), 4), 4).code == error_code::none);
+}
+
+TEST_CASE("distributor_state: replays every unacknowledged event - in order - "
+          "to a newly promoted active") {
+  distributor_state st{"d", config()};
+  std::vector<distributor_state::dispatch> replays;
+  st.install({active_route(0, 1)}, replays);
+  CHECK(replays.empty());
+  auto k = key_of(0);
+  for (uint64_t i = 1; i <= 4; ++i)
+    st.admit(ev(k, i), i);
+  CHECK(st.on_acks(acks(0, 1, {1, 2})).size() == 2);
+  // The active fails; a standby is promoted with epoch 2.
+  st.fence({active_route(0, 1, true)});
+  st.install({active_route(0, 2)}, replays);
+  REQUIRE(replays.size() == 2);
+  CHECK(replays[0].item->seq == 3);
+  CHECK(replays[1].item->seq == 4);
+  CHECK(replays[0].epoch == 2);
+  CHECK(st.replayed() == 2);
+}
+
+TEST_CASE("distributor_state: acks of a fenced epoch are rejected") {
+  distributor_state st{"d", config()};
+  std::vector<distributor_state::dispatch> replays;
+  st.install({active_route(0, 1)}, replays);
+  st.admit(ev(key_of(0), 1), 1);
+  st.fence({active_route(0, 1, true)});
+  CHECK(st.on_acks(acks(0, 1, {1})).empty());
+  CHECK(st.stale_acks() == 1);
+  CHECK(st.pending_total() == 1);
+  // The new active's ack (epoch 2) is accepted, even before its route.
+  auto done = st.on_acks(acks(0, 2, {1}));
+  REQUIRE(done.size() == 1);
+  CHECK(done[0].client == 1);
+  CHECK(st.pending_total() == 0);
+  // And an ack repeated later is ignored.
+  CHECK(st.on_acks(acks(0, 2, {1})).empty());
+}
+
+TEST_CASE("distributor_state: refused events are resent - acknowledged ones "
+          "are not") {
+  distributor_state st{"d", config()};
+  std::vector<distributor_state::dispatch> replays;
+  st.install({active_route(0, 1)}, replays);
+  auto k = key_of(0);
+  st.admit(ev(k, 1), 1);
+  st.admit(ev(k, 2), 2);
+  st.on_nack(event_nack{"journal", 0, 1, 1, 0});
+  st.on_nack(event_nack{"journal", 0, 1, 2, 0});
+  st.on_acks(acks(0, 1, {2}));
+  auto due = st.resend_due();
+  REQUIRE(due.size() == 1);
+  CHECK(due[0].item->seq == 1);
+  CHECK(st.resend_due().empty());
+}

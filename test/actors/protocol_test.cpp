@@ -1,0 +1,220 @@
+// Protocol tests: real component actors under the deterministic scheduler.
+#include <catch2/catch.hpp>
+
+#include "actors/app_support/app_support.hpp"
+#include "actors/load_distributor/load_distributor.hpp"
+#include "actors/load_manager/load_manager.hpp"
+#include "actors/router/router.hpp"
+#include "apps/journal/journal.hpp"
+#include "runtime/hash.hpp"
+#include "test/support/deterministic.hpp"
+
+using namespace keel;
+
+namespace {
+
+context_ptr make_ctx(caf::actor_system& sys, uint32_t partitions) {
+  system_config cfg;
+  cfg.nodes = {"n1", "n2"};
+  cfg.apps = {app_config{"journal", "journal", redundancy_model::two_n, 2,
+                         partitions}};
+  return make_context(sys, cfg);
+}
+
+struct ack_log {
+  std::vector<event_acks> acks;
+  std::vector<event_nack> nacks;
+};
+
+ack_sink_actor::behavior_type recorder(ack_sink_actor::pointer,
+                                       std::shared_ptr<ack_log> log) {
+  return {
+    [log](event_acks& a) { log->acks.push_back(std::move(a)); },
+    [log](event_nack& n) { log->nacks.push_back(std::move(n)); },
+  };
+}
+
+app_support_actor spawn_copy(test::deterministic_system& t, context_ptr ctx,
+                             uint32_t index, uint32_t partitions,
+                             load_manager_actor lm) {
+  copy_spec spec{copy_id{"journal", index}, "journal", partitions, {}, lm};
+  app_factory factory = [] {
+    return std::unique_ptr<application>{new apps::journal};
+  };
+  return t.sys.spawn(app_support_impl,
+                     app_support_args{spec, "n" + std::to_string(index + 1),
+                                      ctx, factory, caf::actor{}});
+}
+
+template <class Handle, class... Ts>
+void ask_ok(test::deterministic_system& t, const Handle& dest, Ts&&... xs) {
+  auto rh = t.self->request(dest, caf::infinite, std::forward<Ts>(xs)...);
+  t.run();
+  bool ok = false;
+  rh.receive([&](ok_atom) { ok = true; },
+             [](caf::error& err) { FAIL(render(err)); });
+  CHECK(ok);
+}
+
+route route_to(const app_support_actor& h, uint32_t index, epoch_t epoch,
+               bool in_transition = false) {
+  route r;
+  r.app = "journal";
+  r.partition = 0;
+  r.epoch = epoch;
+  r.in_transition = in_transition;
+  r.active = copy_id{"journal", index};
+  r.node = "n" + std::to_string(index + 1);
+  r.handle = h;
+  return r;
+}
+
+partition_state state_of(test::deterministic_system& t,
+                         const app_support_actor& copy) {
+  auto rh = t.self->request(copy, caf::infinite, get_state_atom::value,
+                            partition_id{0});
+  t.run();
+  partition_state result;
+  rh.receive([&](partition_state& ps) { result = std::move(ps); },
+             [](caf::error& err) { FAIL(render(err)); });
+  return result;
+}
+
+void shutdown(test::deterministic_system& t,
+              std::initializer_list<caf::actor> actors) {
+  for (auto& a : actors)
+    caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+  t.run();
+}
+
+} // namespace
+
+TEST_CASE("router: buffers a partition in transition and flushes it in order "
+          "to the promoted active") {
+  test::deterministic_system t;
+  auto ctx = make_ctx(t.sys, 1);
+  auto lm = t.sys.spawn(load_manager_impl, ctx);
+  auto router = t.sys.spawn(router_impl, node_id{"n1"}, ctx);
+  auto log = std::make_shared<ack_log>();
+  auto sink = t.sys.spawn(recorder, log);
+  auto copy = spawn_copy(t, ctx, 0, 1, lm);
+  t.run();
+  ask_ok(t, router, set_routes_atom::value,
+         std::vector<route>{route_to(copy, 0, 1, true)});
+  for (seq_t s = 1; s <= 3; ++s) {
+    event ev{"journal", "k", json_value{json::object()}, "c", s};
+    caf::anon_send(router, routed_event{0, 1, s, "src", sink, ev});
+  }
+  t.run();
+  CHECK(log->acks.empty());  // held in the router, not sent to anyone
+  ask_ok(t, copy, assign_roles_atom::value,
+         std::vector<role_assignment>{role_assignment{0, role::active, 2, {}}});
+  ask_ok(t, router, set_routes_atom::value,
+         std::vector<route>{route_to(copy, 0, 2)});
+  std::vector<seq_t> seqs;
+  for (auto& batch : log->acks) {
+    CHECK(batch.epoch == 2);
+    for (auto& a : batch.entries)
+      seqs.push_back(a.seq);
+  }
+  CHECK(seqs == std::vector<seq_t>{1, 2, 3});
+  CHECK(log->nacks.empty());
+  std::map<std::string, std::vector<apps::journal::entry>> journal;
+  REQUIRE(apps::read_journal_snapshot(state_of(t, copy).app_state.value,
+                                      journal));
+  auto& list = journal.at("k");
+  REQUIRE(list.size() == 3);
+  CHECK(list[0].second == 1);
+  CHECK(list[2].second == 3);
+  shutdown(t, {caf::actor_cast<caf::actor>(router),
+               caf::actor_cast<caf::actor>(copy), caf::actor_cast<caf::actor>(lm),
+               caf::actor_cast<caf::actor>(sink)});
+}
+
+TEST_CASE("router: past router_buffer_max the sender gets overloaded") {
+  test::deterministic_system t;
+  system_config cfg;
+  cfg.nodes = {"n1"};
+  cfg.apps = {app_config{"journal", "journal", redundancy_model::two_n, 2, 1}};
+  cfg.knobs.router_buffer_max = 2;
+  auto ctx = make_context(t.sys, cfg);
+  auto router = t.sys.spawn(router_impl, node_id{"n1"}, ctx);
+  auto log = std::make_shared<ack_log>();
+  auto sink = t.sys.spawn(recorder, log);
+  for (seq_t s = 1; s <= 3; ++s) {
+    event ev{"journal", "k", json_value{json::object()}, "c", s};
+    caf::anon_send(router, routed_event{0, 1, s, "src", sink, ev});
+  }
+  t.run();
+  REQUIRE(log->nacks.size() == 1);
+  CHECK(log->nacks[0].seq == 3);
+  CHECK(log->nacks[0].code == static_cast<uint8_t>(error_code::overloaded));
+  shutdown(t, {caf::actor_cast<caf::actor>(router),
+               caf::actor_cast<caf::actor>(sink)});
+}
+
+TEST_CASE("load_distributor: replays unacknowledged events to the promoted "
+          "standby; nothing acknowledged is lost or applied twice") {
+  test::deterministic_system t;
+  auto ctx = make_ctx(t.sys, 1);
+  auto lm = t.sys.spawn(load_manager_impl, ctx);
+  auto router = t.sys.spawn(router_impl, node_id{"n1"}, ctx);
+  auto dist = t.sys.spawn(load_distributor_impl, node_id{"n1"}, ctx, router);
+  auto a = spawn_copy(t, ctx, 0, 1, lm);
+  auto b = spawn_copy(t, ctx, 1, 1, lm);
+  t.run();
+  // Epoch 1: A active, B standby.
+  ask_ok(t, b, assign_roles_atom::value,
+         std::vector<role_assignment>{role_assignment{0, role::standby, 1, {}}});
+  ask_ok(t, a, assign_roles_atom::value,
+         std::vector<role_assignment>{role_assignment{
+           0, role::active, 1, {standby_ref{copy_id{"journal", 1}, "n2", b}}}});
+  ask_ok(t, router, set_routes_atom::value,
+         std::vector<route>{route_to(a, 0, 1)});
+  auto send = [&](uint64_t rid) {
+    return t.self->request(dist, caf::infinite,
+                           event{"journal", "k" + std::to_string(rid),
+                                 json_value{json::object()}, "client", rid});
+  };
+  auto first = send(1);
+  t.run();
+  first.receive([](event_reply& r) { CHECK(r.seq >= 1); },
+                [](caf::error& err) { FAIL(render(err)); });
+  // A dies. Events sent before anyone notices go to the dead copy.
+  caf::anon_send_exit(a, caf::exit_reason::kill);
+  t.run();
+  auto second = send(2);
+  auto third = send(3);
+  t.run();
+  // Isolation and promotion, as the fault manager and controller do them.
+  auto fenced = t.self->request(router, caf::infinite, fence_copy_atom::value,
+                                copy_id{"journal", 0});
+  t.run();
+  fenced.receive([](uint32_t n) { CHECK(n == 1); },
+                 [](caf::error& err) { FAIL(render(err)); });
+  ask_ok(t, b, assign_roles_atom::value,
+         std::vector<role_assignment>{role_assignment{0, role::active, 2, {}}});
+  ask_ok(t, router, set_routes_atom::value,
+         std::vector<route>{route_to(b, 1, 2)});
+  for (auto* rh : {&second, &third})
+    rh->receive([](event_reply&) {},
+                [](caf::error& err) { FAIL(render(err)); });
+  std::map<std::string, std::vector<apps::journal::entry>> journal;
+  REQUIRE(apps::read_journal_snapshot(state_of(t, b).app_state.value,
+                                      journal));
+  CHECK(journal.size() == 3);
+  for (auto& [key, list] : journal)
+    CHECK(list.size() == 1);
+  auto st = t.self->request(dist, caf::infinite, status_atom::value);
+  t.run();
+  st.receive(
+    [](distributor_status& s) {
+      CHECK(s.acknowledged == 3);
+      CHECK(s.pending == 0);
+      CHECK(s.replayed >= 2);
+    },
+    [](caf::error& err) { FAIL(render(err)); });
+  shutdown(t, {caf::actor_cast<caf::actor>(router),
+               caf::actor_cast<caf::actor>(dist), caf::actor_cast<caf::actor>(b),
+               caf::actor_cast<caf::actor>(lm)});
+}

@@ -1,0 +1,254 @@
+#include <catch2/catch.hpp>
+
+#include "actors/app_support/replica.hpp"
+#include "apps/journal/journal.hpp"
+
+using namespace keel;
+
+namespace {
+
+const std::string src = "distributor@n1#1";
+
+replica make_replica(uint32_t index, replica_limits limits = {}) {
+  return replica{copy_id{"journal", index}, 0,
+                 std::make_unique<apps::journal>(), limits};
+}
+
+event ev(std::string client, uint64_t rid, std::string key = "k") {
+  return event{"journal", std::move(key), json_value{json::object()},
+               std::move(client), rid};
+}
+
+std::vector<seq_t> acked(const replica_outbox& out) {
+  std::vector<seq_t> result;
+  for (auto& batch : out.acks)
+    for (auto& a : batch.entries)
+      result.push_back(a.seq);
+  return result;
+}
+
+/// Brings `standby` in sync with `active` through the transfer in `out`.
+void deliver_transfer(replica& active, replica& standby,
+                      replica_outbox& out) {
+  REQUIRE(out.transfers.size() == 1);
+  auto& t = out.transfers.front();
+  state_transfer msg{t.partition, t.epoch, copy_id{"journal", 0}, "n1", {},
+                     t.index, json_value{t.app_state}, t.meta};
+  auto ack = standby.on_transfer(msg);
+  out = replica_outbox{};
+  active.on_checkpoint_ack(ack, out);
+}
+
+/// Delivers every checkpoint in `out` to `standby` and its acks back.
+void deliver_checkpoints(replica& active, replica& standby,
+                         replica_outbox& out) {
+  while (!out.checkpoints.empty()) {
+    auto cps = std::move(out.checkpoints);
+    out.checkpoints.clear();
+    for (auto& cp : cps) {
+      auto ack = standby.on_checkpoint(cp.epoch, cp.entries);
+      active.on_checkpoint_ack(ack, out);
+    }
+  }
+}
+
+} // namespace
+
+TEST_CASE("replica: applies one source's events in sequence order - holding "
+          "early ones") {
+  auto r = make_replica(0);
+  replica_outbox out;
+  r.become_active(1, {}, out);
+  r.on_event(src, 2, 1, ev("c", 2), out);
+  CHECK(r.applied() == 0);
+  CHECK(out.acks.empty());
+  r.on_event(src, 1, 1, ev("c", 1), out);
+  CHECK(r.applied() == 2);
+  CHECK(acked(out) == std::vector<seq_t>{1, 2});
+  auto& journal = static_cast<const apps::journal&>(r.app());
+  auto& list = journal.entries().at("k");
+  REQUIRE(list.size() == 2);
+  CHECK(list[0].second == 1);
+  CHECK(list[1].second == 2);
+}
+
+TEST_CASE("replica: acknowledges only after the standby acknowledged the "
+          "checkpoint") {
+  auto active = make_replica(0);
+  auto standby = make_replica(1);
+  standby.become_standby(1);
+  replica_outbox out;
+  active.become_active(1, {copy_id{"journal", 1}}, out);
+  deliver_transfer(active, standby, out);
+  REQUIRE(out.synced_standbys.size() == 1);
+  out = replica_outbox{};
+  active.on_event(src, 1, 1, ev("c", 1), out);
+  CHECK(active.applied() == 1);
+  CHECK(out.acks.empty());  // replicated first
+  REQUIRE(out.checkpoints.size() == 1);
+  CHECK(out.checkpoints[0].entries.size() == 1);
+  deliver_checkpoints(active, standby, out);
+  CHECK(acked(out) == std::vector<seq_t>{1});
+  CHECK(standby.applied() == 1);
+  CHECK(standby.snapshot() == active.snapshot());
+}
+
+TEST_CASE("replica: batches events that arrive while a checkpoint is in "
+          "flight") {
+  auto active = make_replica(0);
+  auto standby = make_replica(1);
+  standby.become_standby(1);
+  replica_outbox out;
+  active.become_active(1, {copy_id{"journal", 1}}, out);
+  deliver_transfer(active, standby, out);
+  out = replica_outbox{};
+  for (seq_t s = 1; s <= 5; ++s)
+    active.on_event(src, s, 1, ev("c", s), out);
+  // First event goes out alone; the next four wait for its ack.
+  REQUIRE(out.checkpoints.size() == 1);
+  CHECK(out.checkpoints[0].entries.size() == 1);
+  deliver_checkpoints(active, standby, out);
+  CHECK(acked(out) == std::vector<seq_t>{1, 2, 3, 4, 5});
+  CHECK(standby.snapshot() == active.snapshot());
+}
+
+TEST_CASE("replica: rejects events of an older epoch (fencing)") {
+  auto r = make_replica(0);
+  replica_outbox out;
+  r.become_active(2, {}, out);
+  r.on_event(src, 1, 1, ev("c", 1), out);
+  REQUIRE(out.nacks.size() == 1);
+  CHECK(out.nacks[0].code == error_code::stale_epoch);
+  CHECK(r.applied() == 0);
+  // And a newer epoch than its own: not the active (yet).
+  out = replica_outbox{};
+  r.on_event(src, 1, 3, ev("c", 1), out);
+  REQUIRE(out.nacks.size() == 1);
+  CHECK(out.nacks[0].code == error_code::not_active);
+}
+
+TEST_CASE("replica: a standby of a newer epoch rejects a deposed active's "
+          "checkpoint - and the deposed active fences itself") {
+  auto old_active = make_replica(0);
+  auto standby = make_replica(1);
+  standby.become_standby(1);
+  replica_outbox out;
+  old_active.become_active(1, {copy_id{"journal", 1}}, out);
+  deliver_transfer(old_active, standby, out);
+  // The controller moves on: the standby now belongs to epoch 2.
+  standby.become_standby(2);
+  out = replica_outbox{};
+  old_active.on_event(src, 1, 1, ev("c", 1), out);
+  REQUIRE(out.checkpoints.size() == 1);
+  auto ack = standby.on_checkpoint(1, out.checkpoints[0].entries);
+  CHECK_FALSE(ack.in_sync);
+  CHECK(ack.epoch == 2);
+  CHECK(standby.applied() == 0);  // nothing of epoch 1 applied
+  replica_outbox after;
+  old_active.on_checkpoint_ack(ack, after);
+  CHECK(old_active.current_role() == role::offline);
+  CHECK(after.acks.empty());  // the write is never acknowledged (G4)
+}
+
+TEST_CASE("replica: a request id changes state at most once (dedupe)") {
+  auto r = make_replica(0);
+  replica_outbox out;
+  r.become_active(1, {}, out);
+  r.on_event(src, 1, 1, ev("c", 7), out);
+  r.on_event(src, 2, 1, ev("c", 7), out);  // a client retry, new seq
+  CHECK(r.applied() == 2);
+  auto& journal = static_cast<const apps::journal&>(r.app());
+  CHECK(journal.entries().at("k").size() == 1);
+  REQUIRE(out.acks.size() == 1);
+  REQUIRE(out.acks[0].entries.size() == 2);
+  CHECK(out.acks[0].entries[0].result == out.acks[0].entries[1].result);
+}
+
+TEST_CASE("replica: a promoted standby answers a replayed event with the "
+          "remembered reply") {
+  auto active = make_replica(0);
+  auto standby = make_replica(1);
+  standby.become_standby(1);
+  replica_outbox out;
+  active.become_active(1, {copy_id{"journal", 1}}, out);
+  deliver_transfer(active, standby, out);
+  out = replica_outbox{};
+  for (seq_t s = 1; s <= 3; ++s)
+    active.on_event(src, s, 1, ev("c", s, "key" + std::to_string(s)), out);
+  deliver_checkpoints(active, standby, out);
+  auto original = out.acks;
+  // The active dies; the standby is promoted and gets the replay of 2..4.
+  replica_outbox promoted;
+  standby.become_active(2, {}, promoted);
+  for (seq_t s = 2; s <= 4; ++s)
+    standby.on_event(src, s, 2, ev("c", s, "key" + std::to_string(s)),
+                     promoted);
+  CHECK(acked(promoted) == std::vector<seq_t>{2, 3, 4});
+  CHECK(standby.applied() == 4);  // 3 replicated + 1 new
+  auto& journal = static_cast<const apps::journal&>(standby.app());
+  for (auto& [key, list] : journal.entries())
+    CHECK(list.size() == 1);  // no duplicate
+  CHECK(promoted.first_served.size() == 1);
+}
+
+TEST_CASE("replica: a gap in the checkpoints makes the active resend the "
+          "whole state") {
+  auto active = make_replica(0);
+  auto standby = make_replica(1);
+  standby.become_standby(1);
+  replica_outbox out;
+  active.become_active(1, {copy_id{"journal", 1}}, out);
+  deliver_transfer(active, standby, out);
+  out = replica_outbox{};
+  active.on_event(src, 1, 1, ev("c", 1), out);
+  auto first = out.checkpoints.at(0);
+  // The first batch is lost; a later one arrives.
+  log_entry later{2, src, 2, ev("c", 2)};
+  auto ack = standby.on_checkpoint(1, {later});
+  CHECK_FALSE(ack.in_sync);
+  replica_outbox resync;
+  active.on_checkpoint_ack(ack, resync);
+  REQUIRE(resync.transfers.size() == 1);
+  CHECK(resync.resynced_standbys.size() == 1);
+  deliver_transfer(active, standby, resync);
+  CHECK(standby.applied() == active.applied());
+  CHECK(standby.snapshot() == active.snapshot());
+  CHECK(acked(resync) == std::vector<seq_t>{1});
+}
+
+TEST_CASE("replica: the reorder buffer is bounded") {
+  replica_limits limits;
+  limits.reorder_buffer_max = 2;
+  auto r = make_replica(0, limits);
+  replica_outbox out;
+  r.become_active(1, {}, out);
+  r.on_event(src, 3, 1, ev("c", 3), out);
+  r.on_event(src, 4, 1, ev("c", 4), out);
+  r.on_event(src, 5, 1, ev("c", 5), out);
+  REQUIRE(out.nacks.size() == 1);
+  CHECK(out.nacks[0].seq == 5);
+  CHECK(out.nacks[0].code == error_code::overloaded);
+}
+
+TEST_CASE("replica: app-to-app sends leave only the active - with derived "
+          "request ids") {
+  auto active = make_replica(0);
+  auto standby = make_replica(1);
+  standby.become_standby(1);
+  replica_outbox out;
+  active.become_active(1, {copy_id{"journal", 1}}, out);
+  deliver_transfer(active, standby, out);
+  out = replica_outbox{};
+  auto e = ev("c", 5);
+  e.payload = json_value{json{{"forward", "counter"}}};
+  active.on_event(src, 1, 1, e, out);
+  REQUIRE(out.sends.size() == 1);
+  CHECK(out.sends[0].ev.app == "counter");
+  CHECK(out.sends[0].ev.client_id == "journal/c");
+  CHECK(out.sends[0].ev.request_id == 5 * 64);
+  auto cps = out.checkpoints;
+  out = replica_outbox{};
+  for (auto& cp : cps)
+    standby.on_checkpoint(cp.epoch, cp.entries);
+  CHECK(out.sends.empty());
+}
