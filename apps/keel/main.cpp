@@ -2,6 +2,7 @@
 //
 //   keel scenario run FILE [--seed N] [--report FILE] [--trace FILE] [--quiet]
 //   keel scenario check FILE
+//   keel config check FILE
 //   keel knobs
 //
 // Exit codes: 0 success, 1 a check failed or the run broke, 2 bad input.
@@ -9,6 +10,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "actors/bootstrap.hpp"
 #include "apps/builtin_apps.hpp"
 #include "runtime/config.hpp"
 #include "runtime/error.hpp"
@@ -43,6 +45,15 @@ int main(int argc, char** argv) {
     "check", "validate a scenario file without running it");
   check->add_option("file", check_file, "scenario JSON file")->required();
 
+  auto config = app.add_subcommand("config", "check configuration files");
+  config->require_subcommand(1);
+  std::string config_file;
+  auto config_check = config->add_subcommand(
+    "check", "validate a system configuration file ({\"topology\": ..., "
+             "\"tuning\": ...}) against the registered application types");
+  config_check->add_option("file", config_file, "configuration JSON file")
+    ->required();
+
   auto knobs = app.add_subcommand(
     "knobs", "list the tuning knobs a scenario or config may set under "
              "\"tuning\", with defaults");
@@ -70,6 +81,21 @@ int main(int argc, char** argv) {
               << " nodes, " << sc->system.apps.size() << " apps, "
               << sc->steps.size() << " steps, " << sc->checks.size()
               << " checks)\n";
+    return 0;
+  }
+  if (config_check->parsed()) {
+    auto cfg = keel::load_system_config(config_file);
+    if (!cfg) {
+      std::cerr << "keel: " << keel::context_of(cfg.error()) << "\n";
+      return 2;
+    }
+    if (auto err = keel::check_app_types(*cfg, keel::app_registry::global())) {
+      std::cerr << "keel: " << config_file << ": " << keel::context_of(err)
+                << "\n";
+      return 2;
+    }
+    std::cout << config_file << ": ok (" << cfg->nodes.size() << " nodes, "
+              << cfg->apps.size() << " apps)\n";
     return 0;
   }
   if (knobs->parsed()) {

@@ -218,3 +218,43 @@ TEST_CASE("load_distributor: replays unacknowledged events to the promoted "
                caf::actor_cast<caf::actor>(dist), caf::actor_cast<caf::actor>(b),
                caf::actor_cast<caf::actor>(lm)});
 }
+
+TEST_CASE("load_manager: collects the periodic load reports of copies and "
+          "answers the load query") {
+  test::deterministic_system t;
+  auto ctx = make_ctx(t.sys, 2);
+  auto lm = t.sys.spawn(load_manager_impl, ctx);
+  auto copy = spawn_copy(t, ctx, 0, 2, lm);
+  auto log = std::make_shared<ack_log>();
+  auto sink = t.sys.spawn(recorder, log);
+  t.run();
+  ask_ok(t, copy, assign_roles_atom::value,
+         std::vector<role_assignment>{role_assignment{0, role::active, 1, {}},
+                                      role_assignment{1, role::active, 1, {}}});
+  for (seq_t s = 1; s <= 5; ++s)
+    caf::anon_send(copy, routed_event{0, 1, s, "src", sink,
+                                      event{"journal", "k",
+                                            json_value{json::object()}, "c",
+                                            s}});
+  t.run();
+  // Nothing is reported before the interval (1000 ms by default) passes.
+  auto query = [&] {
+    auto rh = t.self->request(lm, caf::infinite, get_load_atom::value);
+    t.run();
+    std::vector<load_report> result;
+    rh.receive([&](std::vector<load_report>& xs) { result = std::move(xs); },
+               [](caf::error& err) { FAIL(render(err)); });
+    return result;
+  };
+  CHECK(query().empty());
+  t.advance(std::chrono::milliseconds{1000}, std::chrono::milliseconds{100});
+  auto reports = query();
+  REQUIRE(reports.size() == 1);
+  CHECK(reports[0].copy == copy_id{"journal", 0});
+  CHECK(reports[0].events_per_s == Approx(5.0));
+  REQUIRE(reports[0].partitions.size() == 2);
+  CHECK(reports[0].partitions[0].applied == 5);
+  CHECK(reports[0].partitions[1].applied == 0);
+  shutdown(t, {caf::actor_cast<caf::actor>(copy), caf::actor_cast<caf::actor>(lm),
+               caf::actor_cast<caf::actor>(sink)});
+}
