@@ -1,7 +1,6 @@
 #include "runtime/config.hpp"
 
 #include <algorithm>
-#include <fstream>
 #include <set>
 
 #include "runtime/error.hpp"
@@ -145,11 +144,7 @@ caf::expected<system_config> parse_system_config(const json& doc) {
 }
 
 caf::expected<system_config> load_system_config(const std::string& file) {
-  std::ifstream in{file};
-  if (!in)
-    return make_error(error_code::invalid_config,
-                      file + ": cannot open file");
-  auto doc = parse_json_file(in, file);
+  auto doc = read_json_file(file);
   if (!doc)
     return doc.error();
   auto result = parse_system_config(*doc);

@@ -1,6 +1,7 @@
 #include "runtime/json_reader.hpp"
 
 #include <algorithm>
+#include <fstream>
 #include <iterator>
 
 #include "runtime/error.hpp"
@@ -28,6 +29,13 @@ caf::expected<json> parse_json_file(std::istream& in,
                       origin + ":" + std::to_string(line) + ":"
                         + std::to_string(column) + ": not valid JSON");
   }
+}
+
+caf::expected<json> read_json_file(const std::string& file) {
+  std::ifstream in{file};
+  if (!in)
+    return make_error(error_code::invalid_config, file + ": cannot open file");
+  return parse_json_file(in, file);
 }
 
 std::string describe_json(const json& value) {

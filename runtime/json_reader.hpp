@@ -33,6 +33,10 @@ public:
 caf::expected<json> parse_json_file(std::istream& in,
                                     const std::string& origin);
 
+/// Opens and parses the JSON file `file`; errors (cannot open, syntax with
+/// line and column) are error_code::invalid_config naming the file.
+caf::expected<json> read_json_file(const std::string& file);
+
 /// Short rendering of a value for error messages (truncated).
 std::string describe_json(const json& value);
 

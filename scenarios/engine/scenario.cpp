@@ -1,7 +1,6 @@
 #include "scenarios/engine/scenario.hpp"
 
 #include <algorithm>
-#include <fstream>
 
 #include "runtime/error.hpp"
 #include "runtime/json_reader.hpp"
@@ -231,11 +230,7 @@ caf::expected<scenario> parse_scenario(const json& doc,
 }
 
 caf::expected<scenario> load_scenario(const std::string& file) {
-  std::ifstream in{file};
-  if (!in)
-    return make_error(error_code::invalid_config,
-                      file + ": cannot open file");
-  auto doc = parse_json_file(in, file);
+  auto doc = read_json_file(file);
   if (!doc)
     return doc.error();
   return parse_scenario(*doc, file);
