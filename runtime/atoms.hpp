@@ -29,6 +29,8 @@ KEEL_ATOM(assign_roles_atom, "assign");
 KEEL_ATOM(add_standby_atom, "add_stdby");
 KEEL_ATOM(remove_standby_atom, "rm_stdby");
 KEEL_ATOM(get_state_atom, "get_state");
+KEEL_ATOM(sync_timeout_atom, "sync_tmo");
+KEEL_ATOM(retry_send_atom, "retry_send");
 
 // -- router / distributor ------------------------------------------------------------
 KEEL_ATOM(subscribe_atom, "subscribe");

@@ -66,6 +66,9 @@ struct app_config {
     "how often a distributor resends events a copy or router refused")         \
   X(uint32_t, app_send_timeout_ms, 10000, 1, 3600000,                          \
     "timeout of an event one application sends to another")                   \
+  X(uint32_t, app_send_max, 10000, 1, 10000000,                                \
+    "app-to-app events a copy keeps until the distributor accepts them; past " \
+    "it the copy refuses new events with `overloaded`")                        \
   X(uint32_t, load_report_interval_ms, 1000, 1, 3600000,                       \
     "how often each copy reports its load to the load manager")                \
   X(uint32_t, trace_buffer_max, 1000000, 1, 100000000,                         \

@@ -25,6 +25,23 @@ replica& replica_for(app_support_pointer self, partition_id partition) {
   return *slot;
 }
 
+/// Replies once every (partition, standby) in `wait_for` has synced, or
+/// with an error after control_timeout_ms.
+caf::typed_response_promise<ok_atom>
+wait_for_sync(app_support_pointer self,
+              std::set<std::pair<partition_id, copy_id>> wait_for) {
+  auto& st = self->state;
+  auto promise = self->make_response_promise<ok_atom>();
+  auto id = st.next_waiter++;
+  st.waiters.push_back(
+    app_support_state::sync_waiter{id, std::move(wait_for), promise});
+  self->delayed_send(self,
+                     std::chrono::milliseconds{
+                       st.args.ctx->config.knobs.control_timeout_ms},
+                     sync_timeout_atom::value, id);
+  return promise;
+}
+
 void resolve_waiters(app_support_pointer self, partition_id partition,
                      const copy_id& standby) {
   auto& waiters = self->state.waiters;
@@ -37,6 +54,46 @@ void resolve_waiters(app_support_pointer self, partition_id partition,
       ++i;
     }
   }
+}
+
+/// Sends app-to-app event `id` to the distributor. A refusal that may pass
+/// (overloaded, unavailable, timeout) is retried after
+/// retransmit_interval_ms; a final one (unknown app, invalid event, the
+/// target app rejected it) is traced and dropped.
+void send_outbound(app_support_pointer self, uint64_t id) {
+  auto& st = self->state;
+  auto i = st.outbound.find(id);
+  if (i == st.outbound.end())
+    return;
+  auto timeout = std::chrono::milliseconds{
+    st.args.ctx->config.knobs.app_send_timeout_ms};
+  self->request(st.args.spec.distributor, timeout, i->second)
+    .then([self, id](const event_reply&) { self->state.outbound.erase(id); },
+          [self, id](caf::error& err) {
+            auto& st = self->state;
+            auto i = st.outbound.find(id);
+            if (i == st.outbound.end())
+              return;
+            auto code = code_of(err);
+            bool final = code == error_code::unknown_app
+                         || code == error_code::invalid_event
+                         || code == error_code::app_rejected;
+            st.args.ctx->emit(self, final ? "app_send_failed"
+                                          : "app_send_retry",
+                              json{{"copy", to_string(st.args.spec.copy)},
+                                   {"to_app", i->second.app},
+                                   {"key", i->second.key},
+                                   {"error", render(err)}});
+            if (final) {
+              st.outbound.erase(i);
+              return;
+            }
+            self->delayed_send(self,
+                               std::chrono::milliseconds{
+                                 st.args.ctx->config.knobs
+                                   .retransmit_interval_ms},
+                               retry_send_atom::value, id);
+          });
 }
 
 /// Turns a replica outbox into messages and trace events.
@@ -72,19 +129,10 @@ void flush(app_support_pointer self, replica_outbox& out) {
                                      json_value{std::move(tr.app_state)},
                                      std::move(tr.meta)});
   }
-  auto timeout = std::chrono::milliseconds{
-    st.args.ctx->config.knobs.app_send_timeout_ms};
   for (auto& send : out.sends) {
-    auto fields = json{{"copy", to_string(st.args.spec.copy)},
-                       {"to_app", send.ev.app},
-                       {"key", send.ev.key}};
-    self->request(st.args.spec.distributor, timeout, std::move(send.ev))
-      .then([](const event_reply&) {},
-            [self, fields](caf::error& err) mutable {
-              fields["error"] = render(err);
-              self->state.args.ctx->emit(self, "app_send_failed",
-                                         std::move(fields));
-            });
+    auto id = st.next_outbound++;
+    st.outbound.emplace(id, std::move(send.ev));
+    send_outbound(self, id);
   }
   for (auto& [partition, epoch] : out.first_served) {
     auto fields = copy_fields(self, partition);
@@ -102,6 +150,10 @@ void flush(app_support_pointer self, replica_outbox& out) {
     fields["standby"] = to_string(s.standby);
     st.args.ctx->emit(self, "standby_resync", std::move(fields));
   }
+  if (out.stream_gaps > 0)
+    st.args.ctx->emit(self, "state_gap",
+                      json{{"copy", to_string(st.args.spec.copy)},
+                           {"events_missing", out.stream_gaps}});
   if (out.dedupe_misses > 0)
     st.args.ctx->emit(self, "dedupe_miss",
                       json{{"copy", to_string(st.args.spec.copy)},
@@ -115,26 +167,36 @@ void trace_role(app_support_pointer self, const replica& r) {
   self->state.args.ctx->emit(self, "role_changed", std::move(fields));
 }
 
-/// Applies one role assignment; returns the standbys the reply waits for.
-void assign(app_support_pointer self, const role_assignment& ra,
+/// Registers (and monitors) a standby this copy replicates to.
+void add_peer(app_support_pointer self, const standby_ref& sb) {
+  auto& peers = self->state.peers;
+  auto i = peers.find(sb.copy);
+  if (sb.handle && (i == peers.end() || i->second.handle != sb.handle))
+    self->monitor(sb.handle);  // a new copy or a new incarnation
+  peers[sb.copy] = sb;
+}
+
+/// Applies one role assignment; adds the standbys the reply waits for.
+/// Returns false if the assignment was refused.
+bool assign(app_support_pointer self, const role_assignment& ra,
             replica_outbox& out,
             std::set<std::pair<partition_id, copy_id>>& wait_for) {
   auto& st = self->state;
   if (ra.partition >= st.replicas.size())
-    return;
+    return false;
   auto& r = replica_for(self, ra.partition);
   auto before = std::make_pair(r.current_role(), r.epoch());
   switch (ra.new_role) {
     case role::active: {
       std::vector<copy_id> standbys;
-      for (auto& sb : ra.standbys) {
-        if (st.peers.count(sb.copy) == 0 && sb.handle)
-          self->monitor(sb.handle);
-        st.peers[sb.copy] = sb;
+      for (auto& sb : ra.standbys)
         standbys.push_back(sb.copy);
+      if (!r.become_active(ra.epoch, standbys, out))
+        return false;
+      for (auto& sb : ra.standbys) {
+        add_peer(self, sb);
         wait_for.emplace(ra.partition, sb.copy);
       }
-      r.become_active(ra.epoch, standbys, out);
       break;
     }
     case role::standby:
@@ -146,6 +208,7 @@ void assign(app_support_pointer self, const role_assignment& ra,
   }
   if (before != std::make_pair(r.current_role(), r.epoch()))
     trace_role(self, r);
+  return true;
 }
 
 void on_peer_down(app_support_pointer self, const caf::down_msg& msg) {
@@ -234,9 +297,15 @@ app_support_actor::behavior_type app_support_impl(app_support_pointer self,
       if (re.partition >= st.replicas.size() || !st.replicas[re.partition]) {
         out.nacks.push_back(replica_outbox::nack{
           re.source, re.partition, re.epoch, re.seq, error_code::not_active});
+      } else if (st.outbound.size()
+                 >= st.args.ctx->config.knobs.app_send_max) {
+        // Back-pressure: app-to-app events this copy sent are not accepted
+        // yet; the distributor keeps this event and resends it.
+        out.nacks.push_back(replica_outbox::nack{
+          re.source, re.partition, re.epoch, re.seq, error_code::overloaded});
       } else {
         st.replicas[re.partition]->on_event(re.source, re.seq, re.epoch, re.ev,
-                                            out);
+                                            out, re.floor);
       }
       flush(self, out);
     },
@@ -279,15 +348,23 @@ app_support_actor::behavior_type app_support_impl(app_support_pointer self,
       -> caf::result<ok_atom> {
       replica_outbox out;
       std::set<std::pair<partition_id, copy_id>> wait_for;
+      std::string refused;
       for (auto& ra : roles)
-        assign(self, ra, out, wait_for);
+        if (!assign(self, ra, out, wait_for))
+          refused += (refused.empty() ? "" : ", ")
+                     + std::to_string(ra.partition);
+      if (!refused.empty()) {
+        flush(self, out);
+        return make_error(error_code::not_active,
+                          to_string(self->state.args.spec.copy)
+                            + " refused the role for partition(s) " + refused
+                            + " (not in sync, or an older epoch)");
+      }
       if (wait_for.empty()) {
         flush(self, out);
         return ok_atom::value;
       }
-      auto promise = self->make_response_promise<ok_atom>();
-      self->state.waiters.push_back(
-        app_support_state::sync_waiter{std::move(wait_for), promise});
+      auto promise = wait_for_sync(self, std::move(wait_for));
       flush(self, out);
       return promise;
     },
@@ -302,15 +379,11 @@ app_support_actor::behavior_type app_support_impl(app_support_pointer self,
       replica_outbox out;
       std::set<std::pair<partition_id, copy_id>> wait_for;
       for (auto& sb : ra.standbys) {
-        if (st.peers.count(sb.copy) == 0 && sb.handle)
-          self->monitor(sb.handle);
-        st.peers[sb.copy] = sb;
+        add_peer(self, sb);
         st.replicas[ra.partition]->add_standby(sb.copy, out);
         wait_for.emplace(ra.partition, sb.copy);
       }
-      auto promise = self->make_response_promise<ok_atom>();
-      st.waiters.push_back(
-        app_support_state::sync_waiter{std::move(wait_for), promise});
+      auto promise = wait_for_sync(self, std::move(wait_for));
       flush(self, out);
       return promise;
     },
@@ -345,6 +418,19 @@ app_support_actor::behavior_type app_support_impl(app_support_pointer self,
             r->partition(), r->current_role(), r->epoch(), r->applied(),
             r->pending_acks(), static_cast<uint32_t>(r->standbys())});
       return result;
+    },
+    [self](retry_send_atom, uint64_t id) { send_outbound(self, id); },
+    [self](sync_timeout_atom, uint64_t id) {
+      auto& waiters = self->state.waiters;
+      for (auto i = waiters.begin(); i != waiters.end(); ++i)
+        if (i->id == id) {
+          i->promise.deliver(make_error(
+            error_code::unavailable,
+            to_string(self->state.args.spec.copy)
+              + ": standbys did not sync within control_timeout_ms"));
+          waiters.erase(i);
+          return;
+        }
     },
     [self](tick_atom) {
       report_load(self);

@@ -5,6 +5,7 @@
 // decisions live in replica.hpp. Spawned and linked by the node_agent.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -34,6 +35,7 @@ struct app_support_args {
 
 struct app_support_state {
   struct sync_waiter {
+    uint64_t id = 0;
     std::set<std::pair<partition_id, copy_id>> remaining;
     caf::typed_response_promise<ok_atom> promise;
   };
@@ -47,7 +49,11 @@ struct app_support_state {
   /// Standbys this copy replicates to, by copy id.
   std::unordered_map<copy_id, standby_ref> peers;
   std::vector<sync_waiter> waiters;
+  uint64_t next_waiter = 1;
   /// applied_total of all replicas at the previous load report.
+  /// App-to-app events not yet answered by the distributor, by id.
+  std::map<uint64_t, event> outbound;
+  uint64_t next_outbound = 1;
   uint64_t applied_at_last_report = 0;
   int64_t last_report_us = 0;
 

@@ -94,12 +94,17 @@ struct routed_event {
   std::string source;
   ack_sink_actor reply_to;
   event ev;
+  /// The source's lowest unacknowledged seq for the partition: everything
+  /// below was acknowledged by some active. A copy whose state lacks those
+  /// events (no standby held them) starts the source's stream here instead
+  /// of waiting forever for them. 0: unknown.
+  seq_t floor = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, routed_event& x) {
   return f(caf::meta::type_name("keel_routed_event"), x.partition, x.epoch,
-           x.seq, x.source, x.reply_to, x.ev);
+           x.seq, x.source, x.reply_to, x.ev, x.floor);
 }
 
 /// One applied event in a copy's per-partition log: the unit of replication.
@@ -152,7 +157,12 @@ using app_support_actor = caf::typed_actor<
   // any -> copy: roles and counters of all its partitions.
   caf::replies_to<status_atom>::with<copy_status>,
   // self -> self: periodic load report.
-  caf::reacts_to<tick_atom>>;
+  caf::reacts_to<tick_atom>,
+  // self -> self: a reply waiting for standbys to sync gives up (error
+  // unavailable) after control_timeout_ms.
+  caf::reacts_to<sync_timeout_atom, uint64_t>,
+  // self -> self: send an app-to-app event again after a refusal.
+  caf::reacts_to<retry_send_atom, uint64_t>>;
 
 /// A standby as the active sees it.
 struct standby_ref {

@@ -24,7 +24,6 @@ public:
   }
 
   void send(const app_name& app, std::string key, json payload) override {
-    // A contract violation, not an input error: it crashes the copy.
     if (sends_ >= 64)
       throw std::length_error("more than 64 app_context::send calls in one "
                               "handle()");
@@ -33,7 +32,14 @@ public:
       return;
     event out{app, std::move(key), json_value{std::move(payload)},
               self_.app + "/" + ev_.client_id, ev_.request_id * 64 + index};
-    out_->sends.push_back(outbound_send{std::move(out)});
+    pending_.push_back(outbound_send{std::move(out)});
+  }
+
+  /// The handler returned normally: its sends leave.
+  void commit() {
+    if (out_)
+      for (auto& s : pending_)
+        out_->sends.push_back(std::move(s));
   }
 
 private:
@@ -43,6 +49,7 @@ private:
   bool emit_;
   replica_outbox* out_;
   uint32_t sends_ = 0;
+  std::vector<outbound_send> pending_;
 };
 
 // -- construction and properties -----------------------------------------------
@@ -56,8 +63,7 @@ replica::replica(copy_id self, partition_id partition,
 log_index replica::durable() const noexcept {
   auto result = applied_;
   for (auto& sb : standbys_)
-    if (sb.counted)
-      result = std::min(result, sb.acked);
+    result = std::min(result, sb.acked);
   return result;
 }
 
@@ -84,16 +90,16 @@ void replica::become_standby(epoch_t epoch) {
   epoch_ = epoch;
   served_in_epoch_ = false;
   reset_volatile();
-  // A fresh replica (nothing applied) holds the initial state already; any
-  // other must wait for the active's transfer before it counts as current.
-  in_sync_ = applied_ == 0 && applied_total_ == 0;
+  // Current only once the active's state transfer arrives (even a fresh
+  // replica: the active may already hold state).
+  in_sync_ = false;
 }
 
-void replica::become_active(epoch_t epoch,
+bool replica::become_active(epoch_t epoch,
                             const std::vector<copy_id>& standbys,
                             replica_outbox& out) {
-  if (epoch < epoch_)
-    return;
+  if (epoch < epoch_ || (role_ != role::active && !in_sync_))
+    return false;
   if (epoch > epoch_ || role_ != role::active) {
     role_ = role::active;
     epoch_ = epoch;
@@ -103,6 +109,7 @@ void replica::become_active(epoch_t epoch,
   }
   for (auto& sb : standbys)
     add_standby(sb, out);
+  return true;
 }
 
 void replica::become_offline() {
@@ -152,7 +159,18 @@ const dedupe_table::entry& replica::apply(const std::string& source, seq_t seq,
   if (auto hit = dedupe_.find(ev.client_id, ev.request_id))
     return *hit;  // a retry: same reply, no state change (G2)
   context ctx{self_, partition_, ev, emit_sends, out};
-  auto r = app_->handle(ev, ctx);
+  reply r;
+  try {
+    r = app_->handle(ev, ctx);
+    ctx.commit();
+  } catch (const std::exception& e) {
+    // A throwing handler rejects the event instead of crashing the copy: a
+    // crash would come back on every standby the event is replayed to. The
+    // rejection is deterministic, so a standby applying it agrees.
+    r = reply::reject(std::string{"handler threw: "} + e.what());
+  } catch (...) {
+    r = reply::reject("handler threw a non-standard exception");
+  }
   dedupe_.record(ev.client_id, ev.request_id,
                  dedupe_table::entry{applied_, std::move(r.value),
                                      std::move(r.rejection)});
@@ -169,7 +187,7 @@ void replica::apply_in_order(const std::string& source, seq_t seq,
 }
 
 void replica::on_event(const std::string& source, seq_t seq, epoch_t epoch,
-                       const event& ev, replica_outbox& out) {
+                       const event& ev, replica_outbox& out, seq_t floor) {
   auto nack = [&](error_code code) {
     out.nacks.push_back(
       replica_outbox::nack{source, partition_, epoch, seq, code});
@@ -179,6 +197,13 @@ void replica::on_event(const std::string& source, seq_t seq, epoch_t epoch,
   if (role_ != role::active || epoch > epoch_)
     return nack(error_code::not_active);
   auto& last = applied_seqs_[source];
+  if (floor > last + 1) {
+    // Everything below the floor was acknowledged by an earlier active, but
+    // this state never saw it (a copy restarted or moved without a
+    // standby): continue the stream at the floor instead of waiting.
+    out.stream_gaps += floor - 1 - last;
+    last = floor - 1;
+  }
   if (seq <= last) {
     // Applied before (a replay after failover, or a resend): answer again
     // with the remembered reply once that entry is durable.
@@ -310,7 +335,6 @@ void replica::on_checkpoint_ack(const checkpoint_ack& ack,
     if (ack.upto < sb.transfer_index)
       return;  // an ack of an earlier transfer
     sb.synced = true;
-    sb.counted = true;
     sb.acked = ack.upto;
     sb.sent = std::max(sb.sent, ack.upto);
     out.synced_standbys.push_back(replica_outbox::synced{partition_, sb.copy});

@@ -91,6 +91,9 @@ struct replica_outbox {
   std::vector<synced> resynced_standbys;
   /// Duplicates of applied events whose reply was no longer remembered.
   uint64_t dedupe_misses = 0;
+  /// Acknowledged events this replica's state lacks (it started without
+  /// them: no standby held them). The stream continues at the floor.
+  uint64_t stream_gaps = 0;
 
   bool empty() const noexcept {
     return acks.empty() && nacks.empty() && checkpoints.empty()
@@ -123,7 +126,7 @@ public:
     return applied_;
   }
 
-  /// Highest index every counted standby acknowledged (applied if none).
+  /// Highest index every registered standby acknowledged (applied if none).
   log_index durable() const noexcept;
 
   /// Applied events waiting to be acknowledged.
@@ -162,7 +165,9 @@ public:
 
   /// Becomes active of `epoch` (> current, or equal when repeated), keeping
   /// the applied state, and brings `standbys` in sync by state transfer.
-  void become_active(epoch_t epoch, const std::vector<copy_id>& standbys,
+  /// Refuses (returns false, changes nothing) if this replica is a standby
+  /// that is not in sync: promoting it would serve an incomplete state.
+  bool become_active(epoch_t epoch, const std::vector<copy_id>& standbys,
                      replica_outbox& out);
 
   /// Holds no role; keeps the state until told otherwise.
@@ -177,8 +182,9 @@ public:
   // -- active -----------------------------------------------------------------
 
   /// A routed event from `source`. See the file comment for the path.
+  /// `floor` is the source's lowest unacknowledged seq (routed_event).
   void on_event(const std::string& source, seq_t seq, epoch_t epoch,
-                const event& ev, replica_outbox& out);
+                const event& ev, replica_outbox& out, seq_t floor = 0);
 
   /// A standby acknowledged (or lost sync).
   void on_checkpoint_ack(const checkpoint_ack& ack, replica_outbox& out);
@@ -199,12 +205,10 @@ public:
 private:
   struct standby_progress {
     copy_id copy;
-    /// Holds the state as of transfer_index plus the acked entries.
+    /// Holds the state as of transfer_index plus the acked entries. Until
+    /// then `acked` is 0: acks wait for the transfer (G1 holds even if the
+    /// active dies right after the standby joined).
     bool synced = false;
-    /// Synced once: from then on its acks gate durability, also while it
-    /// resyncs. A new standby does not hold acks back during its first
-    /// transfer (the partition had no such replica before anyway).
-    bool counted = false;
     log_index transfer_index = 0;
     log_index sent = 0;
     log_index acked = 0;

@@ -9,6 +9,37 @@ namespace keel {
 
 namespace {
 
+std::vector<router_actor> routers_of(fault_manager_pointer self) {
+  std::vector<router_actor> result;
+  for (auto& [addr, n] : self->state.nodes)
+    result.push_back(n.router);
+  return result;
+}
+
+std::chrono::milliseconds control_timeout(fault_manager_pointer self) {
+  return std::chrono::milliseconds{
+    self->state.ctx->config.knobs.control_timeout_ms};
+}
+
+/// Isolates one copy incarnation: kills it (in case it was declared failed
+/// while still running) and fences its routed partitions at every router
+/// and, through them, every distributor. Calls `done` when all answered.
+void isolate(fault_manager_pointer self,
+             const fault_manager_state::watched_copy& dead,
+             std::function<void()> done) {
+  self->send_exit(dead.handle, caf::exit_reason::kill);
+  fan_out<uint32_t>(self, routers_of(self), control_timeout(self),
+                    [self, dead, done](size_t failed_routers) {
+                      self->state.ctx->emit(
+                        self, "copy_isolated",
+                        json{{"copy", to_string(dead.copy)},
+                             {"node", dead.node},
+                             {"routers_unreachable", failed_routers}});
+                      done();
+                    },
+                    fence_copy_atom::value, dead.copy, dead.handle);
+}
+
 void on_copy_down(fault_manager_pointer self,
                   fault_manager_state::watched_copy dead,
                   const caf::error& reason) {
@@ -18,26 +49,10 @@ void on_copy_down(fault_manager_pointer self,
                json{{"copy", to_string(dead.copy)},
                     {"node", dead.node},
                     {"reason", why}});
-  // Isolate: a copy reported down by a monitor is gone, but the kill makes
-  // the same path safe for copies declared failed while still running.
-  self->send_exit(dead.handle, caf::exit_reason::kill);
-  std::vector<router_actor> routers;
-  for (auto& [addr, n] : st.nodes)
-    routers.push_back(n.router);
-  auto timeout = std::chrono::milliseconds{
-    st.ctx->config.knobs.control_timeout_ms};
-  fan_out<uint32_t>(self, routers, timeout,
-                    [self, dead, why](size_t failed_routers) {
-                      auto& st = self->state;
-                      st.ctx->emit(self, "copy_isolated",
-                                   json{{"copy", to_string(dead.copy)},
-                                        {"node", dead.node},
-                                        {"routers_unreachable",
-                                         failed_routers}});
-                      self->send(st.listener,
-                                 copy_failed{dead.copy, dead.node, why, dead.handle});
-                    },
-                    fence_copy_atom::value, dead.copy);
+  isolate(self, dead, [self, dead, why] {
+    self->send(self->state.listener,
+               copy_failed{dead.copy, dead.node, why, dead.handle});
+  });
 }
 
 void on_node_down(fault_manager_pointer self,
@@ -46,7 +61,35 @@ void on_node_down(fault_manager_pointer self,
   auto& st = self->state;
   auto why = render(reason);
   st.ctx->emit(self, "node_down", json{{"node", dead.node}, {"reason", why}});
-  self->send(st.listener, node_failed{dead.node, why});
+  // Every copy of the node is gone with it (they quit when their agent
+  // does, a little later). Isolate them all now, stop watching them, and
+  // report the node once: the controller recovers its copies.
+  std::vector<fault_manager_state::watched_copy> gone;
+  for (auto i = st.copies.begin(); i != st.copies.end();) {
+    if (i->second.node == dead.node) {
+      self->demonitor(i->second.handle.address());
+      gone.push_back(std::move(i->second));
+      i = st.copies.erase(i);
+    } else {
+      ++i;
+    }
+  }
+  auto report = [self, node = dead.node, why] {
+    self->send(self->state.listener, node_failed{node, why});
+  };
+  if (gone.empty()) {
+    report();
+    return;
+  }
+  auto counter = std::make_shared<fan_out_counter>(
+    gone.size(), [report](size_t) { report(); });
+  for (auto& copy : gone) {
+    st.ctx->emit(self, "copy_down",
+                 json{{"copy", to_string(copy.copy)},
+                      {"node", copy.node},
+                      {"reason", "node " + dead.node + " down"}});
+    isolate(self, copy, [counter] { counter->answer(true); });
+  }
 }
 
 } // namespace

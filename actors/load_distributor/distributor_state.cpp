@@ -49,6 +49,9 @@ distributor_state::admitted distributor_state::admit(event ev, token client) {
     return {error_code::invalid_event, "client_id must have 1-256 bytes"};
   if (ev.payload.value.is_discarded())
     return {error_code::invalid_event, "payload is not valid JSON"};
+  if (ev.request_id >= (uint64_t{1} << 57))
+    return {error_code::invalid_event,
+            "request_id must be below 2^57 (app-to-app ids derive from it)"};
   auto& parts = apps_[i->second].partitions;
   auto p = partition_of(ev.key, static_cast<uint32_t>(parts.size()));
   auto& entry = parts[p];
@@ -74,6 +77,7 @@ distributor_state::route_of(const app_name& app, partition_id partition,
   if (seq < front || seq - front >= e->buffer.size())
     return d;
   d.item = &e->buffer[seq - front];
+  d.floor = front;
   d.epoch = e->current.epoch;
   if (!e->current.in_transition && e->current.handle)
     d.target = &e->current;
@@ -146,7 +150,8 @@ void distributor_state::install(const std::vector<route>& routes,
       if (item.acked)
         continue;
       item.needs_resend = false;
-      replays.push_back(dispatch{r.app, r.partition, r.epoch, target, &item});
+      replays.push_back(dispatch{r.app, r.partition, r.epoch, target, &item,
+                                 e->buffer.front().seq});
       ++replayed_;
     }
     e->resend_flagged = false;
@@ -175,7 +180,8 @@ std::vector<distributor_state::dispatch> distributor_state::resend_due() {
         if (item.needs_resend && !item.acked) {
           item.needs_resend = false;
           result.push_back(dispatch{app.name, e.current.partition,
-                                    e.current.epoch, target, &item});
+                                    e.current.epoch, target, &item,
+                                    e.buffer.front().seq});
         }
     }
   return result;

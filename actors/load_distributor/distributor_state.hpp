@@ -56,6 +56,8 @@ public:
     epoch_t epoch = 0;
     const route* target = nullptr;
     const pending* item = nullptr;
+    /// Lowest unacknowledged seq of the partition (see routed_event).
+    seq_t floor = 0;
   };
 
   distributor_state(std::string source, const system_config& config);

@@ -91,9 +91,10 @@ router_actor::behavior_type router_impl(router_pointer self, node_id node,
                        routes_atom::value, changed);
       return promise;
     },
-    [self](fence_copy_atom, copy_id& copy) -> caf::result<uint32_t> {
+    [self](fence_copy_atom, copy_id& copy,
+           app_support_actor& incarnation) -> caf::result<uint32_t> {
       auto& st = self->state;
-      auto changed = st.table->fence_copy(copy);
+      auto changed = st.table->fence_copy(copy, incarnation);
       auto count = static_cast<uint32_t>(changed.size());
       if (changed.empty())
         return count;

@@ -67,11 +67,12 @@ using router_actor = caf::typed_actor<
   // got an active, push the changes to subscribers. Replies when every
   // subscriber installed them (or timed out). Safe to repeat.
   caf::replies_to<set_routes_atom, std::vector<route>>::with<ok_atom>,
-  // fault_manager -> router: isolate a failed copy: every partition it was
-  // active for goes in transition (its epoch fenced) here and at every
-  // subscriber. Replies with the number of partitions fenced once every
-  // subscriber confirmed. Safe to repeat.
-  caf::replies_to<fence_copy_atom, copy_id>::with<uint32_t>,
+  // fault_manager -> router: isolate a failed copy incarnation (the
+  // handle): every partition it is the routed active of goes in transition
+  // (its epoch fenced) here and at every subscriber. A newer incarnation of
+  // the same copy is not touched. Replies with the number of partitions
+  // fenced once every subscriber confirmed. Safe to repeat.
+  caf::replies_to<fence_copy_atom, copy_id, app_support_actor>::with<uint32_t>,
   // any -> router: the whole routing table.
   caf::replies_to<routes_atom>::with<std::vector<route>>>;
 

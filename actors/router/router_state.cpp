@@ -48,10 +48,13 @@ router_state::install(const std::vector<route>& routes,
   return changed;
 }
 
-std::vector<route> router_state::fence_copy(const copy_id& copy) {
+std::vector<route>
+router_state::fence_copy(const copy_id& copy,
+                        const app_support_actor& incarnation) {
   std::vector<route> changed;
   for (auto& [k, e] : entries_) {
-    if (e.current.in_transition || e.current.active != copy)
+    if (e.current.in_transition || e.current.active != copy
+        || e.current.handle != incarnation)
       continue;
     e.current.in_transition = true;
     changed.push_back(e.current);

@@ -41,9 +41,10 @@ public:
   install(const std::vector<route>& routes,
           std::vector<std::pair<route, routed_event>>& flushes);
 
-  /// Puts every partition whose active is `copy` in transition. Returns the
-  /// routes that changed.
-  std::vector<route> fence_copy(const copy_id& copy);
+  /// Puts every partition whose routed active is this incarnation of `copy`
+  /// (same handle) in transition. Returns the routes that changed.
+  std::vector<route> fence_copy(const copy_id& copy,
+                                const app_support_actor& incarnation);
 
   /// The whole table, ordered by (app, partition).
   std::vector<route> table() const;

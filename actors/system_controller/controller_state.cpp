@@ -167,13 +167,14 @@ std::vector<copy_id> controller_state::mark_node_failed(const node_id& node) {
 }
 
 std::optional<node_id>
-controller_state::replacement_node(const copy_id& copy) const {
+controller_state::replacement_node(const copy_id& copy,
+                                   const std::set<node_id>& exclude) const {
   // Prefer a live node without another copy of the same application, then
   // the live node with the fewest copies; ties go to configuration order.
   std::optional<node_id> best;
   std::pair<int, size_t> best_score{2, 0};
   for (auto& node : config_.nodes) {
-    if (!node_alive(node))
+    if (!node_alive(node) || exclude.count(node) > 0)
       continue;
     int same_app = 0;
     size_t load = 0;
@@ -191,6 +192,56 @@ controller_state::replacement_node(const copy_id& copy) const {
     }
   }
   return best;
+}
+
+std::optional<controller_state::promotion>
+controller_state::promotion_refused(const partition_key& key,
+                                    const copy_id& refused,
+                                    const std::set<copy_id>& tried) {
+  auto& part = partitions_.at(key);
+  if (part.active == refused) {
+    part.active.reset();
+    part.standbys.push_back(refused);
+  }
+  for (auto i = part.standbys.begin(); i != part.standbys.end(); ++i) {
+    if (tried.count(*i) > 0 || !copies_.at(*i).alive)
+      continue;
+    part.active = *i;
+    part.standbys.erase(i);
+    return promotion{key, *part.active, part.epoch, part.standbys};
+  }
+  return std::nullopt;
+}
+
+std::vector<controller_state::rejoin_step>
+controller_state::reassign_orphans(const app_name& app) {
+  std::vector<rejoin_step> steps;
+  std::map<copy_id, size_t> actives;
+  for (auto& [id, rec] : copies_)
+    if (id.app == app && rec.alive)
+      actives[id] = 0;
+  if (actives.empty())
+    return steps;
+  for (auto& [key, part] : partitions_)
+    if (key.first == app && part.active && actives.count(*part.active) > 0)
+      ++actives[*part.active];
+  for (auto& [key, part] : partitions_) {
+    if (key.first != app || part.active)
+      continue;
+    auto best = actives.begin();
+    for (auto i = actives.begin(); i != actives.end(); ++i)
+      if (i->second < best->second)
+        best = i;
+    part.active = best->first;
+    part.standbys.erase(std::remove(part.standbys.begin(),
+                                    part.standbys.end(), best->first),
+                        part.standbys.end());
+    part.epoch += 1;
+    ++best->second;
+    steps.push_back(rejoin_step{key, role::active, part.epoch, std::nullopt,
+                                part.standbys});
+  }
+  return steps;
 }
 
 std::vector<controller_state::rejoin_step>

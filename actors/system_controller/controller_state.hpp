@@ -108,7 +108,24 @@ public:
   std::vector<copy_id> mark_node_failed(const node_id& node);
 
   /// Picks a node for a copy whose node failed, or nullopt if none is left.
-  std::optional<node_id> replacement_node(const copy_id& copy) const;
+  /// Nodes in `exclude` (tried already) are skipped.
+  std::optional<node_id>
+  replacement_node(const copy_id& copy,
+                   const std::set<node_id>& exclude = {}) const;
+
+  /// The promoted copy refused the role (not in sync). Puts it back among
+  /// the standbys and returns the next live standby not in `tried` to
+  /// promote instead (same epoch); nullopt leaves the partition without an
+  /// active (orphaned).
+  std::optional<promotion> promotion_refused(const partition_key& key,
+                                             const copy_id& refused,
+                                             const std::set<copy_id>& tried);
+
+  /// Gives every partition of `app` that has no active to a live copy of
+  /// the app (the one with the fewest actives; ties by index), with a new
+  /// epoch. Used when the failed copy will not come back: the partition's
+  /// state starts from what that copy holds for it (empty if nothing).
+  std::vector<rejoin_step> reassign_orphans(const app_name& app);
 
   /// The copy is up again on `node`: returns its roles (standby of its home
   /// partitions that have an active, active of those that have none, with a

@@ -110,11 +110,13 @@ json key_fields(const partition_key& key) {
 
 // -- spawning copies ------------------------------------------------------------------
 
-/// Spawns `copy` on `node`; if the node does not answer, marks it failed
-/// and tries the next replacement node. Calls `done(node)` with the node the
+/// Spawns `copy` on `node`; if the node cannot start it (the agent is
+/// gone or does not answer), tries the next replacement node. Only the
+/// fault manager declares nodes failed. Calls `done(node)` with the node the
 /// copy runs on, or `done(nullopt)` if it could not be started anywhere.
 void spawn_copy(self_ptr self, copy_id copy, node_id node,
-                std::function<void(std::optional<node_id>)> done) {
+                std::function<void(std::optional<node_id>)> done,
+                std::set<node_id> tried = {}) {
   auto& st = self->state;
   auto ni = st.nodes.find(node);
   auto app = st.ctx->config.find_app(copy.app);
@@ -122,10 +124,11 @@ void spawn_copy(self_ptr self, copy_id copy, node_id node,
     done(std::nullopt);
     return;
   }
+  tried.insert(node);
   copy_spec spec{copy, app->type, app->partitions, st.handles.distributor,
                  st.handles.load_manager};
-  self->request(ni->second.agent, control_timeout(self), spawn_copy_atom::value,
-                spec)
+  auto agent = ni->second.agent;
+  self->request(agent, control_timeout(self), spawn_copy_atom::value, spec)
     .then(
       [self, copy, node, done](app_support_actor& handle) {
         auto& st = self->state;
@@ -136,7 +139,7 @@ void spawn_copy(self_ptr self, copy_id copy, node_id node,
           .then([done, node](ok_atom) { done(node); },
                 [done, node](caf::error&) { done(node); });
       },
-      [self, copy, node, done](caf::error& err) {
+      [self, copy, node, agent, done, tried](caf::error& err) {
         auto& st = self->state;
         emit(self, "copy_spawn_failed",
              json{{"copy", to_string(copy)},
@@ -146,16 +149,16 @@ void spawn_copy(self_ptr self, copy_id copy, node_id node,
           done(std::nullopt);
           return;
         }
-        // The node does not answer: treat it as failed and move on.
-        for (auto& other : st.plan->mark_node_failed(node))
-          self->send(self, copy_failed{other, node, "node failed",
-                                       handle_of(self, other)});
-        auto next = st.plan->replacement_node(copy);
+        // A late spawn must not leave a second, unwatched incarnation.
+        self->request(agent, control_timeout(self), stop_copy_atom::value,
+                      copy)
+          .then([](ok_atom) {}, [](caf::error&) {});
+        auto next = st.plan->replacement_node(copy, tried);
         if (!next) {
           done(std::nullopt);
           return;
         }
-        spawn_copy(self, copy, *next, done);
+        spawn_copy(self, copy, *next, done, tried);
       });
 }
 
@@ -235,44 +238,61 @@ void activate(self_ptr self, caf::typed_response_promise<ok_atom> promise) {
 
 // -- recovery ---------------------------------------------------------------------
 
-void rejoin(self_ptr self, const copy_id& copy, const node_id& node,
-            std::function<void()> done) {
-  auto& st = self->state;
-  auto steps = st.plan->rejoin(copy, node);
+/// Makes `copy` active for partitions that have none (steps with
+/// role::active) and installs their routes; calls `done` after.
+void activate_steps(self_ptr self, const copy_id& copy,
+                    const std::vector<controller_state::rejoin_step>& steps,
+                    const std::string& cause, std::function<void()> done) {
+  std::vector<partition_key> keys;
+  for (auto& s : steps)
+    keys.push_back(s.key);
   if (steps.empty()) {
     done();
     return;
   }
+  auto counter = std::make_shared<fan_out_counter>(
+    steps.size(),
+    [self, keys, done](size_t) { install_routes(self, keys, done); });
+  for (auto& s : steps) {
+    std::vector<role_assignment> roles{role_assignment{
+      s.key.second, role::active, s.epoch, refs_of(self, s.standbys)}};
+    self
+      ->request(handle_of(self, copy), control_timeout(self),
+                assign_roles_atom::value, roles)
+      .then(
+        [self, counter, s, copy, cause](ok_atom) {
+          auto fields = key_fields(s.key);
+          fields["copy"] = to_string(copy);
+          fields["epoch"] = s.epoch;
+          fields["cause"] = cause;
+          emit(self, "partition_promoted", std::move(fields));
+          counter->answer(true);
+        },
+        [self, counter, s, copy](caf::error& err) {
+          auto fields = key_fields(s.key);
+          fields["copy"] = to_string(copy);
+          fields["error"] = render(err);
+          emit(self, "promotion_failed", std::move(fields));
+          counter->answer(false);
+        });
+  }
+}
+
+/// The restarted `copy` takes its roles back: active where a partition has
+/// none, standby elsewhere. Standbys sync in the background (the active
+/// sends the state); the recovery does not wait for them.
+void rejoin(self_ptr self, const copy_id& copy, const node_id& node,
+            std::function<void()> done) {
+  auto& st = self->state;
+  auto steps = st.plan->rejoin(copy, node);
+  std::vector<controller_state::rejoin_step> actives;
   auto handle = handle_of(self, copy);
   auto timeout = control_timeout(self);
-  std::vector<partition_key> activated;
-  for (auto& s : steps)
-    if (s.new_role == role::active)
-      activated.push_back(s.key);
-  auto counter = std::make_shared<fan_out_counter>(
-    steps.size(), [self, activated, done](size_t) {
-      install_routes(self, activated, done);
-    });
   for (auto& s : steps) {
     if (s.new_role == role::active) {
-      std::vector<role_assignment> roles{role_assignment{
-        s.key.second, role::active, s.epoch, refs_of(self, s.standbys)}};
-      auto key = s.key;
-      auto epoch = s.epoch;
-      self->request(handle, timeout, assign_roles_atom::value, roles)
-        .then(
-          [self, counter, key, copy, epoch](ok_atom) {
-            auto fields = key_fields(key);
-            fields["copy"] = to_string(copy);
-            fields["epoch"] = epoch;
-            fields["cause"] = to_string(copy);
-            emit(self, "partition_promoted", std::move(fields));
-            counter->answer(true);
-          },
-          [counter](caf::error&) { counter->answer(false); });
+      actives.push_back(s);
       continue;
     }
-    // Standby: take the role, then let the active send the state.
     std::vector<role_assignment> roles{
       role_assignment{s.key.second, role::standby, s.epoch, {}}};
     auto active = handle_of(self, *s.active);
@@ -281,24 +301,106 @@ void rejoin(self_ptr self, const copy_id& copy, const node_id& node,
     auto key = s.key;
     self->request(handle, timeout, assign_roles_atom::value, roles)
       .then(
-        [self, counter, active, add, key, copy, timeout](ok_atom) {
+        [self, active, add, key, copy, timeout](ok_atom) {
           self->request(active, timeout, add_standby_atom::value, add)
             .then(
-              [self, counter, key, copy](ok_atom) {
+              [self, key, copy](ok_atom) {
                 auto fields = key_fields(key);
                 fields["copy"] = to_string(copy);
                 emit(self, "standby_restored", std::move(fields));
-                counter->answer(true);
               },
-              [self, counter, key, copy](caf::error& err) {
+              [self, key, copy](caf::error& err) {
                 auto fields = key_fields(key);
                 fields["copy"] = to_string(copy);
                 fields["error"] = render(err);
                 emit(self, "standby_restore_failed", std::move(fields));
-                counter->answer(false);
               });
         },
-        [counter](caf::error&) { counter->answer(false); });
+        [self, key, copy](caf::error& err) {
+          auto fields = key_fields(key);
+          fields["copy"] = to_string(copy);
+          fields["error"] = render(err);
+          emit(self, "standby_restore_failed", std::move(fields));
+        });
+  }
+  activate_steps(self, copy, actives, to_string(copy), std::move(done));
+}
+
+/// Partitions left without an active because their copy will not come
+/// back move to live copies of the same app (state: what that copy holds).
+void reassign_orphans(self_ptr self, const app_name& app,
+                      const std::string& cause, std::function<void()> done) {
+  auto steps = self->state.plan->reassign_orphans(app);
+  if (steps.empty()) {
+    done();
+    return;
+  }
+  // Group by target copy: each gets its own activation.
+  std::map<copy_id, std::vector<controller_state::rejoin_step>> by_copy;
+  for (auto& s : steps) {
+    auto target = *self->state.plan->find(s.key)->active;
+    auto fields = key_fields(s.key);
+    fields["copy"] = to_string(target);
+    fields["epoch"] = s.epoch;
+    fields["cause"] = cause;
+    emit(self, "partition_reassigned", std::move(fields));
+    by_copy[target].push_back(s);
+  }
+  auto counter = std::make_shared<fan_out_counter>(
+    by_copy.size(), [done](size_t) { done(); });
+  for (auto& [copy, list] : by_copy)
+    activate_steps(self, copy, list, cause, [counter] { counter->answer(true); });
+}
+
+/// Promotes `p.copy`; if it refuses (not in sync), the next live standby;
+/// if none is left, the partition stays without an active. `done` runs
+/// once the partition has its final state.
+void promote(self_ptr self, controller_state::promotion p, std::string cause,
+             std::shared_ptr<std::set<copy_id>> tried,
+             std::function<void()> done) {
+  tried->insert(p.copy);
+  auto timeout = control_timeout(self);
+  auto attempt = [self, p, cause, tried, done, timeout]() {
+    std::vector<role_assignment> roles{role_assignment{
+      p.key.second, role::active, p.epoch, refs_of(self, p.standbys)}};
+    self->request(handle_of(self, p.copy), timeout, assign_roles_atom::value,
+                  roles)
+      .then(
+        [self, p, cause, done](ok_atom) {
+          auto fields = key_fields(p.key);
+          fields["copy"] = to_string(p.copy);
+          fields["epoch"] = p.epoch;
+          fields["cause"] = cause;
+          emit(self, "partition_promoted", std::move(fields));
+          done();
+        },
+        [self, p, cause, tried, done](caf::error& err) {
+          auto fields = key_fields(p.key);
+          fields["copy"] = to_string(p.copy);
+          fields["error"] = render(err);
+          emit(self, "promotion_failed", std::move(fields));
+          auto next = self->state.plan->promotion_refused(p.key, p.copy,
+                                                          *tried);
+          if (next)
+            promote(self, *next, cause, tried, done);
+          else
+            done();  // orphaned: waits for a restart or a reassignment
+        });
+  };
+  // Remaining standbys learn the new epoch first (fencing the old active).
+  if (p.standbys.empty()) {
+    attempt();
+    return;
+  }
+  auto inner = std::make_shared<fan_out_counter>(
+    p.standbys.size(), [attempt](size_t) { attempt(); });
+  for (auto& sb : p.standbys) {
+    std::vector<role_assignment> roles{
+      role_assignment{p.key.second, role::standby, p.epoch, {}}};
+    self->request(handle_of(self, sb), timeout, assign_roles_atom::value,
+                  roles)
+      .then([inner](ok_atom) { inner->answer(true); },
+            [inner](caf::error&) { inner->answer(false); });
   }
 }
 
@@ -330,38 +432,37 @@ void recover_copy(self_ptr self, copy_failed report,
   for (auto& [key, active] : plan.lost_standbys)
     self->send(handle_of(self, active), remove_standby_atom::value, key.second,
                plan.failed);
-  // Step 3: restart or replace, then rejoin (runs after routes).
-  auto restart_step = [self, plan, done]() {
-    if (plan.restart_refused) {
+  // Step 3: restart or replace, then rejoin (runs after routes). A copy
+  // that does not come back hands its orphaned partitions to live copies.
+  auto app = plan.failed.app;
+  auto finish = [self, cause, done] {
+    emit(self, "recovery_done", json{{"copy", cause}});
+    done();
+  };
+  auto restart_step = [self, plan, app, cause, finish]() {
+    if (plan.restart_refused)
       emit(self, "copy_restart_refused",
-           json{{"copy", to_string(plan.failed)},
+           json{{"copy", cause},
                 {"restarts", self->state.plan->find(plan.failed)->restarts}});
-    }
     if (!plan.restart) {
-      emit(self, "recovery_done", json{{"copy", to_string(plan.failed)}});
-      done();
+      reassign_orphans(self, app, cause, finish);
       return;
     }
     auto r = *plan.restart;
     spawn_copy(self, r.copy, r.node,
-               [self, r, done](std::optional<node_id> where) {
-      if (!where) {
-        emit(self, "copy_unplaced", json{{"copy", to_string(r.copy)}});
-        emit(self, "recovery_done", json{{"copy", to_string(r.copy)}});
-        done();
-        return;
-      }
-      // spawn_copy may have moved on to another node.
-      auto node = *where;
-      emit(self, "copy_restarted", json{{"copy", to_string(r.copy)},
-                                        {"node", node},
-                                        {"in_place", node == r.node
-                                                       && r.in_place}});
-      rejoin(self, r.copy, node, [self, r, done] {
-        emit(self, "recovery_done", json{{"copy", to_string(r.copy)}});
-        done();
-      });
-    });
+               [self, r, app, cause, finish](std::optional<node_id> where) {
+                 if (!where) {
+                   emit(self, "copy_unplaced", json{{"copy", cause}});
+                   reassign_orphans(self, app, cause, finish);
+                   return;
+                 }
+                 // spawn_copy may have moved on to another node.
+                 emit(self, "copy_restarted",
+                      json{{"copy", cause},
+                           {"node", *where},
+                           {"in_place", *where == r.node && r.in_place}});
+                 rejoin(self, r.copy, *where, finish);
+               });
   };
   // Step 2: routes for every partition whose active changed or is gone.
   std::vector<partition_key> changed = plan.orphaned;
@@ -370,52 +471,16 @@ void recover_copy(self_ptr self, copy_failed report,
   auto routes_step = [self, changed, restart_step]() {
     install_routes(self, changed, restart_step);
   };
-  // Step 1: promotions. Remaining standbys learn the new epoch first.
+  // Step 1: promotions (a refusing standby gives way to the next one).
   if (plan.promotions.empty()) {
     routes_step();
     return;
   }
-  auto timeout = control_timeout(self);
   auto counter = std::make_shared<fan_out_counter>(
     plan.promotions.size(), [routes_step](size_t) { routes_step(); });
-  for (auto& p : plan.promotions) {
-    auto promote = [self, p, cause, counter, timeout]() {
-      std::vector<role_assignment> roles{role_assignment{
-        p.key.second, role::active, p.epoch, refs_of(self, p.standbys)}};
-      self->request(handle_of(self, p.copy), timeout, assign_roles_atom::value,
-                    roles)
-        .then(
-          [self, p, cause, counter](ok_atom) {
-            auto fields = key_fields(p.key);
-            fields["copy"] = to_string(p.copy);
-            fields["epoch"] = p.epoch;
-            fields["cause"] = cause;
-            emit(self, "partition_promoted", std::move(fields));
-            counter->answer(true);
-          },
-          [self, p, counter](caf::error& err) {
-            auto fields = key_fields(p.key);
-            fields["copy"] = to_string(p.copy);
-            fields["error"] = render(err);
-            emit(self, "promotion_failed", std::move(fields));
-            counter->answer(false);
-          });
-    };
-    if (p.standbys.empty()) {
-      promote();
-      continue;
-    }
-    auto inner = std::make_shared<fan_out_counter>(
-      p.standbys.size(), [promote](size_t) { promote(); });
-    for (auto& sb : p.standbys) {
-      std::vector<role_assignment> roles{
-        role_assignment{p.key.second, role::standby, p.epoch, {}}};
-      self->request(handle_of(self, sb), timeout, assign_roles_atom::value,
-                    roles)
-        .then([inner](ok_atom) { inner->answer(true); },
-              [inner](caf::error&) { inner->answer(false); });
-    }
-  }
+  for (auto& p : plan.promotions)
+    promote(self, p, cause, std::make_shared<std::set<copy_id>>(),
+            [counter] { counter->answer(true); });
 }
 
 } // namespace

@@ -13,8 +13,10 @@
 // Contract: `handle` must be deterministic (a function of the state and the
 // event only: no clock, no randomness, no I/O). Standbys stay in sync by
 // applying the same events in the same order, and a replayed event must
-// produce the same reply. Throwing from `handle` crashes the copy (keel fails
-// it over like any crash); reject bad input with reply::reject instead.
+// produce the same reply. Reject bad input with reply::reject. An exception
+// thrown from `handle` also rejects the event ("handler threw: ..."), and
+// the sends it made are dropped, but changes it made to the state before
+// throwing stay: keep handlers exception-safe.
 #pragma once
 
 #include <memory>
@@ -59,11 +61,15 @@ public:
 
   /// Sends an event to application `app` (which hashes `key` to one of its
   /// partitions) through keel's distributor and router, like any client.
-  /// It reaches the target's active copy across failovers of either side
-  /// and is applied there at most once: its request id is derived from the
-  /// event being handled, so a replay of that event sends a duplicate that
-  /// the target drops. Only the active copy sends; a standby applying the
-  /// same event does not. At most 64 sends per handled event.
+  /// Once the distributor accepted it, it reaches the target's active copy
+  /// across the target's failovers and is applied there at most once: its
+  /// request id is derived from the event being handled, so a resend is a
+  /// duplicate the target drops. A send the distributor refuses for now
+  /// (overloaded, timeout) is retried every retransmit_interval_ms by the
+  /// sending copy; if that copy fails meanwhile, the send is lost (pending
+  /// sends are not replicated yet). Only the active copy sends; a standby
+  /// applying the same event does not. At most 64 sends per handled event;
+  /// request ids must stay below 2^57.
   virtual void send(const app_name& app, std::string key, json payload) = 0;
 };
 

@@ -38,7 +38,7 @@ int main(int argc, char** argv) {
                   "write the JSON report to this file");
   run->add_option("--trace", opts.trace_path,
                   "write every trace event to this file as JSON lines");
-  run->add_flag("--quiet", opts.quiet, "print nothing on success");
+  run->add_flag("--quiet", opts.quiet, "print the summary only if a check fails");
 
   std::string check_file;
   auto check = scenario->add_subcommand(

@@ -44,6 +44,9 @@ struct failover_timeline {
   double detected_ms = -1;
   double promoted_ms = -1;
   double first_event_ms = -1;  ///< -1: no event served after promotion
+  /// A later failover of the same partition came before any event was
+  /// served in this epoch (a second fault hit the promoted copy).
+  bool superseded = false;
 };
 
 struct check_result {

@@ -93,7 +93,7 @@ int run_scenario_file(const std::string& file, const run_options& opts,
         << "\n";
     return code == error_code::invalid_config ? 2 : 1;
   }
-  if (!opts.quiet)
+  if (!opts.quiet || !result->rep.passed)
     out << summarize(result->rep, result->data);
   if (report_file.is_open())
     report_file << result->rep.to_json(result->data).dump(2) << "\n";

@@ -10,7 +10,8 @@ namespace keel::scenarios {
 const std::vector<std::string>& check_names() {
   static const std::vector<std::string> names{
     "no_lost_acknowledged", "no_duplicates", "per_key_order",
-    "single_active", "recovered_within_ms", "all_partitions_active"};
+    "single_active", "recovered_within_ms", "all_partitions_active",
+    "all_answered"};
   return names;
 }
 

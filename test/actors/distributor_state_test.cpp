@@ -98,6 +98,7 @@ TEST_CASE("distributor_state: replays every unacknowledged event - in order - "
   CHECK(replays[0].item->seq == 3);
   CHECK(replays[1].item->seq == 4);
   CHECK(replays[0].epoch == 2);
+  CHECK(replays[0].floor == 3);  // 1 and 2 were acknowledged
   CHECK(st.replayed() == 2);
 }
 

@@ -188,7 +188,7 @@ TEST_CASE("load_distributor: replays unacknowledged events to the promoted "
   t.run();
   // Isolation and promotion, as the fault manager and controller do them.
   auto fenced = t.self->request(router, caf::infinite, fence_copy_atom::value,
-                                copy_id{"journal", 0});
+                                copy_id{"journal", 0}, a);
   t.run();
   fenced.receive([](uint32_t n) { CHECK(n == 1); },
                  [](caf::error& err) { FAIL(render(err)); });

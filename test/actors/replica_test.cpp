@@ -1,5 +1,8 @@
 #include <catch2/catch.hpp>
 
+#include <map>
+#include <stdexcept>
+
 #include "actors/app_support/replica.hpp"
 #include "apps/journal/journal.hpp"
 
@@ -176,14 +179,22 @@ TEST_CASE("replica: a promoted standby answers a replayed event with the "
   for (seq_t s = 1; s <= 3; ++s)
     active.on_event(src, s, 1, ev("c", s, "key" + std::to_string(s)), out);
   deliver_checkpoints(active, standby, out);
-  auto original = out.acks;
+  std::map<seq_t, json> original;
+  for (auto& batch : out.acks)
+    for (auto& a : batch.entries)
+      original[a.seq] = a.result.value;
+  REQUIRE(original.size() == 3);
   // The active dies; the standby is promoted and gets the replay of 2..4.
   replica_outbox promoted;
-  standby.become_active(2, {}, promoted);
+  REQUIRE(standby.become_active(2, {}, promoted));
   for (seq_t s = 2; s <= 4; ++s)
     standby.on_event(src, s, 2, ev("c", s, "key" + std::to_string(s)),
                      promoted);
   CHECK(acked(promoted) == std::vector<seq_t>{2, 3, 4});
+  for (auto& batch : promoted.acks)
+    for (auto& a : batch.entries)
+      if (a.seq <= 3)
+        CHECK(a.result.value == original.at(a.seq));
   CHECK(standby.applied() == 4);  // 3 replicated + 1 new
   auto& journal = static_cast<const apps::journal&>(standby.app());
   for (auto& [key, list] : journal.entries())
@@ -230,8 +241,8 @@ TEST_CASE("replica: the reorder buffer is bounded") {
   CHECK(out.nacks[0].code == error_code::overloaded);
 }
 
-TEST_CASE("replica: app-to-app sends leave only the active - with derived "
-          "request ids") {
+TEST_CASE("replica: app-to-app sends leave the active with derived request "
+          "ids") {
   auto active = make_replica(0);
   auto standby = make_replica(1);
   standby.become_standby(1);
@@ -246,9 +257,105 @@ TEST_CASE("replica: app-to-app sends leave only the active - with derived "
   CHECK(out.sends[0].ev.app == "counter");
   CHECK(out.sends[0].ev.client_id == "journal/c");
   CHECK(out.sends[0].ev.request_id == 5 * 64);
-  auto cps = out.checkpoints;
+  // The standby applies the same entry (a forward in the journal) and
+  // reaches the same state; it has no outbox to send from by design.
+  deliver_checkpoints(active, standby, out);
+  CHECK(standby.snapshot() == active.snapshot());
+}
+
+namespace {
+
+/// Fails on request id 13, after changing nothing; sends before throwing.
+class faulty : public application {
+public:
+  reply handle(const event& e, app_context& ctx) override {
+    ctx.send("other", e.key, json::object());
+    if (e.request_id == 13)
+      throw std::runtime_error("unlucky");
+    ++count_;
+    return reply::accept(json{{"count", count_}});
+  }
+  json snapshot() const override {
+    return count_;
+  }
+  void restore(const json& state) override {
+    count_ = state.is_null() ? 0 : state.get<int>();
+  }
+
+private:
+  int count_ = 0;
+};
+
+} // namespace
+
+TEST_CASE("replica: a handler that throws rejects the event instead of "
+          "crashing the copy and drops its sends") {
+  replica r{copy_id{"faulty", 0}, 0, std::make_unique<faulty>(), {}};
+  replica_outbox out;
+  r.become_active(1, {}, out);
+  r.on_event(src, 1, 1, ev("c", 13), out);
+  r.on_event(src, 2, 1, ev("c", 14), out);
+  REQUIRE(out.acks.size() == 1);
+  auto& entries = out.acks[0].entries;
+  REQUIRE(entries.size() == 2);
+  CHECK(entries[0].rejection == "handler threw: unlucky");
+  CHECK(entries[1].rejection.empty());
+  CHECK(entries[1].result.value == json{{"count", 1}});
+  CHECK(out.sends.size() == 1);  // only the successful event's send
+}
+
+TEST_CASE("replica: a standby that is not in sync refuses promotion") {
+  auto active = make_replica(0);
+  auto standby = make_replica(1);
+  replica_outbox out;
+  active.become_active(1, {}, out);
+  active.on_event(src, 1, 1, ev("c", 1), out);
+  // The standby joins (epoch 1) but its state transfer has not arrived.
+  standby.become_standby(1);
   out = replica_outbox{};
-  for (auto& cp : cps)
-    standby.on_checkpoint(cp.epoch, cp.entries);
-  CHECK(out.sends.empty());
+  active.add_standby(copy_id{"journal", 1}, out);
+  REQUIRE(out.transfers.size() == 1);
+  replica_outbox promoted;
+  CHECK_FALSE(standby.become_active(2, {}, promoted));
+  CHECK(standby.current_role() == role::standby);
+  // Once the transfer is in, it may be promoted.
+  deliver_transfer(active, standby, out);
+  CHECK(standby.become_active(2, {}, promoted));
+}
+
+TEST_CASE("replica: acks wait for a new standby's state transfer") {
+  auto active = make_replica(0);
+  auto standby = make_replica(1);
+  replica_outbox out;
+  active.become_active(1, {}, out);
+  standby.become_standby(1);
+  out = replica_outbox{};
+  active.add_standby(copy_id{"journal", 1}, out);
+  auto transfer = out;
+  replica_outbox during;
+  active.on_event(src, 1, 1, ev("c", 1), during);
+  CHECK(acked(during).empty());  // the only copy of this event is the active
+  deliver_transfer(active, standby, transfer);
+  deliver_checkpoints(active, standby, transfer);
+  CHECK(acked(transfer) == std::vector<seq_t>{1});
+  CHECK(standby.snapshot() == active.snapshot());
+}
+
+TEST_CASE("replica: a copy that starts without the acknowledged history "
+          "continues the stream at the distributor's floor") {
+  auto r = make_replica(0);
+  replica_outbox out;
+  REQUIRE(r.become_active(2, {}, out));
+  // Seqs 1..99 were acknowledged by a copy that is gone with its state.
+  r.on_event(src, 101, 2, ev("c", 101), out, 100);
+  CHECK(r.applied() == 0);  // 100 is still missing: hold 101
+  r.on_event(src, 100, 2, ev("c", 100), out, 100);
+  CHECK(r.applied() == 2);
+  CHECK(acked(out) == std::vector<seq_t>{100, 101});
+  CHECK(out.stream_gaps == 99);
+  // A full state (a promoted standby) is never moved by the floor.
+  replica_outbox more;
+  r.on_event(src, 102, 2, ev("c", 102), more, 100);
+  CHECK(more.stream_gaps == 0);
+  CHECK(r.applied() == 3);
 }

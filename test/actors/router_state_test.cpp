@@ -1,10 +1,31 @@
 #include <catch2/catch.hpp>
 
+#include <caf/all.hpp>
+
 #include "actors/router/router_state.hpp"
 
 using namespace keel;
 
 namespace {
+
+/// Actor handles used only as identities (never sent to).
+struct tokens {
+  caf::actor_system_config cfg;
+  caf::actor_system sys{cfg};
+  std::vector<caf::actor> actors;
+
+  app_support_actor make() {
+    actors.push_back(sys.spawn([]() -> caf::behavior {
+      return {[](int) {}};
+    }));
+    return caf::actor_cast<app_support_actor>(actors.back());
+  }
+
+  ~tokens() {
+    for (auto& a : actors)
+      caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+  }
+};
 
 routed_event ev(seq_t seq, partition_id p = 0) {
   routed_event result;
@@ -15,8 +36,10 @@ routed_event ev(seq_t seq, partition_id p = 0) {
   return result;
 }
 
-route make_route(epoch_t epoch, bool in_transition, uint32_t copy = 0) {
+route make_route(epoch_t epoch, bool in_transition, uint32_t copy = 0,
+                 app_support_actor handle = {}) {
   route r;
+  r.handle = handle;
   r.app = "journal";
   r.partition = 0;
   r.epoch = epoch;
@@ -28,11 +51,10 @@ route make_route(epoch_t epoch, bool in_transition, uint32_t copy = 0) {
 
 } // namespace
 
-// Handles cannot be made without an actor system; a route without a handle
-// counts as "no active", which is all these tests need.
-
 TEST_CASE("router_state: buffers a partition in transition and flushes it in "
           "order after a newer route") {
+  tokens t;
+  auto copy = t.make();
   router_state st{100};
   std::vector<std::pair<route, routed_event>> flushes;
   st.install({make_route(1, true)}, flushes);
@@ -42,10 +64,23 @@ TEST_CASE("router_state: buffers a partition in transition and flushes it in "
     CHECK(st.on_event(e, &target) == router_state::verdict::buffered);
   }
   CHECK(st.buffered("journal", 0) == 3);
-  // A route without a handle flushes nothing.
+  // A route without a handle is no active: nothing is flushed.
   st.install({make_route(2, false)}, flushes);
   CHECK(flushes.empty());
-  CHECK(st.buffered("journal", 0) == 3);
+  // The promoted active gets the buffer, in arrival order, stamped with
+  // its epoch; later events go straight to it.
+  st.install({make_route(3, false, 1, copy)}, flushes);
+  REQUIRE(flushes.size() == 3);
+  for (size_t i = 0; i < 3; ++i) {
+    CHECK(flushes[i].second.seq == i + 1);
+    CHECK(flushes[i].second.epoch == 3);
+    CHECK(flushes[i].first.handle == copy);
+  }
+  CHECK(st.buffered("journal", 0) == 0);
+  auto next = ev(4);
+  CHECK(st.on_event(next, &target) == router_state::verdict::forward);
+  CHECK(target->handle == copy);
+  CHECK(next.epoch == 3);
 }
 
 TEST_CASE("router_state: an older or equal route does not replace a newer "
@@ -61,17 +96,34 @@ TEST_CASE("router_state: an older or equal route does not replace a newer "
 }
 
 TEST_CASE("router_state: fencing a copy puts its partitions in transition") {
+  tokens t;
+  auto a = t.make();
+  auto b = t.make();
   router_state st{100};
   std::vector<std::pair<route, routed_event>> flushes;
-  auto other = make_route(1, false, 1);
+  auto other = make_route(1, false, 1, b);
   other.partition = 1;
-  st.install({make_route(1, false, 0), other}, flushes);
-  auto fenced = st.fence_copy(copy_id{"journal", 0});
+  st.install({make_route(1, false, 0, a), other}, flushes);
+  auto fenced = st.fence_copy(copy_id{"journal", 0}, a);
   REQUIRE(fenced.size() == 1);
   CHECK(fenced[0].partition == 0);
   CHECK(fenced[0].in_transition);
-  CHECK(st.fence_copy(copy_id{"journal", 0}).empty());  // repeat: no-op
+  CHECK(st.fence_copy(copy_id{"journal", 0}, a).empty());  // repeat: no-op
   CHECK_FALSE(st.table().at(1).in_transition);
+}
+
+TEST_CASE("router_state: fencing a dead incarnation leaves its restarted "
+          "successor alone") {
+  tokens t;
+  auto old_incarnation = t.make();
+  auto new_incarnation = t.make();
+  router_state st{100};
+  std::vector<std::pair<route, routed_event>> flushes;
+  // The copy was restarted and made active in epoch 2 before the old
+  // incarnation's failure report got to the router.
+  st.install({make_route(2, false, 0, new_incarnation)}, flushes);
+  CHECK(st.fence_copy(copy_id{"journal", 0}, old_incarnation).empty());
+  CHECK_FALSE(st.table().at(0).in_transition);
 }
 
 TEST_CASE("router_state: the buffer is bounded") {

@@ -128,3 +128,31 @@ TEST_CASE("checker: builds failover timelines from the trace") {
   CHECK(fo[0].promoted_ms == Approx(0.5));
   CHECK(fo[0].first_event_ms == Approx(0.9));
 }
+
+TEST_CASE("checker: a failover superseded by the next one before it served "
+          "an event does not fail recovered_within_ms") {
+  auto sc = checked_scenario();
+  sc.checks = {{"recovered_within_ms", 10}};
+  auto promoted = [](int64_t t, epoch_t epoch, std::string cause) {
+    return trace_event{t, "partition_promoted",
+                       json{{"app", "journal"}, {"partition", 0},
+                            {"epoch", epoch}, {"cause", cause}}};
+  };
+  std::vector<trace_event> trace{
+    {0, "fault_injected", json{{"fault", 0}, {"copies", {"journal/0"}}}},
+    promoted(1000, 2, "journal/0"),
+    {2000, "fault_injected", json{{"fault", 1}, {"copies", {"journal/1"}}}},
+    promoted(3000, 3, "journal/1"),
+    {4000, "first_event_served",
+     json{{"app", "journal"}, {"partition", 0}, {"epoch", 3}}},
+  };
+  auto rep = check_run(sc, acknowledged(0), trace, 0);
+  REQUIRE(rep.failovers.size() == 2);
+  CHECK(rep.failovers[0].superseded);
+  CHECK_FALSE(rep.failovers[1].superseded);
+  CHECK(check(rep, "recovered_within_ms").passed);
+  // Without the second promotion the first failover never recovered.
+  trace.resize(3);
+  CHECK_FALSE(check(check_run(sc, acknowledged(0), trace, 0),
+                    "recovered_within_ms").passed);
+}
