@@ -72,13 +72,17 @@ TEST_CASE("app-to-app: events forwarded to another application survive its "
   {
     caf::scoped_actor self{sys};
     size_t acked = 0;
+    // Requests go out without waiting for their replies, so forwards are in
+    // flight in both applications when journal's active is killed.
+    using handle_t = decltype(self->request(h->distributor,
+                                            std::chrono::seconds{1}, event{}));
+    std::vector<handle_t> replies;
     auto send = [&](uint64_t rid) {
       event ev{"counter", "k" + std::to_string(rid % 16),
                json_value{json{{"add", 1}, {"forward", "journal"}}}, "test",
                rid};
-      self->request(h->distributor, std::chrono::seconds{10}, ev)
-        .receive([&](event_reply&) { ++acked; },
-                 [](caf::error& err) { FAIL(render(err)); });
+      replies.push_back(
+        self->request(h->distributor, std::chrono::seconds{10}, ev));
     };
     for (uint64_t rid = 1; rid <= total / 2; ++rid)
       send(rid);
@@ -95,6 +99,9 @@ TEST_CASE("app-to-app: events forwarded to another application survive its "
       }
     for (uint64_t rid = total / 2 + 1; rid <= total; ++rid)
       send(rid);
+    for (auto& rh : replies)
+      rh.receive([&](event_reply&) { ++acked; },
+                 [](caf::error& err) { FAIL(render(err)); });
     CHECK(acked == total);
     // Forwarding is asynchronous: wait (bounded) until journal has them all.
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{10};
