@@ -15,9 +15,13 @@ struct tokens {
   std::vector<caf::actor> actors;
 
   app_support_actor make() {
-    actors.push_back(sys.spawn([]() -> caf::behavior {
-      return {[](int) {}};
-    }));
+    // (With an argument: CAF 0.17 dereferences a null argument tuple when
+    // it spawns a functor that takes none, which UBSan reports.)
+    actors.push_back(sys.spawn(
+      [](caf::event_based_actor*, int) -> caf::behavior {
+        return {[](int) {}};
+      },
+      0));
     return caf::actor_cast<app_support_actor>(actors.back());
   }
 
