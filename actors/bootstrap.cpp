@@ -27,6 +27,7 @@ void register_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<standby_ref>("keel_standby_ref");
   cfg.add_message_type<role_assignment>("keel_role_assignment");
   cfg.add_message_type<std::vector<role_assignment>>("keel_role_assignments");
+  cfg.add_message_type<fault_injection>("keel_fault_injection");
   cfg.add_message_type<checkpoint>("keel_checkpoint");
   cfg.add_message_type<checkpoint_ack>("keel_checkpoint_ack");
   cfg.add_message_type<replica_meta>("keel_replica_meta");

@@ -31,6 +31,10 @@ KEEL_ATOM(remove_standby_atom, "rm_stdby");
 KEEL_ATOM(get_state_atom, "get_state");
 KEEL_ATOM(sync_timeout_atom, "sync_tmo");
 KEEL_ATOM(retry_send_atom, "retry_send");
+KEEL_ATOM(health_atom, "health");
+KEEL_ATOM(health_due_atom, "health_due");
+KEEL_ATOM(inject_atom, "inject");
+KEEL_ATOM(probe_atom, "probe");
 
 // -- router / distributor ------------------------------------------------------------
 KEEL_ATOM(subscribe_atom, "subscribe");

@@ -69,6 +69,12 @@ struct app_config {
   X(uint32_t, app_send_max, 10000, 1, 10000000,                                \
     "app-to-app events a copy keeps until the distributor accepts them; past " \
     "it the copy refuses new events with `overloaded`")                        \
+  X(uint32_t, health_check_interval_ms, 100, 1, 3600000,                       \
+    "how often a node agent checks each of its copies; a check also times "   \
+    "out after this long")                                                     \
+  X(uint32_t, health_check_misses, 3, 1, 1000,                                 \
+    "consecutive unanswered health checks after which a copy counts as hung "  \
+    "and is killed; detection takes at most interval x (misses + 1)")          \
   X(uint32_t, load_report_interval_ms, 1000, 1, 3600000,                       \
     "how often each copy reports its load to the load manager")                \
   X(uint32_t, trace_buffer_max, 1000000, 1, 100000000,                         \

@@ -237,6 +237,11 @@ void on_peer_down(app_support_pointer self, const caf::down_msg& msg) {
   }
 }
 
+/// True while an injected hang is active: the copy does nothing at all.
+bool hung(app_support_pointer self) {
+  return self->state.fault.kind == fault_injection::hang;
+}
+
 void report_load(app_support_pointer self) {
   auto& st = self->state;
   load_report rep;
@@ -288,6 +293,8 @@ app_support_actor::behavior_type app_support_impl(app_support_pointer self,
   return {
     [self](routed_event& re) {
       auto& st = self->state;
+      if (hung(self))
+        return;
       replica_outbox out;
       auto i = st.sources.find(re.source);
       if (i == st.sources.end())
@@ -311,6 +318,8 @@ app_support_actor::behavior_type app_support_impl(app_support_pointer self,
     },
     [self](checkpoint& cp) {
       auto& st = self->state;
+      if (hung(self))
+        return;
       checkpoint_ack ack{cp.partition, 0, st.args.spec.copy, 0, false};
       if (cp.partition < st.replicas.size() && st.replicas[cp.partition])
         ack = st.replicas[cp.partition]->on_checkpoint(cp.epoch, cp.entries);
@@ -318,6 +327,8 @@ app_support_actor::behavior_type app_support_impl(app_support_pointer self,
     },
     [self](checkpoint_ack& ack) {
       auto& st = self->state;
+      if (hung(self))
+        return;
       if (ack.partition >= st.replicas.size() || !st.replicas[ack.partition])
         return;
       auto& r = *st.replicas[ack.partition];
@@ -335,6 +346,8 @@ app_support_actor::behavior_type app_support_impl(app_support_pointer self,
     },
     [self](state_transfer& tr) {
       auto& st = self->state;
+      if (hung(self))
+        return;
       if (tr.partition >= st.replicas.size())
         return;
       auto& r = replica_for(self, tr.partition);
@@ -346,6 +359,8 @@ app_support_actor::behavior_type app_support_impl(app_support_pointer self,
     },
     [self](assign_roles_atom, std::vector<role_assignment>& roles)
       -> caf::result<ok_atom> {
+      if (hung(self))
+        return caf::delegated<ok_atom>{};
       replica_outbox out;
       std::set<std::pair<partition_id, copy_id>> wait_for;
       std::string refused;
@@ -370,6 +385,8 @@ app_support_actor::behavior_type app_support_impl(app_support_pointer self,
     },
     [self](add_standby_atom, role_assignment& ra) -> caf::result<ok_atom> {
       auto& st = self->state;
+      if (hung(self))
+        return caf::delegated<ok_atom>{};
       if (ra.partition >= st.replicas.size() || !st.replicas[ra.partition]
           || st.replicas[ra.partition]->current_role() != role::active)
         return make_error(error_code::not_active,
@@ -389,6 +406,8 @@ app_support_actor::behavior_type app_support_impl(app_support_pointer self,
     },
     [self](remove_standby_atom, partition_id partition, copy_id& standby) {
       auto& st = self->state;
+      if (hung(self))
+        return;
       if (partition >= st.replicas.size() || !st.replicas[partition])
         return;
       replica_outbox out;
@@ -396,8 +415,11 @@ app_support_actor::behavior_type app_support_impl(app_support_pointer self,
       resolve_waiters(self, partition, standby);
       flush(self, out);
     },
-    [self](get_state_atom, partition_id partition) {
+    [self](get_state_atom,
+           partition_id partition) -> caf::result<partition_state> {
       auto& st = self->state;
+      if (hung(self))
+        return caf::delegated<partition_state>{};
       partition_state result;
       result.partition = partition;
       if (partition < st.replicas.size() && st.replicas[partition]) {
@@ -409,8 +431,10 @@ app_support_actor::behavior_type app_support_impl(app_support_pointer self,
       }
       return result;
     },
-    [self](status_atom) {
+    [self](status_atom) -> caf::result<copy_status> {
       auto& st = self->state;
+      if (hung(self))
+        return caf::delegated<copy_status>{};
       copy_status result{st.args.spec.copy, st.args.node, {}};
       for (auto& r : st.replicas)
         if (r)
@@ -419,7 +443,42 @@ app_support_actor::behavior_type app_support_impl(app_support_pointer self,
             r->pending_acks(), static_cast<uint32_t>(r->standbys())});
       return result;
     },
-    [self](retry_send_atom, uint64_t id) { send_outbound(self, id); },
+    [self](retry_send_atom, uint64_t id) {
+      if (!hung(self))
+        send_outbound(self, id);
+    },
+    [self](health_atom) -> caf::result<ok_atom> {
+      auto& st = self->state;
+      if (hung(self))
+        return caf::delegated<ok_atom>{};
+      if (st.fault.kind != fault_injection::slow)
+        return ok_atom::value;
+      auto id = st.next_health++;
+      st.late_health.emplace(id, self->make_response_promise<ok_atom>());
+      self->delayed_send(self, std::chrono::milliseconds{st.fault.delay_ms},
+                         health_due_atom::value, id);
+      return caf::delegated<ok_atom>{};
+    },
+    [self](health_due_atom, uint64_t id) {
+      auto& late = self->state.late_health;
+      if (auto i = late.find(id); i != late.end()) {
+        i->second.deliver(ok_atom::value);
+        late.erase(i);
+      }
+    },
+    [self](inject_atom, fault_injection& fault) {
+      // Also handled while hung: `none` resumes a hung copy.
+      auto& st = self->state;
+      st.fault = fault;
+      st.args.ctx->emit(self, "fault_active",
+                        json{{"copy", to_string(st.args.spec.copy)},
+                             {"kind", fault.kind == fault_injection::hang
+                                        ? "hang"
+                                        : fault.kind == fault_injection::slow
+                                            ? "slow"
+                                            : "none"},
+                             {"delay_ms", fault.delay_ms}});
+    },
     [self](sync_timeout_atom, uint64_t id) {
       auto& waiters = self->state.waiters;
       for (auto i = waiters.begin(); i != waiters.end(); ++i)
@@ -433,7 +492,8 @@ app_support_actor::behavior_type app_support_impl(app_support_pointer self,
         }
     },
     [self](tick_atom) {
-      report_load(self);
+      if (!hung(self))
+        report_load(self);
       auto interval = std::chrono::milliseconds{
         self->state.args.ctx->config.knobs.load_report_interval_ms};
       self->delayed_send(self, interval, tick_atom::value);

@@ -121,6 +121,22 @@ typename Inspector::result_type inspect(Inspector& f, log_entry& x) {
            x.ev);
 }
 
+/// A fault a scenario (or an operator drill) injects into a copy.
+struct fault_injection {
+  enum kind_t : uint8_t {
+    none = 0,  ///< back to normal
+    hang = 1,  ///< stop handling anything: no replies, no progress
+    slow = 2,  ///< answer health checks `delay_ms` late; all else normal
+  };
+  uint8_t kind = none;
+  uint32_t delay_ms = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, fault_injection& x) {
+  return f(caf::meta::type_name("keel_fault_injection"), x.kind, x.delay_ms);
+}
+
 struct checkpoint;
 struct checkpoint_ack;
 struct state_transfer;
@@ -162,7 +178,15 @@ using app_support_actor = caf::typed_actor<
   // unavailable) after control_timeout_ms.
   caf::reacts_to<sync_timeout_atom, uint64_t>,
   // self -> self: send an app-to-app event again after a refusal.
-  caf::reacts_to<retry_send_atom, uint64_t>>;
+  caf::reacts_to<retry_send_atom, uint64_t>,
+  // node agent -> copy: are you alive? Answered at once (or late, or never,
+  // under an injected fault). The agent kills a copy that misses
+  // health_check_misses checks in a row.
+  caf::replies_to<health_atom>::with<ok_atom>,
+  // self -> self: answer a delayed health check.
+  caf::reacts_to<health_due_atom, uint64_t>,
+  // scenario driver -> copy: inject a fault (see fault_injection).
+  caf::reacts_to<inject_atom, fault_injection>>;
 
 /// A standby as the active sees it.
 struct standby_ref {

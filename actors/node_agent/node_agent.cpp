@@ -7,6 +7,55 @@
 
 namespace keel {
 
+namespace {
+
+std::chrono::milliseconds health_interval(node_agent_pointer self) {
+  return std::chrono::milliseconds{
+    self->state.ctx->config.knobs.health_check_interval_ms};
+}
+
+/// One health check of `copy`. Answered: check again after an interval.
+/// Unanswered within the interval: a miss, and the next check goes out at
+/// once; after health_check_misses misses in a row the copy is hung and
+/// killed. Detection takes at most interval x (misses + 1).
+void probe(node_agent_pointer self, const copy_id& copy,
+           uint64_t incarnation) {
+  auto& st = self->state;
+  auto i = st.copies.find(copy);
+  if (i == st.copies.end() || i->second.incarnation != incarnation)
+    return;  // stopped, dead or replaced: this loop ends
+  self->request(i->second.handle, health_interval(self), health_atom::value)
+    .then(
+      [self, copy, incarnation](ok_atom) {
+        auto i = self->state.copies.find(copy);
+        if (i == self->state.copies.end()
+            || i->second.incarnation != incarnation)
+          return;
+        i->second.misses = 0;
+        self->delayed_send(self, health_interval(self), probe_atom::value,
+                           copy, incarnation);
+      },
+      [self, copy, incarnation](caf::error&) {
+        auto& st = self->state;
+        auto i = st.copies.find(copy);
+        if (i == st.copies.end() || i->second.incarnation != incarnation)
+          return;
+        auto misses = ++i->second.misses;
+        if (misses < st.ctx->config.knobs.health_check_misses) {
+          self->send(self, probe_atom::value, copy, incarnation);
+          return;
+        }
+        st.ctx->emit(self, "copy_hung",
+                     json{{"copy", to_string(copy)},
+                          {"node", st.node},
+                          {"misses", misses}});
+        // The fault manager sees the kill as a down_msg and recovers.
+        self->send_exit(i->second.handle, caf::exit_reason::kill);
+      });
+}
+
+} // namespace
+
 node_agent_actor::behavior_type node_agent_impl(node_agent_pointer self,
                                                 node_id node, context_ptr ctx,
                                                 const app_registry* registry,
@@ -23,7 +72,7 @@ node_agent_actor::behavior_type node_agent_impl(node_agent_pointer self,
   self->set_down_handler([self](caf::down_msg& msg) {
     auto& copies = self->state.copies;
     for (auto i = copies.begin(); i != copies.end(); ++i)
-      if (i->second.address() == msg.source) {
+      if (i->second.handle.address() == msg.source) {
         copies.erase(i);
         return;
       }
@@ -37,13 +86,17 @@ node_agent_actor::behavior_type node_agent_impl(node_agent_pointer self,
                           "node " + st.node + " has no application type \""
                             + spec.type + "\"");
       if (auto i = st.copies.find(spec.copy); i != st.copies.end())
-        return i->second;  // repeated request: the same copy
+        return i->second.handle;  // repeated request: the same copy
       auto id = spec.copy;
       auto handle = self->spawn<caf::monitored>(
         app_support_impl,
         app_support_args{std::move(spec), st.node, st.ctx, *factory,
                          caf::actor_cast<caf::actor>(self)});
-      st.copies.emplace(id, handle);
+      auto incarnation = st.next_incarnation++;
+      st.copies.emplace(id, node_agent_state::running_copy{handle,
+                                                           incarnation, 0});
+      self->delayed_send(self, health_interval(self), probe_atom::value, id,
+                         incarnation);
       st.ctx->emit(self, "copy_started",
                    json{{"copy", to_string(id)}, {"node", st.node}});
       return handle;
@@ -51,8 +104,8 @@ node_agent_actor::behavior_type node_agent_impl(node_agent_pointer self,
     [self](stop_copy_atom, copy_id& copy) {
       auto& st = self->state;
       if (auto i = st.copies.find(copy); i != st.copies.end()) {
-        self->demonitor(i->second.address());
-        self->send_exit(i->second, caf::exit_reason::user_shutdown);
+        self->demonitor(i->second.handle.address());
+        self->send_exit(i->second.handle, caf::exit_reason::user_shutdown);
         st.copies.erase(i);
       }
       return ok_atom::value;
@@ -62,6 +115,9 @@ node_agent_actor::behavior_type node_agent_impl(node_agent_pointer self,
       for (auto& [id, _] : self->state.copies)
         result.push_back(id);
       return result;
+    },
+    [self](probe_atom, copy_id& copy, uint64_t incarnation) {
+      probe(self, copy, incarnation);
     },
   };
 }

@@ -20,7 +20,14 @@ struct node_agent_state {
   context_ptr ctx;
   const app_registry* registry = nullptr;
   caf::actor parent;
-  std::map<copy_id, app_support_actor> copies;
+  struct running_copy {
+    app_support_actor handle;
+    /// Distinguishes incarnations of one copy id in probe messages.
+    uint64_t incarnation = 0;
+    uint32_t misses = 0;
+  };
+  std::map<copy_id, running_copy> copies;
+  uint64_t next_incarnation = 1;
   static inline const char* name = "keel.node_agent";
 };
 

@@ -1,6 +1,8 @@
 // Protocol of the node_agent (one per node): spawns and stops the copies
-// placed on its node, on the controller's command. Copies are linked to it:
-// when the node goes down, its copies go down with it.
+// placed on its node, on the controller's command, and health-checks them:
+// a copy that misses health_check_misses checks in a row is hung; the agent
+// kills it, and the fault manager sees it go down like any crash. When the
+// node goes down, its copies go down with it.
 #pragma once
 
 #include <string>
@@ -35,6 +37,8 @@ using node_agent_actor = caf::typed_actor<
   // controller -> agent: stop a copy (no-op if unknown). Replies at once.
   caf::replies_to<stop_copy_atom, copy_id>::with<ok_atom>,
   // any -> agent: the copies running here. Also a liveness probe.
-  caf::replies_to<status_atom>::with<std::vector<copy_id>>>;
+  caf::replies_to<status_atom>::with<std::vector<copy_id>>,
+  // self -> self: health-check one copy (incarnation number).
+  caf::reacts_to<probe_atom, copy_id, uint64_t>>;
 
 } // namespace keel

@@ -62,7 +62,8 @@ failover_timelines(const std::vector<trace_event>& trace) {
                  != std::string::npos)
           break;  // the same copy fails again: a new fault
         if (detected < 0
-            && ((later.name == "copy_down" && str(later.fields, "copy") == copy)
+            && (((later.name == "copy_down" || later.name == "copy_hung")
+                 && str(later.fields, "copy") == copy)
                 || (later.name == "node_down" && !node.empty()
                     && str(later.fields, "node") == node)))
           detected = later.t_us;
@@ -102,6 +103,63 @@ failover_timelines(const std::vector<trace_event>& trace) {
         f.detected_ms = detected >= 0 ? ms_between(t0, detected) : -1;
         result.push_back(f);
       }
+    }
+  }
+  return result;
+}
+
+std::vector<fault_detection>
+fault_detections(const std::vector<trace_event>& trace) {
+  std::vector<fault_detection> result;
+  for (size_t i = 0; i < trace.size(); ++i) {
+    auto& ev = trace[i];
+    if (ev.name != "fault_injected")
+      continue;
+    fault_detection d{static_cast<uint32_t>(num(ev.fields, "fault")),
+                      str(ev.fields, "kind"), -1};
+    auto copies = ev.fields.value("copies", json::array());
+    auto nodes = ev.fields.value("nodes", json::array());
+    auto matches = [&](const trace_event& later) {
+      if (later.name == "copy_down" || later.name == "copy_hung")
+        for (auto& c : copies)
+          if (str(later.fields, "copy") == c.get<std::string>())
+            return true;
+      if (later.name == "node_down" && d.kind == "crash_node")
+        for (auto& n : nodes)
+          if (str(later.fields, "node") == n.get<std::string>())
+            return true;
+      return false;
+    };
+    for (size_t j = i + 1; j < trace.size(); ++j)
+      if (matches(trace[j])) {
+        d.detected_ms = ms_between(ev.t_us, trace[j].t_us);
+        break;
+      }
+    result.push_back(d);
+  }
+  return result;
+}
+
+std::vector<std::string>
+unexpected_failures(const std::vector<trace_event>& trace) {
+  std::set<std::string> targeted;
+  std::set<std::string> crashed_nodes;
+  std::vector<std::string> result;
+  for (auto& ev : trace) {
+    if (ev.name == "fault_injected") {
+      auto kind = str(ev.fields, "kind");
+      // A slowed copy is expected to stay up: it is not a target here.
+      if (kind != "slow_copy")
+        for (auto& c : ev.fields.value("copies", json::array()))
+          targeted.insert(c.get<std::string>());
+      if (kind == "crash_node")
+        crashed_nodes.insert(str(ev.fields, "target"));
+    } else if (ev.name == "copy_down" || ev.name == "copy_hung") {
+      auto copy = str(ev.fields, "copy");
+      if (targeted.count(copy) == 0
+          && crashed_nodes.count(str(ev.fields, "node")) == 0)
+        result.push_back(ev.name + " " + copy + " at "
+                         + std::to_string(ev.t_us / 1000) + " ms");
     }
   }
   return result;
@@ -190,6 +248,7 @@ report check_run(const scenario& sc, const run_data& data,
         && seen.count(id) == 0)
       ++ev.lost;
   rep.failovers = failover_timelines(trace);
+  rep.detections = fault_detections(trace);
   // -- checks ---------------------------------------------------------------------
   auto journal_ok = data.journal_read;
   for (auto& c : sc.checks) {
@@ -236,6 +295,32 @@ report check_run(const scenario& sc, const run_data& data,
         res.detail = "slowest " + std::to_string(worst) + " ms <= "
                      + std::to_string(c.bound_ms) + " ms over "
                      + std::to_string(rep.failovers.size()) + " failovers";
+    } else if (c.name == "detected_within_ms") {
+      res.passed = true;
+      double worst = 0;
+      for (auto& d : rep.detections) {
+        if (d.kind == "slow_copy")
+          continue;  // nothing to detect
+        if (d.detected_ms < 0 || d.detected_ms > c.bound_ms) {
+          res.passed = false;
+          res.detail = "fault " + std::to_string(d.fault) + " (" + d.kind
+                       + ") "
+                       + (d.detected_ms < 0
+                            ? std::string{"never detected"}
+                            : "detected after "
+                                + std::to_string(d.detected_ms) + " ms");
+          break;
+        }
+        worst = std::max(worst, d.detected_ms);
+      }
+      if (res.passed)
+        res.detail = "slowest detection " + std::to_string(worst)
+                     + " ms <= " + std::to_string(c.bound_ms) + " ms";
+    } else if (c.name == "no_unexpected_failures") {
+      auto extra = unexpected_failures(trace);
+      res.passed = extra.empty();
+      res.detail = extra.empty() ? "only injected faults took copies down"
+                                 : extra.front();
     } else if (c.name == "all_answered") {
       res.passed = ev.failed == 0 && ev.open == 0;
       res.detail = std::to_string(ev.failed) + " failed (timeout), "
@@ -266,6 +351,10 @@ json report::to_json(const run_data& data) const {
                           {"copies", copies},
                           {"error", f.error}});
   }
+  for (auto& f : faults)
+    for (auto& d : detections)
+      if (d.fault == f["index"].get<uint32_t>())
+        f["detected_ms"] = d.detected_ms;
   json fo = json::array();
   for (auto& f : failovers)
     fo.push_back(json{{"fault", f.fault},
@@ -324,6 +413,11 @@ std::string summarize(const report& rep, const run_data& data) {
         << static_cast<double>(f.at_us) / 1000.0 << " ms";
     if (!f.error.empty())
       out << " FAILED: " << f.error;
+    for (auto& d : rep.detections)
+      if (d.fault == f.index && d.kind != "slow_copy")
+        out << (d.detected_ms >= 0
+                  ? ", detected after " + std::to_string(d.detected_ms) + " ms"
+                  : std::string{", never detected"});
     std::vector<double> det, pro, first;
     for (auto& fo : rep.failovers)
       if (fo.fault == f.index) {

@@ -49,6 +49,14 @@ struct failover_timeline {
   bool superseded = false;
 };
 
+/// When the fault manager (or a node agent) first noticed an injected
+/// fault: ms after injection, -1 if never.
+struct fault_detection {
+  uint32_t fault = 0;
+  std::string kind;
+  double detected_ms = -1;
+};
+
 struct check_result {
   std::string name;
   bool passed = false;
@@ -61,6 +69,7 @@ struct report {
   bool passed = false;
   event_counts events;
   std::vector<failover_timeline> failovers;
+  std::vector<fault_detection> detections;
   std::vector<check_result> checks;
   std::vector<std::string> errors;
   double latency_p50_ms = 0;
@@ -80,6 +89,15 @@ report check_run(const scenario& sc, const run_data& data,
 /// Failover timelines from the trace (exposed for tests).
 std::vector<failover_timeline>
 failover_timelines(const std::vector<trace_event>& trace);
+
+/// Detection time of every injected fault (exposed for tests).
+std::vector<fault_detection>
+fault_detections(const std::vector<trace_event>& trace);
+
+/// Copies that went down (or were declared hung) although no injected
+/// fault targeted them or their node.
+std::vector<std::string>
+unexpected_failures(const std::vector<trace_event>& trace);
 
 /// (app, partition, epoch) keys that had more than one active copy.
 std::vector<std::string>

@@ -57,7 +57,9 @@ void run_step(driver_ptr self, uint32_t index, assignment_table& table) {
         return &c;
     return nullptr;
   };
-  if (step.kind == "kill_copy") {
+  bool copy_step = step.kind == "kill_copy" || step.kind == "hang_copy"
+                   || step.kind == "slow_copy";
+  if (copy_step) {
     std::optional<copy_id> target;
     for (auto& pa : table.partitions) {
       if (pa.app != step.app || pa.partition != step.partition)
@@ -81,7 +83,14 @@ void run_step(driver_ptr self, uint32_t index, assignment_table& table) {
     rec.copies.push_back(info->copy);
     rec.nodes.push_back(info->node);
     record_fault(self, std::move(rec));
-    caf::anon_send_exit(info->handle, caf::exit_reason::kill);
+    if (step.kind == "kill_copy")
+      caf::anon_send_exit(info->handle, caf::exit_reason::kill);
+    else if (step.kind == "hang_copy")
+      caf::anon_send(info->handle, inject_atom::value,
+                     fault_injection{fault_injection::hang, 0});
+    else
+      caf::anon_send(info->handle, inject_atom::value,
+                     fault_injection{fault_injection::slow, step.delay_ms});
   } else if (step.kind == "crash_node") {
     rec.target = step.node;
     auto sup = st.handles.node_supervisors.find(step.node);

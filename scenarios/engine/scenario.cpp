@@ -11,7 +11,7 @@ const std::vector<std::string>& check_names() {
   static const std::vector<std::string> names{
     "no_lost_acknowledged", "no_duplicates", "per_key_order",
     "single_active", "recovered_within_ms", "all_partitions_active",
-    "all_answered"};
+    "all_answered", "detected_within_ms", "no_unexpected_failures"};
   return names;
 }
 
@@ -58,7 +58,9 @@ workload_spec read_workload(const json& value, const std::string& path,
   return w;
 }
 
-void read_kill_copy(step_reader& in, step_spec& s, const scenario& sc) {
+/// The copy a copy step targets: {app, which: active_of|standby_of with
+/// partition, or copy with copy}.
+void read_copy_target(step_reader& in, step_spec& s, const scenario& sc) {
   auto& obj = in.obj;
   s.app = obj.required_string("app");
   auto app = sc.system.find_app(s.app);
@@ -78,6 +80,12 @@ void read_kill_copy(step_reader& in, step_spec& s, const scenario& sc) {
                           "\""
                             + s.which + "\"");
   }
+}
+
+void read_slow_copy(step_reader& in, step_spec& s, const scenario& sc) {
+  read_copy_target(in, s, sc);
+  s.delay_ms = static_cast<uint32_t>(
+    in.obj.required_uint("delay_ms", 1, 3'600'000));
 }
 
 void read_crash_node(step_reader& in, step_spec& s, const scenario& sc) {
@@ -125,18 +133,18 @@ check_spec read_check(const json& value, const std::string& path) {
   auto& names = check_names();
   if (value.is_string()) {
     c.name = value.get<std::string>();
-    if (c.name == "recovered_within_ms")
-      throw json_path_error(path, "recovered_within_ms needs a bound: "
-                                  "{\"recovered_within_ms\": 500}");
+    if (c.name == "recovered_within_ms" || c.name == "detected_within_ms")
+      throw json_path_error(path, c.name + " needs a bound: {\"" + c.name
+                                    + "\": 500}");
   } else if (value.is_object() && value.size() == 1) {
     c.name = value.begin().key();
-    if (c.name != "recovered_within_ms")
-      throw json_path_error(path, "only recovered_within_ms takes a value; "
-                                  "write \""
+    if (c.name != "recovered_within_ms" && c.name != "detected_within_ms")
+      throw json_path_error(path, "only recovered_within_ms and "
+                                  "detected_within_ms take a value; write \""
                                     + c.name + "\" as a plain string");
     auto& bound = value.begin().value();
     if (!bound.is_number() || bound.get<double>() <= 0)
-      throw json_path_error(path + ".recovered_within_ms",
+      throw json_path_error(path + "." + c.name,
                             "expected a positive number of milliseconds, got "
                               + describe_json(bound));
     c.bound_ms = bound.get<double>();
@@ -158,8 +166,18 @@ const std::vector<step_kind>& step_kinds() {
     {"kill_copy",
      "kill one copy (exit_reason::kill); which: active_of|standby_of "
      "(with partition) or copy (with copy index)",
-     read_kill_copy,
+     read_copy_target,
      {"app", "which", "partition", "copy"}},
+    {"hang_copy",
+     "make one copy stop handling anything (no replies, no progress); "
+     "targets like kill_copy",
+     read_copy_target,
+     {"app", "which", "partition", "copy"}},
+    {"slow_copy",
+     "make one copy answer health checks delay_ms late (slow but alive); "
+     "targets like kill_copy",
+     read_slow_copy,
+     {"app", "which", "partition", "copy", "delay_ms"}},
     {"crash_node", "kill every actor of a logical node", read_crash_node,
      {"node"}},
   };

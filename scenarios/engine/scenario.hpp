@@ -39,11 +39,13 @@ struct step_spec {
   uint32_t at_ms = 0;
   std::string kind;
   app_name app;
-  /// kill_copy: "active_of" / "standby_of" (a partition's), or "copy".
+  /// Copy steps: "active_of" / "standby_of" (a partition's), or "copy".
   std::string which;
   partition_id partition = 0;
   uint32_t copy = 0;
   node_id node;
+  /// slow_copy: how late health checks are answered.
+  uint32_t delay_ms = 0;
 };
 
 struct check_spec {
