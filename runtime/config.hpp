@@ -60,6 +60,12 @@ struct app_config {
     "past it the copy stays down (OTP's restart intensity)")                   \
   X(uint32_t, copy_restart_period_ms, 10000, 1, 86400000,                      \
     "the window of copy_restart_max")                                          \
+  X(uint32_t, node_failover_max, 2, 0, 1000,                                   \
+    "copies failed over off one node (their restart intensity exceeded) "     \
+    "allowed within node_failover_period_ms; one more takes the node out of " \
+    "service: its copies move away and nothing is placed there")              \
+  X(uint32_t, node_failover_period_ms, 60000, 1, 86400000,                     \
+    "the window of node_failover_max")                                         \
   X(uint32_t, control_timeout_ms, 2000, 1, 600000,                             \
     "timeout of control-plane requests (spawn, role change, routes)")          \
   X(uint32_t, retransmit_interval_ms, 100, 1, 600000,                          \

@@ -144,16 +144,37 @@ controller_state::plan_copy_failure(const copy_id& copy, time_point now) {
         plan.lost_standbys.emplace_back(key, *part.active);
     }
   }
-  if (!rec.window.try_restart(now)) {
-    plan.restart_refused = true;
+  auto replace = [&](std::set<node_id> exclude) {
+    if (auto node = replacement_node(copy, exclude))
+      plan.restart = restart_decision{copy, *node, false};
+  };
+  if (!node_usable(rec.node)) {
+    replace({});  // the node failed (or left service): not the copy's fault
     return plan;
   }
-  rec.restarts += 1;
-  if (node_alive(rec.node)) {
+  if (rec.window.try_restart(now)) {
+    rec.restarts += 1;
+    plan.escalation = "restart";
     plan.restart = restart_decision{copy, rec.node, true};
-  } else if (auto node = replacement_node(copy)) {
-    plan.restart = restart_decision{copy, *node, false};
+    return plan;
   }
+  // Rung 2: fail the copy over to another node; the node pays for it.
+  auto period = std::chrono::milliseconds{
+    config_.knobs.node_failover_period_ms};
+  auto [win, added] = node_failovers_.try_emplace(
+    rec.node, restart_window{config_.knobs.node_failover_max, period});
+  if (win->second.try_restart(now)) {
+    plan.escalation = "failover";
+  } else {
+    // Rung 3: the node leaves service; its other copies move away.
+    plan.escalation = "node_out_of_service";
+    plan.node_out_of_service = rec.node;
+    out_of_service_.insert(rec.node);
+    for (auto& [id, other] : copies_)
+      if (other.alive && other.node == rec.node)
+        plan.evict.push_back(id);
+  }
+  replace({rec.node});
   return plan;
 }
 
@@ -174,7 +195,7 @@ controller_state::replacement_node(const copy_id& copy,
   std::optional<node_id> best;
   std::pair<int, size_t> best_score{2, 0};
   for (auto& node : config_.nodes) {
-    if (!node_alive(node) || exclude.count(node) > 0)
+    if (!node_usable(node) || exclude.count(node) > 0)
       continue;
     int same_app = 0;
     size_t load = 0;

@@ -4,6 +4,17 @@
 // fails (promotion, restart within the restart intensity, replacement on
 // another node). system_controller.cpp carries the plans out.
 //
+// The escalation ladder (AMF's, with OTP's restart intensity), per failure
+// of a copy whose node is up:
+//   1. restart: the copy restarts in place, within copy_restart_max per
+//      copy_restart_period_ms (its active partitions fail over to their
+//      standbys at once either way);
+//   2. failover: past that, the copy is not restarted there; it is placed on
+//      another node, and the failover counts against its old node;
+//   3. node out of service: past node_failover_max failovers per
+//      node_failover_period_ms, the node's copies move away and nothing is
+//      placed there any more.
+//
 // Placement rules: copies of one application go to distinct nodes while
 // nodes last (round robin, continuing across applications so load spreads);
 // an active and its standbys are never on the same node when another node is
@@ -76,8 +87,13 @@ public:
     /// Partitions where the failed copy was a standby: (key, its active).
     std::vector<std::pair<partition_key, copy_id>> lost_standbys;
     std::optional<restart_decision> restart;
-    /// True if the restart intensity refused a restart.
-    bool restart_refused = false;
+    /// The ladder's rung: "restart", "failover" or "node_out_of_service";
+    /// empty when the copy's node itself failed.
+    std::string escalation;
+    /// Rung 3: the node taken out of service, and its other copies, which
+    /// must be moved away.
+    std::optional<node_id> node_out_of_service;
+    std::vector<copy_id> evict;
   };
 
   /// A role for the restarted copy.
@@ -149,8 +165,18 @@ public:
 
   const copy_record* find(const copy_id& copy) const;
 
+  /// False once the node crashed (its actors are gone).
   bool node_alive(const node_id& node) const {
     return failed_nodes_.count(node) == 0;
+  }
+
+  /// Alive and in service: copies may be placed there.
+  bool node_usable(const node_id& node) const {
+    return node_alive(node) && out_of_service_.count(node) == 0;
+  }
+
+  const std::set<node_id>& out_of_service() const noexcept {
+    return out_of_service_;
   }
 
   const std::set<node_id>& failed_nodes() const noexcept {
@@ -168,6 +194,8 @@ private:
   std::map<copy_id, copy_record> copies_;
   std::map<partition_key, partition_record> partitions_;
   std::set<node_id> failed_nodes_;
+  std::set<node_id> out_of_service_;
+  std::map<node_id, restart_window> node_failovers_;
 };
 
 } // namespace keel

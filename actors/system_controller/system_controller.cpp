@@ -427,6 +427,28 @@ void recover_copy(self_ptr self, copy_failed report,
             {"restart", plan.restart ? (plan.restart->in_place ? "in_place"
                                                                : "replace")
                                      : "none"}});
+  if (!plan.escalation.empty())
+    emit(self, "escalation",
+         json{{"copy", cause},
+              {"node", report.node},
+              {"level", plan.escalation},
+              {"restarts", st.plan->find(plan.failed)->restarts}});
+  if (plan.node_out_of_service) {
+    auto node = *plan.node_out_of_service;
+    json evicted = json::array();
+    for (auto& c : plan.evict)
+      evicted.push_back(to_string(c));
+    emit(self, "node_out_of_service",
+         json{{"node", node}, {"cause", cause}, {"evicted", evicted}});
+    // Stopping them makes the fault manager report them; their recovery
+    // places them elsewhere (the node is no longer usable).
+    if (auto ni = st.nodes.find(node); ni != st.nodes.end())
+      for (auto& c : plan.evict)
+        self
+          ->request(ni->second.agent, control_timeout(self),
+                    stop_copy_atom::value, c)
+          .then([](ok_atom) {}, [](caf::error&) {});
+  }
   st.copies.erase(plan.failed);
   self->send(st.handles.load_manager, unwatch_copy_atom::value, plan.failed);
   for (auto& [key, active] : plan.lost_standbys)
@@ -440,10 +462,6 @@ void recover_copy(self_ptr self, copy_failed report,
     done();
   };
   auto restart_step = [self, plan, app, cause, finish]() {
-    if (plan.restart_refused)
-      emit(self, "copy_restart_refused",
-           json{{"copy", cause},
-                {"restarts", self->state.plan->find(plan.failed)->restarts}});
     if (!plan.restart) {
       reassign_orphans(self, app, cause, finish);
       return;

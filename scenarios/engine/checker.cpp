@@ -118,6 +118,7 @@ fault_detections(const std::vector<trace_event>& trace) {
     fault_detection d{static_cast<uint32_t>(num(ev.fields, "fault")),
                       str(ev.fields, "kind"), -1};
     auto copies = ev.fields.value("copies", json::array());
+    d.any_target = !copies.empty() || d.kind == "crash_node";
     auto nodes = ev.fields.value("nodes", json::array());
     auto matches = [&](const trace_event& later) {
       if (later.name == "copy_down" || later.name == "copy_hung")
@@ -299,7 +300,7 @@ report check_run(const scenario& sc, const run_data& data,
       res.passed = true;
       double worst = 0;
       for (auto& d : rep.detections) {
-        if (d.kind == "slow_copy")
+        if (d.kind == "slow_copy" || !d.any_target)
           continue;  // nothing to detect
         if (d.detected_ms < 0 || d.detected_ms > c.bound_ms) {
           res.passed = false;
@@ -321,6 +322,17 @@ report check_run(const scenario& sc, const run_data& data,
       res.passed = extra.empty();
       res.detail = extra.empty() ? "only injected faults took copies down"
                                  : extra.front();
+    } else if (c.name == "escalation_ladder") {
+      // restart, then failover, then node out of service, in that order.
+      const char* rungs[] = {"restart", "failover", "node_out_of_service"};
+      size_t next = 0;
+      for (auto& ev : trace)
+        if (next < 3 && ev.name == "escalation"
+            && str(ev.fields, "level") == rungs[next])
+          ++next;
+      res.passed = next == 3;
+      res.detail = next == 3 ? "restart, failover, node out of service"
+                             : std::string{"stopped before "} + rungs[next];
     } else if (c.name == "all_answered") {
       res.passed = ev.failed == 0 && ev.open == 0;
       res.detail = std::to_string(ev.failed) + " failed (timeout), "
@@ -345,6 +357,7 @@ json report::to_json(const run_data& data) const {
     for (auto& c : f.copies)
       copies.push_back(to_string(c));
     faults.push_back(json{{"index", f.index},
+                          {"step", f.step},
                           {"kind", f.kind},
                           {"target", f.target},
                           {"at_ms", static_cast<double>(f.at_us) / 1000.0},
@@ -414,7 +427,7 @@ std::string summarize(const report& rep, const run_data& data) {
     if (!f.error.empty())
       out << " FAILED: " << f.error;
     for (auto& d : rep.detections)
-      if (d.fault == f.index && d.kind != "slow_copy")
+      if (d.fault == f.index && d.kind != "slow_copy" && !f.copies.empty())
         out << (d.detected_ms >= 0
                   ? ", detected after " + std::to_string(d.detected_ms) + " ms"
                   : std::string{", never detected"});

@@ -55,6 +55,8 @@ struct fault_detection {
   uint32_t fault = 0;
   std::string kind;
   double detected_ms = -1;
+  /// False for a fault that hit nothing (a flap round on an empty node).
+  bool any_target = true;
 };
 
 struct check_result {

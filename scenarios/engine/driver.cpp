@@ -22,6 +22,7 @@ std::chrono::milliseconds control_timeout(driver_ptr self) {
 
 void record_fault(driver_ptr self, fault_record rec) {
   auto& st = self->state;
+  rec.index = static_cast<uint32_t>(st.data->faults.size());
   json copies = json::array();
   json nodes = json::array();
   for (size_t i = 0; i < rec.copies.size(); ++i) {
@@ -30,6 +31,7 @@ void record_fault(driver_ptr self, fault_record rec) {
   }
   st.handles.ctx->emit(self, "fault_injected",
                        json{{"fault", rec.index},
+                            {"step", rec.step},
                             {"kind", rec.kind},
                             {"target", rec.target},
                             {"copies", copies},
@@ -38,6 +40,7 @@ void record_fault(driver_ptr self, fault_record rec) {
 }
 
 void fail_step(driver_ptr self, fault_record rec, std::string why) {
+  rec.index = static_cast<uint32_t>(self->state.data->faults.size());
   rec.error = why;
   self->state.data->errors.push_back("step " + std::to_string(rec.index)
                                      + " (" + rec.kind + "): " + why);
@@ -48,7 +51,7 @@ void run_step(driver_ptr self, uint32_t index, assignment_table& table) {
   auto& st = self->state;
   auto& step = st.sc->steps[index];
   fault_record rec;
-  rec.index = index;
+  rec.step = index;
   rec.kind = step.kind;
   rec.at_us = st.handles.ctx->now_us(self);
   auto copy_handle = [&](const copy_id& id) -> const copy_info* {
@@ -91,6 +94,24 @@ void run_step(driver_ptr self, uint32_t index, assignment_table& table) {
     else
       caf::anon_send(info->handle, inject_atom::value,
                      fault_injection{fault_injection::slow, step.delay_ms});
+  } else if (step.kind == "flap_node") {
+    rec.target = step.node;
+    for (auto& c : table.copies)
+      if (c.alive && c.node == step.node) {
+        rec.copies.push_back(c.copy);
+        rec.nodes.push_back(c.node);
+      }
+    auto handles = table.copies;
+    auto node = step.node;
+    record_fault(self, std::move(rec));
+    for (auto& c : handles)
+      if (c.alive && c.node == node)
+        caf::anon_send_exit(c.handle, caf::exit_reason::kill);
+    auto next = self->clock().now() + std::chrono::milliseconds{
+                                        step.interval_ms};
+    if (next <= st.started + std::chrono::milliseconds{step.until_ms})
+      self->delayed_send(self, std::chrono::milliseconds{step.interval_ms},
+                         step_atom::value, index);
   } else if (step.kind == "crash_node") {
     rec.target = step.node;
     auto sup = st.handles.node_supervisors.find(step.node);
@@ -219,6 +240,7 @@ caf::behavior scenario_driver(caf::stateful_actor<driver_state>* self,
     [self](run_atom) {
       auto& st = self->state;
       st.done = self->make_response_promise();
+      st.started = self->clock().now();
       auto& w = st.sc->workload;
       random_source seeds{st.sc->seed};
       for (uint32_t i = 0; i < w.clients; ++i) {
@@ -252,7 +274,7 @@ caf::behavior scenario_driver(caf::stateful_actor<driver_state>* self,
               [self, index](caf::error& err) {
                 auto& st = self->state;
                 fault_record rec;
-                rec.index = index;
+                rec.step = index;
                 rec.kind = st.sc->steps[index].kind;
                 fail_step(self, std::move(rec),
                           "controller did not answer: " + render(err));

@@ -21,6 +21,7 @@ namespace keel::scenarios {
 using run_atom = caf::atom_constant<caf::atom("run")>;
 using step_atom = caf::atom_constant<caf::atom("step")>;
 using settle_atom = caf::atom_constant<caf::atom("settle")>;
+using flap_atom = caf::atom_constant<caf::atom("flap")>;
 
 struct driver_state {
   std::shared_ptr<const scenario> sc;
@@ -29,6 +30,7 @@ struct driver_state {
   caf::response_promise done;
   size_t clients_done = 0;
   caf::actor_clock::time_point settle_deadline;
+  caf::actor_clock::time_point started;
   static inline const char* name = "keel.scenario_driver";
 };
 

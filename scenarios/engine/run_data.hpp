@@ -37,7 +37,11 @@ struct client_log {
 };
 
 struct fault_record {
+  /// Position in run_data::faults (a step that repeats, like flap_node,
+  /// records one fault per round).
   uint32_t index = 0;
+  /// The scenario step that injected it.
+  uint32_t step = 0;
   std::string kind;
   std::string target;
   int64_t at_us = 0;

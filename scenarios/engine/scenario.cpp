@@ -11,7 +11,8 @@ const std::vector<std::string>& check_names() {
   static const std::vector<std::string> names{
     "no_lost_acknowledged", "no_duplicates", "per_key_order",
     "single_active", "recovered_within_ms", "all_partitions_active",
-    "all_answered", "detected_within_ms", "no_unexpected_failures"};
+    "all_answered", "detected_within_ms", "no_unexpected_failures",
+    "escalation_ladder"};
   return names;
 }
 
@@ -86,6 +87,24 @@ void read_slow_copy(step_reader& in, step_spec& s, const scenario& sc) {
   read_copy_target(in, s, sc);
   s.delay_ms = static_cast<uint32_t>(
     in.obj.required_uint("delay_ms", 1, 3'600'000));
+}
+
+node_id read_node(step_reader& in, const scenario& sc) {
+  auto& obj = in.obj;
+  auto& nodes = sc.system.nodes;
+  auto node = read_name(obj.required("node"), obj.path_of("node"));
+  if (std::find(nodes.begin(), nodes.end(), node) == nodes.end())
+    throw json_path_error(obj.path_of("node"),
+                          "no node named \"" + node + "\" in the topology");
+  return node;
+}
+
+void read_flap_node(step_reader& in, step_spec& s, const scenario& sc) {
+  s.node = read_node(in, sc);
+  s.interval_ms = static_cast<uint32_t>(
+    in.obj.required_uint("interval_ms", 1, 3'600'000));
+  s.until_ms = static_cast<uint32_t>(
+    in.obj.required_uint("until_ms", s.at_ms, sc.workload.duration_ms));
 }
 
 void read_crash_node(step_reader& in, step_spec& s, const scenario& sc) {
@@ -180,6 +199,11 @@ const std::vector<step_kind>& step_kinds() {
      {"app", "which", "partition", "copy", "delay_ms"}},
     {"crash_node", "kill every actor of a logical node", read_crash_node,
      {"node"}},
+    {"flap_node",
+     "kill every copy on a node (they crash, restart, crash again) every "
+     "interval_ms until until_ms: climbs the escalation ladder",
+     read_flap_node,
+     {"node", "interval_ms", "until_ms"}},
   };
   return kinds;
 }

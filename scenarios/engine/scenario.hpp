@@ -46,6 +46,9 @@ struct step_spec {
   node_id node;
   /// slow_copy: how late health checks are answered.
   uint32_t delay_ms = 0;
+  /// flap_node: kill the node's copies every interval_ms until until_ms.
+  uint32_t interval_ms = 0;
+  uint32_t until_ms = 0;
 };
 
 struct check_spec {

@@ -129,24 +129,71 @@ TEST_CASE("controller_state: a failed active is replaced by its standby with "
   }
 }
 
-TEST_CASE("controller_state: past the restart intensity a copy stays down") {
-  auto cfg = config({"n1", "n2"},
-                    {app("journal", redundancy_model::two_n, 2, 2)});
+TEST_CASE("controller_state: the escalation ladder climbs from restart to "
+          "failover to node out of service") {
+  auto cfg = config({"n1", "n2", "n3"},
+                    {app("a", redundancy_model::two_n, 2, 2),
+                     app("b", redundancy_model::two_n, 2, 2),
+                     app("c", redundancy_model::two_n, 2, 2)});
   cfg.knobs.copy_restart_max = 2;
   cfg.knobs.copy_restart_period_ms = 10000;
+  cfg.knobs.node_failover_max = 1;
+  cfg.knobs.node_failover_period_ms = 60000;
+  controller_state st{cfg};
+  st.plan_activation();
+  for (auto& [id, rec] : st.copies())
+    st.mark_alive(id, rec.node);
+  // a/1 and c/0 share n2 (placement continues round robin across apps).
+  REQUIRE(st.find(copy_id{"a", 1})->node == "n2");
+  REQUIRE(st.find(copy_id{"c", 0})->node == "n2");
+  auto fail = [&](const copy_id& c, std::chrono::seconds at) {
+    auto plan = st.plan_copy_failure(c, t0 + at);
+    if (plan.restart)
+      st.rejoin(c, plan.restart->node);
+    return plan;
+  };
+  // Rung 1: two restarts in place.
+  for (int i = 0; i < 2; ++i) {
+    auto plan = fail({"a", 1}, std::chrono::seconds{i});
+    CHECK(plan.escalation == "restart");
+    REQUIRE(plan.restart);
+    CHECK(plan.restart->in_place);
+    CHECK(plan.restart->node == "n2");
+  }
+  // Rung 2: the third failure within the period moves the copy away.
+  auto moved = fail({"a", 1}, std::chrono::seconds{2});
+  CHECK(moved.escalation == "failover");
+  REQUIRE(moved.restart);
+  CHECK_FALSE(moved.restart->in_place);
+  CHECK(moved.restart->node != "n2");
+  // c/0 on the same node: restarts, then its failover is the node's second
+  // within the period: n2 leaves service.
+  fail({"c", 0}, std::chrono::seconds{3});
+  fail({"c", 0}, std::chrono::seconds{4});
+  auto out = fail({"c", 0}, std::chrono::seconds{5});
+  CHECK(out.escalation == "node_out_of_service");
+  REQUIRE(out.node_out_of_service);
+  CHECK(*out.node_out_of_service == "n2");
+  REQUIRE(out.restart);
+  CHECK(out.restart->node != "n2");
+  CHECK_FALSE(st.node_usable("n2"));
+  CHECK(st.node_alive("n2"));  // still running, just not used
+  CHECK_FALSE(st.replacement_node(copy_id{"b", 0}) == node_id{"n2"});
+}
+
+TEST_CASE("controller_state: with every other node gone a copy past its "
+          "intensity stays down") {
+  auto cfg = config({"n1", "n2"},
+                    {app("journal", redundancy_model::two_n, 2, 2)});
+  cfg.knobs.copy_restart_max = 0;
   controller_state st{cfg};
   st.plan_activation();
   st.mark_alive({"journal", 0}, "n1");
   st.mark_alive({"journal", 1}, "n2");
-  for (int i = 0; i < 2; ++i) {
-    auto plan = st.plan_copy_failure({"journal", 1}, t0 + i * 1s);
-    CHECK(plan.restart);
-    st.rejoin({"journal", 1}, "n2");
-  }
-  auto plan = st.plan_copy_failure({"journal", 1}, t0 + 2s);
+  st.mark_node_failed("n1");
+  auto plan = st.plan_copy_failure({"journal", 1}, t0);
+  CHECK(plan.escalation == "failover");
   CHECK_FALSE(plan.restart);
-  CHECK(plan.restart_refused);
-  CHECK(plan.lost_standbys.size() == 2);
 }
 
 TEST_CASE("controller_state: copies of a failed node are replaced on another "
