@@ -234,6 +234,81 @@ controller_state::promotion_refused(const partition_key& key,
   return std::nullopt;
 }
 
+uint32_t controller_state::desired_standbys(const app_name& app) const {
+  auto cfg = config_.find_app(app);
+  if (!cfg)
+    return 0;
+  switch (cfg->model) {
+    case redundancy_model::two_n:
+    case redundancy_model::n_plus_m:
+      return 1;
+    case redundancy_model::n_way:
+      return cfg->standbys_per_partition;
+    default:
+      return 0;
+  }
+}
+
+std::vector<controller_state::standby_addition>
+controller_state::restore_redundancy(const app_name& app) {
+  std::vector<standby_addition> result;
+  auto desired = desired_standbys(app);
+  auto cfg = config_.find_app(app);
+  if (desired == 0 || !cfg)
+    return result;
+  uint32_t first_dedicated = cfg->model == redundancy_model::n_plus_m
+                               ? cfg->copies - cfg->standby_copies
+                               : cfg->copies;
+  std::map<copy_id, size_t> roles;
+  for (auto& [id, rec] : copies_)
+    if (id.app == app && rec.alive && node_usable(rec.node))
+      roles[id] = 0;
+  for (auto& [key, part] : partitions_) {
+    if (key.first != app)
+      continue;
+    if (part.active && roles.count(*part.active))
+      ++roles[*part.active];
+    for (auto& sb : part.standbys)
+      if (roles.count(sb))
+        ++roles[sb];
+  }
+  for (auto& [key, part] : partitions_) {
+    if (key.first != app || !part.active)
+      continue;
+    auto live = std::count_if(part.standbys.begin(), part.standbys.end(),
+                              [&](const copy_id& sb) {
+                                return copies_.at(sb).alive;
+                              });
+    auto& active_node = copies_.at(*part.active).node;
+    while (static_cast<uint32_t>(live) < desired) {
+      // Lower score wins: (not dedicated, same node as active, roles, index).
+      std::optional<copy_id> best;
+      std::tuple<int, int, size_t, uint32_t> best_score{};
+      for (auto& [id, n] : roles) {
+        if (id == *part.active
+            || std::find(part.standbys.begin(), part.standbys.end(), id)
+                 != part.standbys.end())
+          continue;
+        std::tuple<int, int, size_t, uint32_t> score{
+          id.index >= first_dedicated ? 0 : 1,
+          copies_.at(id).node == active_node ? 1 : 0, n, id.index};
+        if (!best || score < best_score) {
+          best = id;
+          best_score = score;
+        }
+      }
+      if (!best)
+        break;  // no capacity left
+      part.standbys.push_back(*best);
+      ++roles[*best];
+      ++live;
+      result.push_back(
+        standby_addition{key, *best, *part.active, part.epoch});
+    }
+  }
+  return result;
+}
+
 std::vector<controller_state::rejoin_step>
 controller_state::reassign_orphans(const app_name& app) {
   std::vector<rejoin_step> steps;

@@ -137,6 +137,25 @@ public:
                                              const copy_id& refused,
                                              const std::set<copy_id>& tried);
 
+  /// A live copy that becomes a standby of a partition to restore its
+  /// configured redundancy.
+  struct standby_addition {
+    partition_key key;
+    copy_id standby;
+    copy_id active;
+    epoch_t epoch = 0;
+  };
+
+  /// Standbys each partition of `app` should have (2n, n_plus_m: 1; n_way:
+  /// standbys_per_partition; the others: 0).
+  uint32_t desired_standbys(const app_name& app) const;
+
+  /// Partitions of `app` with fewer live standbys than configured get new
+  /// ones from the app's live copies on usable nodes (n_plus_m: dedicated
+  /// standby copies first; then another node than the active's; then the
+  /// copy with the fewest roles). Updates the assignment.
+  std::vector<standby_addition> restore_redundancy(const app_name& app);
+
   /// Gives every partition of `app` that has no active to a live copy of
   /// the app (the one with the fewest actives; ties by index), with a new
   /// epoch. Used when the failed copy will not come back: the partition's

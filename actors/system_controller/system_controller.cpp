@@ -278,6 +278,51 @@ void activate_steps(self_ptr self, const copy_id& copy,
   }
 }
 
+/// Makes `standby` a standby of `key` in `epoch` and has `active` send it
+/// the state. Runs in the background: its end is traced, nobody waits.
+void add_standby(self_ptr self, const partition_key& key,
+                 const copy_id& standby, const copy_id& active,
+                 epoch_t epoch) {
+  auto timeout = control_timeout(self);
+  std::vector<role_assignment> roles{
+    role_assignment{key.second, role::standby, epoch, {}}};
+  auto active_handle = handle_of(self, active);
+  auto add = role_assignment{key.second, role::standby, epoch,
+                             {ref_of(self, standby)}};
+  auto failed = [self, key, standby](caf::error& err) {
+    auto fields = key_fields(key);
+    fields["copy"] = to_string(standby);
+    fields["error"] = render(err);
+    emit(self, "standby_restore_failed", std::move(fields));
+  };
+  self->request(handle_of(self, standby), timeout, assign_roles_atom::value,
+                roles)
+    .then(
+      [self, active_handle, add, key, standby, timeout, failed](ok_atom) {
+        self->request(active_handle, timeout, add_standby_atom::value, add)
+          .then(
+            [self, key, standby](ok_atom) {
+              auto fields = key_fields(key);
+              fields["copy"] = to_string(standby);
+              emit(self, "standby_restored", std::move(fields));
+            },
+            failed);
+      },
+      failed);
+}
+
+/// Brings every partition of `app` back to its configured number of
+/// standbys where live copies allow (in the background).
+void restore_redundancy(self_ptr self, const app_name& app) {
+  for (auto& add : self->state.plan->restore_redundancy(app)) {
+    auto fields = key_fields(add.key);
+    fields["copy"] = to_string(add.standby);
+    fields["active"] = to_string(add.active);
+    emit(self, "redundancy_restoring", std::move(fields));
+    add_standby(self, add.key, add.standby, add.active, add.epoch);
+  }
+}
+
 /// The restarted `copy` takes its roles back: active where a partition has
 /// none, standby elsewhere. Standbys sync in the background (the active
 /// sends the state); the recovery does not wait for them.
@@ -286,42 +331,12 @@ void rejoin(self_ptr self, const copy_id& copy, const node_id& node,
   auto& st = self->state;
   auto steps = st.plan->rejoin(copy, node);
   std::vector<controller_state::rejoin_step> actives;
-  auto handle = handle_of(self, copy);
-  auto timeout = control_timeout(self);
   for (auto& s : steps) {
     if (s.new_role == role::active) {
       actives.push_back(s);
       continue;
     }
-    std::vector<role_assignment> roles{
-      role_assignment{s.key.second, role::standby, s.epoch, {}}};
-    auto active = handle_of(self, *s.active);
-    auto add = role_assignment{s.key.second, role::standby, s.epoch,
-                               {ref_of(self, copy)}};
-    auto key = s.key;
-    self->request(handle, timeout, assign_roles_atom::value, roles)
-      .then(
-        [self, active, add, key, copy, timeout](ok_atom) {
-          self->request(active, timeout, add_standby_atom::value, add)
-            .then(
-              [self, key, copy](ok_atom) {
-                auto fields = key_fields(key);
-                fields["copy"] = to_string(copy);
-                emit(self, "standby_restored", std::move(fields));
-              },
-              [self, key, copy](caf::error& err) {
-                auto fields = key_fields(key);
-                fields["copy"] = to_string(copy);
-                fields["error"] = render(err);
-                emit(self, "standby_restore_failed", std::move(fields));
-              });
-        },
-        [self, key, copy](caf::error& err) {
-          auto fields = key_fields(key);
-          fields["copy"] = to_string(copy);
-          fields["error"] = render(err);
-          emit(self, "standby_restore_failed", std::move(fields));
-        });
+    add_standby(self, s.key, copy, *s.active, s.epoch);
   }
   activate_steps(self, copy, actives, to_string(copy), std::move(done));
 }
@@ -457,7 +472,8 @@ void recover_copy(self_ptr self, copy_failed report,
   // Step 3: restart or replace, then rejoin (runs after routes). A copy
   // that does not come back hands its orphaned partitions to live copies.
   auto app = plan.failed.app;
-  auto finish = [self, cause, done] {
+  auto finish = [self, cause, app, done] {
+    restore_redundancy(self, app);
     emit(self, "recovery_done", json{{"copy", cause}});
     done();
   };

@@ -230,3 +230,50 @@ TEST_CASE("controller_state: with no standby left - partitions wait for the "
     CHECK(s.epoch == 2);
   }
 }
+
+TEST_CASE("controller_state: after a copy is gone for good its partitions "
+          "get standbys again from the live copies") {
+  auto cfg = config({"n1", "n2", "n3", "n4"},
+                    {app("w", redundancy_model::n_way, 4, 8, 1)});
+  cfg.knobs.copy_restart_max = 0;
+  controller_state st{cfg};
+  st.plan_activation();
+  for (auto& [id, rec] : st.copies())
+    st.mark_alive(id, rec.node);
+  // Copy 3 fails and every other node already hosts a copy of the app:
+  // it is failed over to one of them (n_way allows two on a node).
+  st.mark_node_failed("n4");
+  auto plan = st.plan_copy_failure({"w", 3}, t0);
+  CHECK(plan.escalation.empty());  // its node failed: not the copy's fault
+  // Pretend it could not be placed: its standby roles must move.
+  auto additions = st.restore_redundancy("w");
+  for (auto& [key, part] : st.partitions()) {
+    INFO("partition " << key.second);
+    CHECK(part.standbys.size() >= 1);
+    for (auto& sb : part.standbys) {
+      CHECK(sb != *part.active);
+    }
+  }
+  CHECK_FALSE(additions.empty());
+  // Nothing more to do the second time.
+  CHECK(st.restore_redundancy("w").empty());
+}
+
+TEST_CASE("controller_state: n_plus_m restores a lost standby on a "
+          "dedicated standby copy first") {
+  auto cfg = config({"n1", "n2", "n3", "n4", "n5"},
+                    {app("b", redundancy_model::n_plus_m, 5, 6, 2)});
+  controller_state st{cfg};
+  st.plan_activation();
+  for (auto& [id, rec] : st.copies())
+    st.mark_alive(id, rec.node);
+  // Copies 3 and 4 are the dedicated standbys; lose copy 3 for good.
+  st.mark_node_failed(st.find(copy_id{"b", 3})->node);
+  st.plan_copy_failure({"b", 3}, t0);
+  for (auto& add : st.restore_redundancy("b"))
+    CHECK(add.standby == copy_id{"b", 4});
+  for (auto& [key, part] : st.partitions()) {
+    REQUIRE(part.standbys.size() >= 1);
+    CHECK(part.active->index < 3);
+  }
+}
