@@ -28,6 +28,7 @@ void register_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<role_assignment>("keel_role_assignment");
   cfg.add_message_type<std::vector<role_assignment>>("keel_role_assignments");
   cfg.add_message_type<fault_injection>("keel_fault_injection");
+  cfg.add_message_type<partition_snapshot>("keel_partition_snapshot");
   cfg.add_message_type<checkpoint>("keel_checkpoint");
   cfg.add_message_type<checkpoint_ack>("keel_checkpoint_ack");
   cfg.add_message_type<replica_meta>("keel_replica_meta");
@@ -225,6 +226,7 @@ caf::expected<system_handles> start_system(caf::actor_system& sys,
   act.fault_manager = result.fault_manager;
   act.load_manager = result.load_manager;
   act.distributor = result.distributor;
+  act.snapshots = result.distributor;
   caf::error failure;
   self->request(result.controller, timeout, activate_atom::value, act)
     .receive([](ok_atom) {}, [&](caf::error& err) { failure = std::move(err); });

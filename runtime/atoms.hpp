@@ -35,6 +35,7 @@ KEEL_ATOM(health_atom, "health");
 KEEL_ATOM(health_due_atom, "health_due");
 KEEL_ATOM(inject_atom, "inject");
 KEEL_ATOM(probe_atom, "probe");
+KEEL_ATOM(get_snapshot_atom, "get_snap");
 
 // -- router / distributor ------------------------------------------------------------
 KEEL_ATOM(subscribe_atom, "subscribe");

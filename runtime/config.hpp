@@ -51,6 +51,14 @@ struct app_config {
   X(uint32_t, replication_log_max, 100000, 1, 100000000,                       \
     "applied events an active keeps until every standby acknowledged them; "   \
     "past it new events are refused with `overloaded`")                        \
+  X(uint32_t, snapshot_interval_events, 1000, 1, 100000000,                    \
+    "models without a standby (no_redundancy, n_way_active): the active "      \
+    "sends its partition state to the distributor every this many events, "   \
+    "which then forgets the acknowledged events the snapshot covers")          \
+  X(uint32_t, retention_max, 100000, 1, 100000000,                             \
+    "models without a standby: acknowledged events a distributor keeps per "  \
+    "partition until a snapshot covers them (a new active replays them); "    \
+    "past it new events are refused with `overloaded`")                        \
   X(uint32_t, dedupe_window, 1024, 1, 1000000,                                 \
     "request ids remembered per client and partition for deduplication")      \
   X(uint32_t, dedupe_clients_max, 4096, 1, 10000000,                           \

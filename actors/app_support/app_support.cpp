@@ -150,6 +150,12 @@ void flush(app_support_pointer self, replica_outbox& out) {
     fields["standby"] = to_string(s.standby);
     st.args.ctx->emit(self, "standby_resync", std::move(fields));
   }
+  for (auto& snap : out.snapshots) {
+    snap.app = app;
+    snap.from = st.args.spec.copy;
+    for (auto& [source, sink] : st.sources)
+      self->send(sink, snap);
+  }
   if (out.stream_gaps > 0)
     st.args.ctx->emit(self, "state_gap",
                       json{{"copy", to_string(st.args.spec.copy)},
@@ -191,7 +197,8 @@ bool assign(app_support_pointer self, const role_assignment& ra,
       std::vector<copy_id> standbys;
       for (auto& sb : ra.standbys)
         standbys.push_back(sb.copy);
-      if (!r.become_active(ra.epoch, standbys, out))
+      if (!r.become_active(ra.epoch, standbys, out,
+                           ra.seed.present ? &ra.seed : nullptr))
         return false;
       for (auto& sb : ra.standbys) {
         add_peer(self, sb);
@@ -275,7 +282,12 @@ app_support_actor::behavior_type app_support_impl(app_support_pointer self,
   st.limits = replica_limits{knobs.reorder_buffer_max,
                              knobs.replication_log_max,
                              knobs.checkpoint_batch_max, knobs.dedupe_window,
-                             knobs.dedupe_clients_max};
+                             knobs.dedupe_clients_max, 0};
+  if (auto app = args.ctx->config.find_app(args.spec.copy.app);
+      app
+      && (app->model == redundancy_model::no_redundancy
+          || app->model == redundancy_model::n_way_active))
+    st.limits.snapshot_interval_events = knobs.snapshot_interval_events;
   st.replicas.resize(args.spec.partitions);
   st.args = std::move(args);
   st.last_report_us = st.args.ctx->now_us(self);

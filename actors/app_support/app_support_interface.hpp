@@ -70,8 +70,54 @@ typename Inspector::result_type inspect(Inspector& f, event_nack& x) {
            x.epoch, x.seq, x.code);
 }
 
+/// The replicated state of a partition besides the application's own:
+/// where each source's sequence stands, and the deduplication table.
+struct replica_meta {
+  std::vector<std::pair<std::string, seq_t>> applied_seqs;
+  json_value dedupe;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, replica_meta& x) {
+  return f(caf::meta::type_name("keel_replica_meta"), x.applied_seqs,
+           x.dedupe);
+}
+
+/// A partition's whole state as of log index `index`, for models without a
+/// standby: the active sends one to its distributors every
+/// snapshot_interval_events; a distributor keeps the latest and the
+/// acknowledged events after it, and a new active starts from it (seeded
+/// through its role assignment) and the events replayed after it.
+struct partition_snapshot {
+  app_name app;
+  partition_id partition = 0;
+  epoch_t epoch = 0;
+  copy_id from;
+  log_index index = 0;
+  json_value app_state;
+  replica_meta meta;
+  /// False: no snapshot is stored (get_snapshot's answer).
+  bool present = true;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, partition_snapshot& x) {
+  return f(caf::meta::type_name("keel_partition_snapshot"), x.app,
+           x.partition, x.epoch, x.from, x.index, x.app_state, x.meta,
+           x.present);
+}
+
+/// Whoever sends routed events to a copy: gets its acks and nacks, and, for
+/// models without a standby, its partition snapshots.
 using ack_sink_actor
-  = caf::typed_actor<caf::reacts_to<event_acks>, caf::reacts_to<event_nack>>;
+  = caf::typed_actor<caf::reacts_to<event_acks>, caf::reacts_to<event_nack>,
+                     caf::reacts_to<partition_snapshot>>;
+
+/// Where the controller finds a partition's latest snapshot (a
+/// distributor). Answers with present = false if it has none.
+using snapshot_source_actor = caf::typed_actor<
+  caf::replies_to<get_snapshot_atom, app_name, partition_id>::with<
+    partition_snapshot>>;
 
 /// Ingress of events: a client (or a copy, for app-to-app traffic) sends an
 /// event and gets its reply once it is applied and replicated, or an error
@@ -201,18 +247,20 @@ typename Inspector::result_type inspect(Inspector& f, standby_ref& x) {
 }
 
 /// A role for one partition. For an active, `standbys` are the copies it
-/// must bring in sync (by state transfer) and replicate to.
+/// must bring in sync (by state transfer) and replicate to; `seed`, if
+/// present, is the state it starts from (models without a standby).
 struct role_assignment {
   partition_id partition = 0;
   role new_role = role::offline;
   epoch_t epoch = 0;
   std::vector<standby_ref> standbys;
+  partition_snapshot seed{{}, 0, 0, {}, 0, {}, {}, false};
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, role_assignment& x) {
   return f(caf::meta::type_name("keel_role_assignment"), x.partition,
-           x.new_role, x.epoch, x.standbys);
+           x.new_role, x.epoch, x.standbys, x.seed);
 }
 
 struct checkpoint {
@@ -244,19 +292,6 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, checkpoint_ack& x) {
   return f(caf::meta::type_name("keel_checkpoint_ack"), x.partition, x.epoch,
            x.from, x.upto, x.in_sync);
-}
-
-/// The replicated state of a partition besides the application's own:
-/// where each source's sequence stands, and the deduplication table.
-struct replica_meta {
-  std::vector<std::pair<std::string, seq_t>> applied_seqs;
-  json_value dedupe;
-};
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, replica_meta& x) {
-  return f(caf::meta::type_name("keel_replica_meta"), x.applied_seqs,
-           x.dedupe);
 }
 
 struct state_transfer {

@@ -95,11 +95,41 @@ void replica::become_standby(epoch_t epoch) {
   in_sync_ = false;
 }
 
+void replica::restore_from(const json& app_state, const replica_meta& meta,
+                           log_index index) {
+  app_->restore(app_state);
+  applied_ = index;
+  applied_seqs_.clear();
+  for (auto& [source, seq] : meta.applied_seqs)
+    applied_seqs_[source] = seq;
+  dedupe_.from_json(meta.dedupe.value);
+  in_sync_ = true;
+}
+
+void replica::maybe_snapshot(replica_outbox& out) {
+  if (limits_.snapshot_interval_events == 0
+      || applied_since_snapshot_ < limits_.snapshot_interval_events)
+    return;
+  applied_since_snapshot_ = 0;
+  partition_snapshot snap;
+  snap.partition = partition_;
+  snap.epoch = epoch_;
+  snap.index = applied_;
+  snap.app_state = json_value{app_->snapshot()};
+  snap.meta = meta();
+  out.snapshots.push_back(std::move(snap));
+}
+
 bool replica::become_active(epoch_t epoch,
                             const std::vector<copy_id>& standbys,
-                            replica_outbox& out) {
-  if (epoch < epoch_ || (role_ != role::active && !in_sync_))
+                            replica_outbox& out,
+                            const partition_snapshot* seed) {
+  if (epoch < epoch_ || (role_ != role::active && !in_sync_ && !seed))
     return false;
+  if (seed && (epoch > epoch_ || role_ != role::active)) {
+    reset_volatile();
+    restore_from(seed->app_state.value, seed->meta, seed->index);
+  }
   if (epoch > epoch_ || role_ != role::active) {
     role_ = role::active;
     epoch_ = epoch;
@@ -180,6 +210,7 @@ const dedupe_table::entry& replica::apply(const std::string& source, seq_t seq,
 void replica::apply_in_order(const std::string& source, seq_t seq,
                              const event& ev, replica_outbox& out) {
   auto& result = apply(source, seq, ev, true, &out);
+  ++applied_since_snapshot_;
   pending_.push_back(
     pending_ack{applied_, source, seq, result.result, result.rejection});
   if (!standbys_.empty())
@@ -257,6 +288,7 @@ void replica::on_event(const std::string& source, seq_t seq, epoch_t epoch,
   }
   pump(out);
   release_acks(out);
+  maybe_snapshot(out);
 }
 
 // -- replication (active side) ---------------------------------------------------
@@ -381,13 +413,7 @@ checkpoint_ack replica::on_transfer(const state_transfer& transfer) {
   role_ = role::standby;
   epoch_ = transfer.epoch;
   reset_volatile();
-  app_->restore(transfer.app_state.value);
-  applied_ = transfer.index;
-  applied_seqs_.clear();
-  for (auto& [source, seq] : transfer.meta.applied_seqs)
-    applied_seqs_[source] = seq;
-  dedupe_.from_json(transfer.meta.dedupe.value);
-  in_sync_ = true;
+  restore_from(transfer.app_state.value, transfer.meta, transfer.index);
   return checkpoint_ack{partition_, epoch_, self_, applied_, true};
 }
 

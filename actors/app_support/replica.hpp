@@ -37,6 +37,9 @@ struct replica_limits {
   size_t checkpoint_batch_max = 512;
   size_t dedupe_window = 1024;
   size_t dedupe_clients_max = 4096;
+  /// Models without a standby: snapshot to the distributors every this many
+  /// applied events (0: never).
+  size_t snapshot_interval_events = 0;
 };
 
 /// An event one application sends to another from inside handle().
@@ -83,6 +86,8 @@ struct replica_outbox {
   std::vector<checkpoint_out> checkpoints;
   std::vector<transfer_out> transfers;
   std::vector<outbound_send> sends;
+  /// Snapshots for the distributors (app and copy filled in by the caller).
+  std::vector<partition_snapshot> snapshots;
   /// (partition, epoch) whose first event was acknowledged by this active.
   std::vector<std::pair<partition_id, epoch_t>> first_served;
   /// Standbys whose state transfer was acknowledged.
@@ -167,8 +172,11 @@ public:
   /// the applied state, and brings `standbys` in sync by state transfer.
   /// Refuses (returns false, changes nothing) if this replica is a standby
   /// that is not in sync: promoting it would serve an incomplete state.
+  /// With a `seed`, the replica first replaces its state with it (models
+  /// without a standby: the partition's last snapshot).
   bool become_active(epoch_t epoch, const std::vector<copy_id>& standbys,
-                     replica_outbox& out);
+                     replica_outbox& out,
+                     const partition_snapshot* seed = nullptr);
 
   /// Holds no role; keeps the state until told otherwise.
   void become_offline();
@@ -247,6 +255,11 @@ private:
 
   void reset_volatile();
 
+  void restore_from(const json& app_state, const replica_meta& meta,
+                    log_index index);
+
+  void maybe_snapshot(replica_outbox& out);
+
   copy_id self_;
   partition_id partition_;
   std::unique_ptr<application> app_;
@@ -266,6 +279,7 @@ private:
   std::vector<standby_progress> standbys_;
   std::deque<log_entry> log_;  // applied entries some standby still needs
   std::deque<pending_ack> pending_;
+  size_t applied_since_snapshot_ = 0;
 };
 
 } // namespace keel

@@ -7,16 +7,60 @@ namespace keel {
 distributor_state::distributor_state(std::string source,
                                      const system_config& config)
   : source_(std::move(source)),
-    replay_buffer_max_(config.knobs.replay_buffer_max) {
+    replay_buffer_max_(config.knobs.replay_buffer_max),
+    retention_max_(config.knobs.retention_max) {
   for (auto& app : config.apps) {
     app_index_.emplace(app.name, apps_.size());
-    app_entry entry{app.name, std::vector<partition_entry>(app.partitions)};
+    bool retain = app.model == redundancy_model::no_redundancy
+                  || app.model == redundancy_model::n_way_active;
+    app_entry entry{app.name, retain,
+                    std::vector<partition_entry>(app.partitions)};
     for (partition_id p = 0; p < app.partitions; ++p) {
       entry.partitions[p].current.app = app.name;
       entry.partitions[p].current.partition = p;
     }
     apps_.push_back(std::move(entry));
   }
+}
+
+distributor_state::app_entry* distributor_state::app_of(const app_name& app) {
+  auto i = app_index_.find(app);
+  return i == app_index_.end() ? nullptr : &apps_[i->second];
+}
+
+bool distributor_state::on_snapshot(partition_snapshot snap) {
+  auto e = find(snap.app, snap.partition);
+  if (!e || !app_of(snap.app)->retain)
+    return false;
+  // Where the snapshot stands in this distributor's stream.
+  seq_t seq = 0;
+  for (auto& [source, s] : snap.meta.applied_seqs)
+    if (source == source_)
+      seq = s;
+  if (e->snapshot.present
+      && (snap.epoch < e->snapshot.epoch || seq < e->snapshot_seq))
+    return false;
+  while (!e->retained.empty() && e->retained.front().seq <= seq) {
+    e->retained.pop_front();
+    --retained_total_;
+  }
+  e->snapshot_seq = seq;
+  snap.present = true;
+  e->snapshot = std::move(snap);
+  return true;
+}
+
+partition_snapshot distributor_state::snapshot_of(
+  const app_name& app, partition_id partition) const {
+  auto e = find(app, partition);
+  if (!e || !e->snapshot.present) {
+    partition_snapshot none;
+    none.app = app;
+    none.partition = partition;
+    none.present = false;
+    return none;
+  }
+  return e->snapshot;
 }
 
 distributor_state::partition_entry*
@@ -60,6 +104,11 @@ distributor_state::admitted distributor_state::admit(event ev, token client) {
             "replay buffer of " + ev.app + " partition " + std::to_string(p)
               + " holds " + std::to_string(replay_buffer_max_)
               + " unacknowledged events"};
+  if (entry.retained.size() >= retention_max_)
+    return {error_code::overloaded,
+            "retention log of " + ev.app + " partition " + std::to_string(p)
+              + " holds " + std::to_string(retention_max_)
+              + " events no snapshot covers yet"};
   auto seq = entry.next_seq++;
   entry.buffer.push_back(pending{seq, client, std::move(ev)});
   ++pending_total_;
@@ -77,7 +126,7 @@ distributor_state::route_of(const app_name& app, partition_id partition,
   if (seq < front || seq - front >= e->buffer.size())
     return d;
   d.item = &e->buffer[seq - front];
-  d.floor = front;
+  d.floor = e->floor();
   d.epoch = e->current.epoch;
   if (!e->current.in_transition && e->current.handle)
     d.target = &e->current;
@@ -106,7 +155,12 @@ distributor_state::on_acks(const event_acks& acks) {
     item.acked = true;
     result.push_back(completed{item.client, acks.partition, a.seq, a});
   }
+  bool retain = app_of(acks.app)->retain;
   while (!e->buffer.empty() && e->buffer.front().acked) {
+    if (retain) {
+      e->retained.push_back(std::move(e->buffer.front()));
+      ++retained_total_;
+    }
     e->buffer.pop_front();
     --pending_total_;
   }
@@ -146,12 +200,19 @@ void distributor_state::install(const std::vector<route>& routes,
     // what it already applied (same seq) and acks it again. (A route
     // without a handle sends through the router.)
     const route* target = r.handle ? &e->current : nullptr;
+    // Without a standby, the new active starts from the last snapshot: it
+    // needs the acknowledged events after it too, before the others.
+    for (auto& item : e->retained) {
+      replays.push_back(dispatch{r.app, r.partition, r.epoch, target, &item,
+                                 e->floor()});
+      ++replayed_;
+    }
     for (auto& item : e->buffer) {
       if (item.acked)
         continue;
       item.needs_resend = false;
       replays.push_back(dispatch{r.app, r.partition, r.epoch, target, &item,
-                                 e->buffer.front().seq});
+                                 e->floor()});
       ++replayed_;
     }
     e->resend_flagged = false;
@@ -181,7 +242,7 @@ std::vector<distributor_state::dispatch> distributor_state::resend_due() {
           item.needs_resend = false;
           result.push_back(dispatch{app.name, e.current.partition,
                                     e.current.epoch, target, &item,
-                                    e.buffer.front().seq});
+                                    e.floor()});
         }
     }
   return result;

@@ -7,6 +7,11 @@
 // removes it, so nothing accepted is dropped: a lost message is replayed on
 // the next route change, a refused one is resent by the retransmit tick.
 //
+// Partitions of models without a standby (no_redundancy, n_way_active) also
+// keep acknowledged events (the retention log) until a snapshot from their
+// active covers them; a new active starts from that snapshot and gets the
+// retained events replayed, so its state misses nothing acknowledged.
+//
 // Thread safety: none; owned by one distributor actor.
 #pragma once
 
@@ -88,6 +93,19 @@ public:
   /// Fences partitions (their epoch's acks are rejected from now on).
   void fence(const std::vector<route>& routes);
 
+  /// Stores a snapshot (if newer than the stored one) and forgets the
+  /// retained events it covers. Returns false if ignored.
+  bool on_snapshot(partition_snapshot snap);
+
+  /// The stored snapshot of a partition (present = false if none).
+  partition_snapshot snapshot_of(const app_name& app,
+                                 partition_id partition) const;
+
+  /// Acknowledged events kept for replay, over all partitions.
+  uint64_t retained_total() const noexcept {
+    return retained_total_;
+  }
+
   /// Events refused earlier, to send again now (clears their flags).
   std::vector<dispatch> resend_due();
 
@@ -113,12 +131,27 @@ private:
     std::deque<pending> buffer;  // ordered by seq
     route current;               // epoch 0: none installed yet
     bool resend_flagged = false;
+    /// Models without a standby: acknowledged events after `snapshot`.
+    std::deque<pending> retained;
+    partition_snapshot snapshot{{}, 0, 0, {}, 0, {}, {}, false};
+    /// The snapshot's position in this distributor's stream.
+    seq_t snapshot_seq = 0;
+
+    /// The lowest seq a new active can still be given.
+    seq_t floor() const {
+      if (!retained.empty())
+        return retained.front().seq;
+      return buffer.empty() ? next_seq : buffer.front().seq;
+    }
   };
 
   struct app_entry {
     app_name name;
+    bool retain = false;
     std::vector<partition_entry> partitions;
   };
+
+  app_entry* app_of(const app_name& app);
 
   partition_entry* find(const app_name& app, partition_id partition);
   const partition_entry* find(const app_name& app,
@@ -133,6 +166,8 @@ private:
   uint64_t pending_total_ = 0;
   uint64_t stale_acks_ = 0;
   uint64_t replayed_ = 0;
+  uint64_t retained_total_ = 0;
+  size_t retention_max_;
   route no_route_;
 };
 

@@ -82,6 +82,12 @@ load_distributor_impl(load_distributor_pointer self, node_id node,
       }
     },
     [self](event_nack& nack) { self->state.table->on_nack(nack); },
+    [self](partition_snapshot& snap) {
+      self->state.table->on_snapshot(std::move(snap));
+    },
+    [self](get_snapshot_atom, app_name& app, partition_id partition) {
+      return self->state.table->snapshot_of(app, partition);
+    },
     [self](routes_atom, std::vector<route>& routes) {
       install(self, routes);
       return ok_atom::value;

@@ -34,7 +34,7 @@ typename Inspector::result_type inspect(Inspector& f, distributor_status& x) {
 }
 
 using load_distributor_actor = event_sink_actor::extend_with<
-  ack_sink_actor, route_subscriber_actor>::extend<
+  ack_sink_actor, route_subscriber_actor, snapshot_source_actor>::extend<
   // any -> distributor: counters. Safe to repeat.
   caf::replies_to<status_atom>::with<distributor_status>,
   // self -> self: resend events a copy or router refused.

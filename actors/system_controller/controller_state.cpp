@@ -357,6 +357,8 @@ controller_state::rejoin(const copy_id& copy, const node_id& node) {
       part.epoch += 1;
       steps.push_back(rejoin_step{{copy.app, p}, role::active, part.epoch,
                                   std::nullopt, part.standbys});
+    } else if (desired_standbys(copy.app) == 0) {
+      continue;  // the partition moved on; this model has no standbys
     } else {
       part.standbys.push_back(copy);
       steps.push_back(rejoin_step{{copy.app, p}, role::standby, part.epoch,

@@ -163,8 +163,9 @@ public:
   std::vector<rejoin_step> reassign_orphans(const app_name& app);
 
   /// The copy is up again on `node`: returns its roles (standby of its home
-  /// partitions that have an active, active of those that have none, with a
-  /// new epoch) and updates the assignment.
+  /// partitions that have an active - unless the model has no standbys -,
+  /// active of those that have none, with a new epoch) and updates the
+  /// assignment.
   std::vector<rejoin_step> rejoin(const copy_id& copy, const node_id& node);
 
   /// Marks a copy as running on `node` (after spawn).

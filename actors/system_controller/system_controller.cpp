@@ -238,8 +238,18 @@ void activate(self_ptr self, caf::typed_response_promise<ok_atom> promise) {
 
 // -- recovery ---------------------------------------------------------------------
 
+/// True for models whose partitions have no standby: a new active starts
+/// from the partition's last snapshot (the distributor keeps it).
+bool seeded_model(self_ptr self, const app_name& app) {
+  auto cfg = self->state.ctx->config.find_app(app);
+  return cfg
+         && (cfg->model == redundancy_model::no_redundancy
+             || cfg->model == redundancy_model::n_way_active);
+}
+
 /// Makes `copy` active for partitions that have none (steps with
-/// role::active) and installs their routes; calls `done` after.
+/// role::active) and installs their routes; calls `done` after. Models
+/// without a standby start from the distributor's last snapshot.
 void activate_steps(self_ptr self, const copy_id& copy,
                     const std::vector<controller_state::rejoin_step>& steps,
                     const std::string& cause, std::function<void()> done) {
@@ -253,9 +263,11 @@ void activate_steps(self_ptr self, const copy_id& copy,
   auto counter = std::make_shared<fan_out_counter>(
     steps.size(),
     [self, keys, done](size_t) { install_routes(self, keys, done); });
-  for (auto& s : steps) {
-    std::vector<role_assignment> roles{role_assignment{
-      s.key.second, role::active, s.epoch, refs_of(self, s.standbys)}};
+  auto assign = [self, copy, cause, counter](
+                  controller_state::rejoin_step s, partition_snapshot seed) {
+    std::vector<role_assignment> roles{
+      role_assignment{s.key.second, role::active, s.epoch,
+                      refs_of(self, s.standbys), std::move(seed)}};
     self
       ->request(handle_of(self, copy), control_timeout(self),
                 assign_roles_atom::value, roles)
@@ -274,6 +286,32 @@ void activate_steps(self_ptr self, const copy_id& copy,
           fields["error"] = render(err);
           emit(self, "promotion_failed", std::move(fields));
           counter->answer(false);
+        });
+  };
+  for (auto& s : steps) {
+    partition_snapshot none;
+    none.present = false;
+    if (!seeded_model(self, s.key.first)) {
+      assign(s, none);
+      continue;
+    }
+    self
+      ->request(self->state.handles.snapshots, control_timeout(self),
+                get_snapshot_atom::value, s.key.first, s.key.second)
+      .then(
+        [self, assign, s](partition_snapshot& snap) {
+          auto fields = key_fields(s.key);
+          fields["snapshot_index"] = snap.present ? snap.index : 0;
+          emit(self, "partition_seeded", std::move(fields));
+          assign(s, std::move(snap));
+        },
+        [self, assign, s, none](caf::error& err) {
+          // Without the snapshot the copy starts empty and the distributor
+          // replays what it retained; the trace says so.
+          auto fields = key_fields(s.key);
+          fields["error"] = render(err);
+          emit(self, "partition_seed_failed", std::move(fields));
+          assign(s, none);
         });
   }
 }
@@ -502,8 +540,18 @@ void recover_copy(self_ptr self, copy_failed report,
   std::vector<partition_key> changed = plan.orphaned;
   for (auto& p : plan.promotions)
     changed.push_back(p.key);
-  auto routes_step = [self, changed, restart_step]() {
-    install_routes(self, changed, restart_step);
+  // n_way_active: the failed copy's partitions move to the survivors at
+  // once (the others wait for the restarted copy).
+  auto cfg = st.ctx->config.find_app(app);
+  bool move_now = cfg && cfg->model == redundancy_model::n_way_active
+                  && !plan.orphaned.empty();
+  auto routes_step = [self, changed, restart_step, move_now, app, cause]() {
+    install_routes(self, changed, [self, restart_step, move_now, app, cause] {
+      if (move_now)
+        reassign_orphans(self, app, cause, restart_step);
+      else
+        restart_step();
+    });
   };
   // Step 1: promotions (a refusing standby gives way to the next one).
   if (plan.promotions.empty()) {

@@ -76,12 +76,14 @@ struct activation {
   load_manager_actor load_manager;
   /// Where copies send app-to-app events.
   event_sink_actor distributor;
+  /// Where the latest snapshots of partitions without a standby are.
+  snapshot_source_actor snapshots;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, activation& x) {
   return f(caf::meta::type_name("keel_activation"), x.nodes, x.fault_manager,
-           x.load_manager, x.distributor);
+           x.load_manager, x.distributor, x.snapshots);
 }
 
 using system_controller_actor = fault_listener_actor::extend<

@@ -31,6 +31,7 @@ ack_sink_actor::behavior_type recorder(ack_sink_actor::pointer,
   return {
     [log](event_acks& a) { log->acks.push_back(std::move(a)); },
     [log](event_nack& n) { log->nacks.push_back(std::move(n)); },
+    [](partition_snapshot&) {},
   };
 }
 
