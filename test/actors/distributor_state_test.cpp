@@ -136,3 +136,83 @@ TEST_CASE("distributor_state: refused events are resent - acknowledged ones "
   CHECK(due[0].item->seq == 1);
   CHECK(st.resend_due().empty());
 }
+
+namespace {
+
+system_config no_standby_config(uint32_t retention_max = 100) {
+  auto cfg = config();
+  cfg.apps[0].model = redundancy_model::n_way_active;
+  cfg.apps[0].copies = 2;
+  cfg.knobs.retention_max = retention_max;
+  return cfg;
+}
+
+partition_snapshot snapshot_at(partition_id p, epoch_t epoch, seq_t seq) {
+  partition_snapshot snap;
+  snap.app = "journal";
+  snap.partition = p;
+  snap.epoch = epoch;
+  snap.index = seq;
+  snap.app_state = json_value{json{{"upto", seq}}};
+  snap.meta.applied_seqs = {{"d", seq}};
+  return snap;
+}
+
+} // namespace
+
+TEST_CASE("distributor_state: without a standby, acknowledged events are "
+          "retained until a snapshot covers them and replayed to a new "
+          "active") {
+  distributor_state st{"d", no_standby_config()};
+  std::vector<distributor_state::dispatch> replays;
+  st.install({active_route(0, 1)}, replays);
+  auto k = key_of(0);
+  for (uint64_t i = 1; i <= 5; ++i)
+    st.admit(ev(k, i), i);
+  st.on_acks(acks(0, 1, {1, 2, 3, 4}));
+  CHECK(st.retained_total() == 4);
+  CHECK_FALSE(st.snapshot_of("journal", 0).present);
+  // The active snapshots after seq 2: 1 and 2 are no longer needed.
+  CHECK(st.on_snapshot(snapshot_at(0, 1, 2)));
+  CHECK(st.retained_total() == 2);
+  auto snap = st.snapshot_of("journal", 0);
+  REQUIRE(snap.present);
+  CHECK(snap.app_state.value == json{{"upto", 2}});
+  // An older snapshot does not replace it.
+  CHECK_FALSE(st.on_snapshot(snapshot_at(0, 1, 1)));
+  // The partition moves: the new active gets 3, 4 (acknowledged, after the
+  // snapshot) and 5 (unacknowledged), in order, with the floor at 3.
+  st.fence({active_route(0, 1, true)});
+  st.install({active_route(0, 2)}, replays);
+  REQUIRE(replays.size() == 3);
+  CHECK(replays[0].item->seq == 3);
+  CHECK(replays[1].item->seq == 4);
+  CHECK(replays[2].item->seq == 5);
+  for (auto& r : replays)
+    CHECK(r.floor == 3);
+}
+
+TEST_CASE("distributor_state: a full retention log refuses new events") {
+  distributor_state st{"d", no_standby_config(2)};
+  std::vector<distributor_state::dispatch> replays;
+  st.install({active_route(0, 1)}, replays);
+  auto k = key_of(0);
+  st.admit(ev(k, 1), 1);
+  st.admit(ev(k, 2), 2);
+  st.on_acks(acks(0, 1, {1, 2}));
+  auto refused = st.admit(ev(k, 3), 3);
+  CHECK(refused.code == error_code::overloaded);
+  CHECK(refused.why.find("retention log") != std::string::npos);
+  st.on_snapshot(snapshot_at(0, 1, 2));
+  CHECK(st.admit(ev(k, 4), 4).code == error_code::none);
+}
+
+TEST_CASE("distributor_state: models with a standby retain nothing") {
+  distributor_state st{"d", config()};
+  std::vector<distributor_state::dispatch> replays;
+  st.install({active_route(0, 1)}, replays);
+  st.admit(ev(key_of(0), 1), 1);
+  st.on_acks(acks(0, 1, {1}));
+  CHECK(st.retained_total() == 0);
+  CHECK_FALSE(st.on_snapshot(snapshot_at(0, 1, 1)));
+}

@@ -359,3 +359,29 @@ TEST_CASE("replica: a copy that starts without the acknowledged history "
   CHECK(more.stream_gaps == 0);
   CHECK(r.applied() == 3);
 }
+
+TEST_CASE("replica: without a standby the active snapshots every "
+          "snapshot_interval_events and a new active starts from the seed") {
+  replica_limits limits;
+  limits.snapshot_interval_events = 3;
+  auto r = make_replica(0, limits);
+  replica_outbox out;
+  REQUIRE(r.become_active(1, {}, out));
+  for (seq_t s = 1; s <= 7; ++s)
+    r.on_event(src, s, 1, ev("c", s, "k" + std::to_string(s)), out);
+  REQUIRE(out.snapshots.size() == 2);  // after 3 and after 6 events
+  auto seed = out.snapshots.back();
+  CHECK(seed.index == 6);
+  CHECK(seed.meta.applied_seqs == std::vector<std::pair<std::string, seq_t>>{
+                                    {src, 6}});
+  // Another copy takes the partition over from the seed: it has 1..6, and
+  // continues with 7 without applying anything twice.
+  auto next = make_replica(1, limits);
+  replica_outbox moved;
+  REQUIRE(next.become_active(2, {}, moved, &seed));
+  CHECK(next.applied() == 6);
+  next.on_event(src, 6, 2, ev("c", 6, "k6"), moved);  // a replayed duplicate
+  next.on_event(src, 7, 2, ev("c", 7, "k7"), moved);
+  CHECK(next.applied() == 7);
+  CHECK(next.snapshot() == r.snapshot());
+}
