@@ -36,6 +36,9 @@ KEEL_ATOM(health_due_atom, "health_due");
 KEEL_ATOM(inject_atom, "inject");
 KEEL_ATOM(probe_atom, "probe");
 KEEL_ATOM(get_snapshot_atom, "get_snap");
+KEEL_ATOM(quiesce_atom, "quiesce");
+KEEL_ATOM(quiesce_timeout_atom, "quiet_tmo");
+KEEL_ATOM(switchover_atom, "switchover");
 
 // -- router / distributor ------------------------------------------------------------
 KEEL_ATOM(subscribe_atom, "subscribe");

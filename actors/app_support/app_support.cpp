@@ -166,6 +166,23 @@ void flush(app_support_pointer self, replica_outbox& out) {
                            {"count", out.dedupe_misses}});
 }
 
+void trace_role(app_support_pointer self, const replica& r);
+
+/// Answers quiesce requests whose partition has drained.
+void check_quiesced(app_support_pointer self) {
+  auto& st = self->state;
+  for (auto i = st.quiescing.begin(); i != st.quiescing.end();) {
+    auto& r = st.replicas.at(i->first);
+    if (r && r->try_quiesced()) {
+      trace_role(self, *r);
+      i->second.deliver(r->applied());
+      i = st.quiescing.erase(i);
+    } else {
+      ++i;
+    }
+  }
+}
+
 void trace_role(app_support_pointer self, const replica& r) {
   auto fields = copy_fields(self, r.partition());
   fields["role"] = to_string(r.current_role());
@@ -241,6 +258,7 @@ void on_peer_down(app_support_pointer self, const caf::down_msg& msg) {
       resolve_waiters(self, r->partition(), gone);
     }
     flush(self, out);
+    check_quiesced(self);
   }
 }
 
@@ -355,6 +373,7 @@ app_support_actor::behavior_type app_support_impl(app_support_pointer self,
         trace_role(self, r);
       }
       flush(self, out);
+      check_quiesced(self);
     },
     [self](state_transfer& tr) {
       auto& st = self->state;
@@ -426,6 +445,46 @@ app_support_actor::behavior_type app_support_impl(app_support_pointer self,
       st.replicas[partition]->remove_standby(standby, out);
       resolve_waiters(self, partition, standby);
       flush(self, out);
+      check_quiesced(self);
+    },
+    [self](quiesce_atom, partition_id partition,
+           epoch_t epoch) -> caf::result<log_index> {
+      auto& st = self->state;
+      if (hung(self))
+        return caf::delegated<log_index>{};
+      if (partition >= st.replicas.size() || !st.replicas[partition]
+          || !st.replicas[partition]->quiesce(epoch))
+        return make_error(error_code::not_active,
+                          to_string(st.args.spec.copy)
+                            + " is not the active of partition "
+                            + std::to_string(partition) + " in epoch "
+                            + std::to_string(epoch));
+      auto& r = *st.replicas[partition];
+      trace_role(self, r);
+      if (r.try_quiesced()) {
+        trace_role(self, r);
+        return r.applied();
+      }
+      auto promise = self->make_response_promise<log_index>();
+      st.quiescing[partition] = promise;
+      self->delayed_send(self,
+                         std::chrono::milliseconds{
+                           st.args.ctx->config.knobs.control_timeout_ms},
+                         quiesce_timeout_atom::value, partition);
+      return promise;
+    },
+    [self](quiesce_timeout_atom, partition_id partition) {
+      auto& st = self->state;
+      auto i = st.quiescing.find(partition);
+      if (i == st.quiescing.end())
+        return;
+      auto& r = *st.replicas.at(partition);
+      r.resume_active();
+      trace_role(self, r);
+      i->second.deliver(make_error(error_code::unavailable,
+                                   "partition did not drain within "
+                                   "control_timeout_ms; back to active"));
+      st.quiescing.erase(i);
     },
     [self](get_state_atom,
            partition_id partition) -> caf::result<partition_state> {

@@ -54,6 +54,8 @@ struct app_support_state {
   /// App-to-app events not yet answered by the distributor, by id.
   std::map<uint64_t, event> outbound;
   uint64_t next_outbound = 1;
+  /// Quiesce requests waiting for their partition to drain.
+  std::map<partition_id, caf::typed_response_promise<log_index>> quiescing;
   /// An injected fault (scenarios, drills).
   fault_injection fault;
   /// Health checks answered late under an injected `slow` fault.

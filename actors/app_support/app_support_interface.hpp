@@ -232,7 +232,15 @@ using app_support_actor = caf::typed_actor<
   // self -> self: answer a delayed health check.
   caf::reacts_to<health_due_atom, uint64_t>,
   // scenario driver -> copy: inject a fault (see fault_injection).
-  caf::reacts_to<inject_atom, fault_injection>>;
+  caf::reacts_to<inject_atom, fault_injection>,
+  // controller -> active: planned switchover, step 1. The partition goes
+  // quiescing (new events are refused with not_active and stay with the
+  // distributor), and the reply, the last applied index, comes once every
+  // applied event is acknowledged (quiesced). Timeout: control_timeout_ms,
+  // after which the copy goes back to active.
+  caf::replies_to<quiesce_atom, partition_id, epoch_t>::with<log_index>,
+  // self -> self: a quiesce did not finish in time.
+  caf::reacts_to<quiesce_timeout_atom, partition_id>>;
 
 /// A standby as the active sees it.
 struct standby_ref {

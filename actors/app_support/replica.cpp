@@ -142,6 +142,27 @@ bool replica::become_active(epoch_t epoch,
   return true;
 }
 
+bool replica::quiesce(epoch_t epoch) {
+  if (role_ == role::quiescing || role_ == role::quiesced)
+    return epoch == epoch_;
+  if (role_ != role::active || epoch != epoch_)
+    return false;
+  role_ = role::quiescing;
+  held_.clear();  // never applied: the distributor still has them
+  return true;
+}
+
+bool replica::try_quiesced() {
+  if (role_ == role::quiescing && pending_.empty())
+    role_ = role::quiesced;
+  return role_ == role::quiesced;
+}
+
+void replica::resume_active() {
+  if (role_ == role::quiescing || role_ == role::quiesced)
+    role_ = role::active;
+}
+
 void replica::become_offline() {
   role_ = role::offline;
   reset_volatile();
@@ -353,7 +374,9 @@ void replica::on_checkpoint_ack(const checkpoint_ack& ack,
     become_offline();
     return;
   }
-  if (role_ != role::active || ack.epoch != epoch_)
+  bool serving = role_ == role::active || role_ == role::quiescing
+                 || role_ == role::quiesced;
+  if (!serving || ack.epoch != epoch_)
     return;
   auto i = std::find_if(standbys_.begin(), standbys_.end(),
                         [&](auto& sb) { return sb.copy == ack.from; });

@@ -181,6 +181,18 @@ public:
   /// Holds no role; keeps the state until told otherwise.
   void become_offline();
 
+  /// Planned switchover: an active of `epoch` stops taking events (they are
+  /// refused with not_active) and finishes what it applied. Returns false
+  /// if it is not the active of `epoch`.
+  bool quiesce(epoch_t epoch);
+
+  /// A quiescing replica whose applied events are all acknowledged becomes
+  /// quiesced; returns true when it is (now or already).
+  bool try_quiesced();
+
+  /// Back to active after an aborted switchover.
+  void resume_active();
+
   /// Registers a new standby and sends it a state transfer.
   void add_standby(const copy_id& standby, replica_outbox& out);
 

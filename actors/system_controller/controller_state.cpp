@@ -234,6 +234,46 @@ controller_state::promotion_refused(const partition_key& key,
   return std::nullopt;
 }
 
+controller_state::switchover_plan
+controller_state::plan_switchover(const partition_key& key) const {
+  switchover_plan plan;
+  plan.key = key;
+  auto part = find(key);
+  if (!part) {
+    plan.error = "no partition " + std::to_string(key.second) + " of "
+                 + key.first;
+    return plan;
+  }
+  if (!part->active) {
+    plan.error = "partition has no active";
+    return plan;
+  }
+  plan.from = *part->active;
+  auto live = std::find_if(part->standbys.begin(), part->standbys.end(),
+                           [&](const copy_id& sb) {
+                             return copies_.at(sb).alive;
+                           });
+  if (live == part->standbys.end()) {
+    plan.error = "partition has no live standby to take over";
+    return plan;
+  }
+  plan.to = *live;
+  plan.old_epoch = part->epoch;
+  plan.new_epoch = part->epoch + 1;
+  for (auto& sb : part->standbys)
+    if (sb != plan.to)
+      plan.standbys.push_back(sb);
+  plan.standbys.push_back(plan.from);
+  return plan;
+}
+
+void controller_state::commit_switchover(const switchover_plan& plan) {
+  auto& part = partitions_.at(plan.key);
+  part.active = plan.to;
+  part.standbys = plan.standbys;
+  part.epoch = plan.new_epoch;
+}
+
 uint32_t controller_state::desired_standbys(const app_name& app) const {
   auto cfg = config_.find_app(app);
   if (!cfg)

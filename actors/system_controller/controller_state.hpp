@@ -137,6 +137,26 @@ public:
                                              const copy_id& refused,
                                              const std::set<copy_id>& tried);
 
+  /// A planned switchover of one partition.
+  struct switchover_plan {
+    partition_key key;
+    copy_id from;
+    copy_id to;
+    epoch_t old_epoch = 0;
+    epoch_t new_epoch = 0;
+    /// Standbys after the switchover (the old active among them).
+    std::vector<copy_id> standbys;
+    /// Non-empty: the switchover cannot be done (why).
+    std::string error;
+  };
+
+  /// Plans moving `key`'s active role to its first live standby. Changes
+  /// nothing: commit_switchover does, once the active is quiesced.
+  switchover_plan plan_switchover(const partition_key& key) const;
+
+  /// Applies a planned switchover to the assignment.
+  void commit_switchover(const switchover_plan& plan);
+
   /// A live copy that becomes a standby of a partition to restore its
   /// configured redundancy.
   struct standby_addition {

@@ -565,6 +565,63 @@ void recover_copy(self_ptr self, copy_failed report,
             [counter] { counter->answer(true); });
 }
 
+/// A planned switchover of one partition (see the interface).
+/// `reply` gets the new epoch or the reason it failed.
+using switchover_reply = std::function<void(caf::expected<epoch_t>)>;
+
+void switchover(self_ptr self, partition_key key, switchover_reply reply,
+                std::function<void()> done) {
+  auto& st = self->state;
+  auto plan = st.plan->plan_switchover(key);
+  if (!plan.error.empty()) {
+    reply(make_error(error_code::unavailable,
+                     "switchover of " + key.first + " partition "
+                       + std::to_string(key.second) + ": " + plan.error));
+    done();
+    return;
+  }
+  auto started = self->clock().now();
+  auto fields = key_fields(key);
+  fields["from"] = to_string(plan.from);
+  fields["to"] = to_string(plan.to);
+  fields["epoch"] = plan.new_epoch;
+  emit(self, "switchover_started", fields);
+  self
+    ->request(handle_of(self, plan.from), control_timeout(self),
+              quiesce_atom::value, key.second, plan.old_epoch)
+    .then(
+      [self, plan, reply, done, started, fields](log_index) mutable {
+        emit(self, "partition_quiesced", fields);
+        self->state.plan->commit_switchover(plan);
+        controller_state::promotion p{plan.key, plan.to, plan.new_epoch,
+                                      plan.standbys};
+        promote(self, p, "switchover", std::make_shared<std::set<copy_id>>(),
+                [self, plan, reply, done, started, fields]() mutable {
+                  install_routes(
+                    self, {plan.key},
+                    [self, plan, reply, done, started, fields]() mutable {
+                      auto us = std::chrono::duration_cast<
+                                  std::chrono::microseconds>(
+                                  self->clock().now() - started)
+                                  .count();
+                      fields["duration_ms"] = static_cast<double>(us) / 1000;
+                      emit(self, "switchover_done", std::move(fields));
+                      reply(plan.new_epoch);
+                      done();
+                    });
+                });
+      },
+      [self, key, reply, done, fields](caf::error& err) mutable {
+        fields["error"] = render(err);
+        emit(self, "switchover_failed", std::move(fields));
+        reply(make_error(error_code::unavailable,
+                         "switchover of " + key.first + " partition "
+                           + std::to_string(key.second)
+                           + ": quiesce failed: " + render(err)));
+        done();
+      });
+}
+
 } // namespace
 
 system_controller_actor::behavior_type
@@ -612,6 +669,51 @@ system_controller_impl(system_controller_pointer self, context_ptr ctx) {
       }
       auto promise = self->make_response_promise<ok_atom>();
       activate(self, promise);
+      return promise;
+    },
+    [self](switchover_atom, app_name& app,
+           partition_id partition) -> caf::result<epoch_t> {
+      auto promise = self->make_response_promise<epoch_t>();
+      enqueue(self, [self, key = partition_key{app, partition},
+                     promise](std::function<void()> done) mutable {
+        switchover(
+          self, key,
+          [promise](caf::expected<epoch_t> result) mutable {
+            if (result)
+              promise.deliver(*result);
+            else
+              promise.deliver(result.error());
+          },
+          std::move(done));
+      });
+      return promise;
+    },
+    [self](switchover_atom, copy_id& copy) -> caf::result<uint32_t> {
+      auto& st = self->state;
+      std::vector<partition_key> keys;
+      for (auto& [key, part] : st.plan->partitions())
+        if (part.active == copy)
+          keys.push_back(key);
+      if (keys.empty())
+        return uint32_t{0};
+      auto promise = self->make_response_promise<uint32_t>();
+      auto moved = std::make_shared<uint32_t>(0);
+      auto counter = std::make_shared<fan_out_counter>(
+        keys.size(),
+        [promise, moved](size_t) mutable { promise.deliver(*moved); });
+      // One partition at a time, through the same queue as recoveries.
+      for (auto& key : keys)
+        enqueue(self, [self, key, moved,
+                       counter](std::function<void()> done) {
+          switchover(
+            self, key,
+            [moved, counter](caf::expected<epoch_t> result) {
+              if (result)
+                ++*moved;
+              counter->answer(static_cast<bool>(result));
+            },
+            std::move(done));
+        });
       return promise;
     },
     [self](get_assignment_atom) {

@@ -91,6 +91,15 @@ using system_controller_actor = fault_listener_actor::extend<
   // Replies when the system serves events. Not safe to repeat.
   caf::replies_to<activate_atom, activation>::with<ok_atom>,
   // any -> controller: the current assignment. Safe to repeat.
-  caf::replies_to<get_assignment_atom>::with<assignment_table>>;
+  caf::replies_to<get_assignment_atom>::with<assignment_table>,
+  // admin -> controller: planned switchover of one partition: its active
+  // quiesces (finishes what it applied, takes nothing new), its first
+  // standby is promoted with epoch + 1, the old active becomes a standby.
+  // Replies with the new epoch. Queued with recoveries; not safe to repeat
+  // blindly (each call moves the role again).
+  caf::replies_to<switchover_atom, app_name, partition_id>::with<epoch_t>,
+  // admin -> controller: switch over every partition a copy is active for
+  // (maintenance of that copy or its node). Replies with the number moved.
+  caf::replies_to<switchover_atom, copy_id>::with<uint32_t>>;
 
 } // namespace keel

@@ -7,6 +7,8 @@
 #include <sstream>
 #include <tuple>
 
+#include "runtime/hash.hpp"
+
 namespace keel::scenarios {
 
 namespace {
@@ -250,6 +252,43 @@ report check_run(const scenario& sc, const run_data& data,
       ++ev.lost;
   rep.failovers = failover_timelines(trace);
   rep.detections = fault_detections(trace);
+  // Switchovers, and the latency of the events that ran into them.
+  for (auto& ev : trace) {
+    if (ev.name != "switchover_started")
+      continue;
+    switchover_report so{str(ev.fields, "app"),
+                         static_cast<partition_id>(num(ev.fields, "partition")),
+                         str(ev.fields, "from"), str(ev.fields, "to")};
+    int64_t end_us = -1;
+    for (auto& later : trace)
+      if (later.t_us >= ev.t_us
+          && (later.name == "switchover_done"
+              || later.name == "switchover_failed")
+          && str(later.fields, "app") == so.app
+          && num(later.fields, "partition") == so.partition) {
+        if (later.name == "switchover_done") {
+          end_us = later.t_us;
+          so.duration_ms = ms_between(ev.t_us, later.t_us);
+        }
+        break;
+      }
+    auto app = sc.system.find_app(so.app);
+    std::vector<double> during;
+    if (app && end_us >= 0)
+      for (auto& log : data.clients)
+        for (auto& r : log->requests)
+          if (r.sent_us <= end_us && r.done_us >= ev.t_us
+              && r.result == request_record::outcome::acknowledged
+              && sc.workload.app == so.app
+              && partition_of(r.key, app->partitions) == so.partition)
+            during.push_back(ms_between(r.sent_us, r.done_us));
+    so.events = during.size();
+    so.latency_p50_ms = percentile(during, 0.5);
+    so.latency_max_ms = during.empty()
+                          ? 0
+                          : *std::max_element(during.begin(), during.end());
+    rep.switchovers.push_back(std::move(so));
+  }
   // -- checks ---------------------------------------------------------------------
   auto journal_ok = data.journal_read;
   for (auto& c : sc.checks) {
@@ -322,6 +361,14 @@ report check_run(const scenario& sc, const run_data& data,
       res.passed = extra.empty();
       res.detail = extra.empty() ? "only injected faults took copies down"
                                  : extra.front();
+    } else if (c.name == "switchovers_completed") {
+      auto unfinished = std::count_if(
+        rep.switchovers.begin(), rep.switchovers.end(),
+        [](auto& so) { return so.duration_ms < 0; });
+      res.passed = !rep.switchovers.empty() && unfinished == 0;
+      res.detail = std::to_string(rep.switchovers.size() - unfinished) + " of "
+                   + std::to_string(rep.switchovers.size())
+                   + " switchovers finished";
     } else if (c.name == "escalation_ladder") {
       // restart, then failover, then node out of service, in that order.
       const char* rungs[] = {"restart", "failover", "node_out_of_service"};
@@ -379,6 +426,16 @@ json report::to_json(const run_data& data) const {
                       {"promoted_ms", f.promoted_ms},
                       {"first_event_ms", f.first_event_ms},
                       {"superseded", f.superseded}});
+  json sw = json::array();
+  for (auto& so : switchovers)
+    sw.push_back(json{{"app", so.app},
+                      {"partition", so.partition},
+                      {"from", so.from},
+                      {"to", so.to},
+                      {"duration_ms", so.duration_ms},
+                      {"events", so.events},
+                      {"latency_p50_ms", so.latency_p50_ms},
+                      {"latency_max_ms", so.latency_max_ms}});
   json cs = json::array();
   for (auto& c : checks)
     cs.push_back(json{{"name", c.name},
@@ -403,6 +460,7 @@ json report::to_json(const run_data& data) const {
      {{"p50", latency_p50_ms}, {"p99", latency_p99_ms}, {"max", latency_max_ms}}},
     {"faults", faults},
     {"failovers", fo},
+    {"switchovers", sw},
     {"checks", cs},
     {"errors", errors},
     {"settled", data.settled},
@@ -451,6 +509,14 @@ std::string summarize(const report& rep, const run_data& data) {
     }
     out << "\n";
   }
+  for (auto& so : rep.switchovers)
+    out << "switchover " << so.app << "/" << so.partition << " " << so.from
+        << " -> " << so.to << ": "
+        << (so.duration_ms < 0 ? std::string{"did not finish"}
+                               : std::to_string(so.duration_ms) + " ms")
+        << ", " << so.events << " events during it, latency p50 "
+        << so.latency_p50_ms << " ms, max " << so.latency_max_ms
+        << " ms (whole run p50 " << rep.latency_p50_ms << " ms)\n";
   for (auto& c : rep.checks)
     out << "check " << (c.passed ? "PASS " : "FAIL ") << c.name << ": "
         << c.detail << "\n";

@@ -49,6 +49,19 @@ struct failover_timeline {
   bool superseded = false;
 };
 
+/// A planned switchover and what the events of its partition saw.
+struct switchover_report {
+  app_name app;
+  partition_id partition = 0;
+  std::string from;
+  std::string to;
+  double duration_ms = -1;  ///< -1: did not finish
+  /// Events of the partition sent while it ran, and their latency.
+  uint64_t events = 0;
+  double latency_p50_ms = 0;
+  double latency_max_ms = 0;
+};
+
 /// When the fault manager (or a node agent) first noticed an injected
 /// fault: ms after injection, -1 if never.
 struct fault_detection {
@@ -72,6 +85,7 @@ struct report {
   event_counts events;
   std::vector<failover_timeline> failovers;
   std::vector<fault_detection> detections;
+  std::vector<switchover_report> switchovers;
   std::vector<check_result> checks;
   std::vector<std::string> errors;
   double latency_p50_ms = 0;

@@ -94,6 +94,26 @@ void run_step(driver_ptr self, uint32_t index, assignment_table& table) {
     else
       caf::anon_send(info->handle, inject_atom::value,
                      fault_injection{fault_injection::slow, step.delay_ms});
+  } else if (step.kind == "switchover") {
+    auto bound = control_timeout(self) * 10;
+    auto on_error = [self, index](caf::error& err) {
+      self->state.data->errors.push_back(
+        "step " + std::to_string(index) + " (switchover): " + render(err));
+    };
+    if (step.which == "partition") {
+      rec.target = step.app + "/" + std::to_string(step.partition);
+      record_fault(self, std::move(rec));
+      self
+        ->request(st.handles.controller, bound, switchover_atom::value,
+                  step.app, step.partition)
+        .then([](epoch_t) {}, on_error);
+    } else {
+      copy_id copy{step.app, step.copy};
+      rec.target = to_string(copy);
+      record_fault(self, std::move(rec));
+      self->request(st.handles.controller, bound, switchover_atom::value, copy)
+        .then([](uint32_t) {}, on_error);
+    }
   } else if (step.kind == "flap_node") {
     rec.target = step.node;
     for (auto& c : table.copies)

@@ -12,7 +12,7 @@ const std::vector<std::string>& check_names() {
     "no_lost_acknowledged", "no_duplicates", "per_key_order",
     "single_active", "recovered_within_ms", "all_partitions_active",
     "all_answered", "detected_within_ms", "no_unexpected_failures",
-    "escalation_ladder"};
+    "escalation_ladder", "switchovers_completed"};
   return names;
 }
 
@@ -107,6 +107,33 @@ void read_flap_node(step_reader& in, step_spec& s, const scenario& sc) {
     in.obj.required_uint("until_ms", s.at_ms, sc.workload.duration_ms));
 }
 
+void read_switchover(step_reader& in, step_spec& s, const scenario& sc) {
+  auto& obj = in.obj;
+  s.app = obj.required_string("app");
+  auto app = sc.system.find_app(s.app);
+  if (!app)
+    throw json_path_error(obj.path_of("app"),
+                          "no application named \"" + s.app + "\"");
+  if (app->model == redundancy_model::no_redundancy
+      || app->model == redundancy_model::n_way_active)
+    throw json_path_error(obj.path_of("app"),
+                          "model " + to_string(app->model)
+                            + " has no standby to switch over to");
+  if (obj.has("partition") == obj.has("copy"))
+    throw json_path_error(obj.path(), "give exactly one of partition (one "
+                                      "partition) or copy (every partition "
+                                      "it is active for)");
+  if (obj.has("partition")) {
+    s.which = "partition";
+    s.partition = static_cast<partition_id>(
+      obj.required_uint("partition", 0, app->partitions - 1));
+  } else {
+    s.which = "copy";
+    s.copy = static_cast<uint32_t>(
+      obj.required_uint("copy", 0, app->copies - 1));
+  }
+}
+
 void read_crash_node(step_reader& in, step_spec& s, const scenario& sc) {
   auto& obj = in.obj;
   auto& nodes = sc.system.nodes;
@@ -199,6 +226,11 @@ const std::vector<step_kind>& step_kinds() {
      {"app", "which", "partition", "copy", "delay_ms"}},
     {"crash_node", "kill every actor of a logical node", read_crash_node,
      {"node"}},
+    {"switchover",
+     "planned switchover: move the active role of one partition (or of "
+     "every partition a copy is active for) to its standby",
+     read_switchover,
+     {"app", "partition", "copy"}},
     {"flap_node",
      "kill every copy on a node (they crash, restart, crash again) every "
      "interval_ms until until_ms: climbs the escalation ladder",
