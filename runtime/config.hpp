@@ -48,6 +48,10 @@ struct app_config {
     "sequence number is missing")                                              \
   X(uint32_t, checkpoint_batch_max, 512, 1, 1000000,                           \
     "most events carried by one checkpoint message to a standby")              \
+  X(uint32_t, checkpoint_flush_interval_us, 0, 0, 10000000,                    \
+    "how long an active may hold applied events to fill a checkpoint batch "  \
+    "(0: send as soon as the standby acknowledged the previous batch; more "  \
+    "trades latency for fewer, larger checkpoints)")                           \
   X(uint32_t, replication_log_max, 100000, 1, 100000000,                       \
     "applied events an active keeps until every standby acknowledged them; "   \
     "past it new events are refused with `overloaded`")                        \

@@ -22,7 +22,17 @@ replica& replica_for(app_support_pointer self, partition_id partition) {
   if (!slot)
     slot = std::make_unique<replica>(st.args.spec.copy, partition,
                                      st.args.factory(), st.limits);
+  slot->set_now(st.args.ctx->now_us(self));
   return *slot;
+}
+
+/// The replica of `partition` with its clock set, or nullptr.
+replica* replica_at(app_support_pointer self, partition_id partition) {
+  auto& st = self->state;
+  if (partition >= st.replicas.size() || !st.replicas[partition])
+    return nullptr;
+  st.replicas[partition]->set_now(st.args.ctx->now_us(self));
+  return st.replicas[partition].get();
 }
 
 /// Replies once every (partition, standby) in `wait_for` has synced, or
@@ -149,6 +159,13 @@ void flush(app_support_pointer self, replica_outbox& out) {
     auto fields = copy_fields(self, s.partition);
     fields["standby"] = to_string(s.standby);
     st.args.ctx->emit(self, "standby_resync", std::move(fields));
+  }
+  if (out.flush_at_us > 0 && !st.flush_scheduled) {
+    st.flush_scheduled = true;
+    auto delay = out.flush_at_us - st.args.ctx->now_us(self);
+    self->delayed_send(self,
+                       std::chrono::microseconds{std::max<int64_t>(delay, 0)},
+                       flush_atom::value);
   }
   for (auto& snap : out.snapshots) {
     snap.app = app;
@@ -300,7 +317,8 @@ app_support_actor::behavior_type app_support_impl(app_support_pointer self,
   st.limits = replica_limits{knobs.reorder_buffer_max,
                              knobs.replication_log_max,
                              knobs.checkpoint_batch_max, knobs.dedupe_window,
-                             knobs.dedupe_clients_max, 0};
+                             knobs.dedupe_clients_max, 0,
+                             int64_t{knobs.checkpoint_flush_interval_us}};
   if (auto app = args.ctx->config.find_app(args.spec.copy.app);
       app
       && (app->model == redundancy_model::no_redundancy
@@ -331,7 +349,8 @@ app_support_actor::behavior_type app_support_impl(app_support_pointer self,
         st.sources.emplace(re.source, re.reply_to);
       else if (i->second != re.reply_to)
         i->second = re.reply_to;
-      if (re.partition >= st.replicas.size() || !st.replicas[re.partition]) {
+      auto r = replica_at(self, re.partition);
+      if (r == nullptr) {
         out.nacks.push_back(replica_outbox::nack{
           re.source, re.partition, re.epoch, re.seq, error_code::not_active});
       } else if (st.outbound.size()
@@ -341,8 +360,7 @@ app_support_actor::behavior_type app_support_impl(app_support_pointer self,
         out.nacks.push_back(replica_outbox::nack{
           re.source, re.partition, re.epoch, re.seq, error_code::overloaded});
       } else {
-        st.replicas[re.partition]->on_event(re.source, re.seq, re.epoch, re.ev,
-                                            out, re.floor);
+        r->on_event(re.source, re.seq, re.epoch, re.ev, out, re.floor);
       }
       flush(self, out);
     },
@@ -359,9 +377,10 @@ app_support_actor::behavior_type app_support_impl(app_support_pointer self,
       auto& st = self->state;
       if (hung(self))
         return;
-      if (ack.partition >= st.replicas.size() || !st.replicas[ack.partition])
+      auto rp = replica_at(self, ack.partition);
+      if (rp == nullptr)
         return;
-      auto& r = *st.replicas[ack.partition];
+      auto& r = *rp;
       auto was_active = r.current_role() == role::active;
       replica_outbox out;
       r.on_checkpoint_ack(ack, out);
@@ -549,6 +568,17 @@ app_support_actor::behavior_type app_support_impl(app_support_pointer self,
                                             ? "slow"
                                             : "none"},
                              {"delay_ms", fault.delay_ms}});
+    },
+    [self](flush_atom) {
+      auto& st = self->state;
+      st.flush_scheduled = false;
+      if (hung(self))
+        return;
+      replica_outbox out;
+      for (size_t p = 0; p < st.replicas.size(); ++p)
+        if (auto r = replica_at(self, static_cast<partition_id>(p)))
+          r->flush(out);
+      flush(self, out);
     },
     [self](sync_timeout_atom, uint64_t id) {
       auto& waiters = self->state.waiters;

@@ -56,6 +56,8 @@ struct app_support_state {
   uint64_t next_outbound = 1;
   /// Quiesce requests waiting for their partition to drain.
   std::map<partition_id, caf::typed_response_promise<log_index>> quiescing;
+  /// A flush_atom is scheduled (checkpoint_flush_interval_us).
+  bool flush_scheduled = false;
   /// An injected fault (scenarios, drills).
   fault_injection fault;
   /// Health checks answered late under an injected `slow` fault.

@@ -240,7 +240,10 @@ using app_support_actor = caf::typed_actor<
   // after which the copy goes back to active.
   caf::replies_to<quiesce_atom, partition_id, epoch_t>::with<log_index>,
   // self -> self: a quiesce did not finish in time.
-  caf::reacts_to<quiesce_timeout_atom, partition_id>>;
+  caf::reacts_to<quiesce_timeout_atom, partition_id>,
+  // self -> self: send checkpoint batches held to fill (see
+  // checkpoint_flush_interval_us).
+  caf::reacts_to<flush_atom>>;
 
 /// A standby as the active sees it.
 struct standby_ref {

@@ -74,10 +74,15 @@ replica_meta replica::meta() const {
   return result;
 }
 
+void replica::flush(replica_outbox& out) {
+  pump(out);
+}
+
 void replica::reset_volatile() {
   held_.clear();
   pending_.clear();
   log_.clear();
+  log_times_.clear();
   standbys_.clear();
 }
 
@@ -234,8 +239,10 @@ void replica::apply_in_order(const std::string& source, seq_t seq,
   ++applied_since_snapshot_;
   pending_.push_back(
     pending_ack{applied_, source, seq, result.result, result.rejection});
-  if (!standbys_.empty())
+  if (!standbys_.empty()) {
     log_.push_back(log_entry{applied_, source, seq, ev});
+    log_times_.push_back(now_us_);
+  }
 }
 
 void replica::on_event(const std::string& source, seq_t seq, epoch_t epoch,
@@ -326,6 +333,17 @@ void replica::pump(replica_outbox& out) {
       continue;  // cannot happen: trim_log keeps what standbys need
     auto to = std::min<log_index>(applied_,
                                   sb.sent + limits_.checkpoint_batch_max);
+    auto hold = limits_.checkpoint_flush_interval_us;
+    if (hold > 0 && to - sb.sent < limits_.checkpoint_batch_max) {
+      // A partial batch waits to fill, up to the flush interval.
+      auto due = log_times_[from - first_index] + hold;
+      if (now_us_ < due) {
+        out.flush_at_us = out.flush_at_us == 0
+                            ? due
+                            : std::min(out.flush_at_us, due);
+        continue;
+      }
+    }
     replica_outbox::checkpoint_out cp{sb.copy, partition_, epoch_, {}};
     cp.entries.reserve(to - from + 1);
     for (auto idx = from; idx <= to; ++idx)
@@ -338,14 +356,17 @@ void replica::pump(replica_outbox& out) {
 void replica::trim_log() {
   if (standbys_.empty()) {
     log_.clear();
+    log_times_.clear();
     return;
   }
   auto needed_after = applied_;
   for (auto& sb : standbys_)
     needed_after = std::min(needed_after,
                             sb.synced ? sb.acked : sb.transfer_index);
-  while (!log_.empty() && log_.front().index <= needed_after)
+  while (!log_.empty() && log_.front().index <= needed_after) {
     log_.pop_front();
+    log_times_.pop_front();
+  }
 }
 
 void replica::release_acks(replica_outbox& out) {

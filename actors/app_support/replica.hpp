@@ -40,6 +40,8 @@ struct replica_limits {
   /// Models without a standby: snapshot to the distributors every this many
   /// applied events (0: never).
   size_t snapshot_interval_events = 0;
+  /// Hold a partial checkpoint batch up to this long (0: never hold).
+  int64_t checkpoint_flush_interval_us = 0;
 };
 
 /// An event one application sends to another from inside handle().
@@ -92,6 +94,9 @@ struct replica_outbox {
   std::vector<std::pair<partition_id, epoch_t>> first_served;
   /// Standbys whose state transfer was acknowledged.
   std::vector<synced> synced_standbys;
+  /// Earliest time (us) at which a held checkpoint batch must go out; 0:
+  /// none held. The caller calls replica::flush then.
+  int64_t flush_at_us = 0;
   /// Standbys that reported they lost sync and got a new transfer.
   std::vector<synced> resynced_standbys;
   /// Duplicates of applied events whose reply was no longer remembered.
@@ -218,6 +223,15 @@ public:
   /// Replaces the state with a transfer from the active of `epoch`.
   checkpoint_ack on_transfer(const state_transfer& transfer);
 
+  /// The time, in microseconds on the caller's clock, for batching
+  /// decisions (checkpoint_flush_interval_us). Set before each call.
+  void set_now(int64_t now_us) noexcept {
+    now_us_ = now_us;
+  }
+
+  /// Sends checkpoint batches that were held for filling.
+  void flush(replica_outbox& out);
+
   // -- state transfer ---------------------------------------------------------
 
   replica_meta meta() const;
@@ -290,6 +304,8 @@ private:
 
   std::vector<standby_progress> standbys_;
   std::deque<log_entry> log_;  // applied entries some standby still needs
+  std::deque<int64_t> log_times_;  // when each log_ entry was applied
+  int64_t now_us_ = 0;
   std::deque<pending_ack> pending_;
   size_t applied_since_snapshot_ = 0;
 };

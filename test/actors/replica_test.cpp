@@ -385,3 +385,36 @@ TEST_CASE("replica: without a standby the active snapshots every "
   CHECK(next.applied() == 7);
   CHECK(next.snapshot() == r.snapshot());
 }
+
+TEST_CASE("replica: a checkpoint flush interval holds partial batches until "
+          "it elapses or the batch is full") {
+  replica_limits limits;
+  limits.checkpoint_flush_interval_us = 1000;
+  limits.checkpoint_batch_max = 3;
+  auto active = make_replica(0, limits);
+  auto standby = make_replica(1, limits);
+  standby.become_standby(1);
+  replica_outbox out;
+  active.set_now(0);
+  active.become_active(1, {copy_id{"journal", 1}}, out);
+  deliver_transfer(active, standby, out);
+  out = replica_outbox{};
+  active.on_event(src, 1, 1, ev("c", 1), out);
+  CHECK(out.checkpoints.empty());
+  CHECK(out.flush_at_us == 1000);
+  active.set_now(500);
+  active.on_event(src, 2, 1, ev("c", 2), out);
+  CHECK(out.checkpoints.empty());
+  active.set_now(1000);
+  active.flush(out);
+  REQUIRE(out.checkpoints.size() == 1);
+  CHECK(out.checkpoints[0].entries.size() == 2);
+  deliver_checkpoints(active, standby, out);
+  CHECK(acked(out) == std::vector<seq_t>{1, 2});
+  // A full batch does not wait.
+  replica_outbox full;
+  for (seq_t s = 3; s <= 5; ++s)
+    active.on_event(src, s, 1, ev("c", s), full);
+  REQUIRE(full.checkpoints.size() == 1);
+  CHECK(full.checkpoints[0].entries.size() == 3);
+}

@@ -3,6 +3,8 @@
 // forwarded event must land in journal exactly once.
 #include <catch2/catch.hpp>
 
+#include <cstdlib>
+#include <fstream>
 #include <set>
 #include <thread>
 
@@ -64,7 +66,12 @@ TEST_CASE("app-to-app: events forwarded to another application survive its "
   caf::actor_system_config cfg;
   configure_actor_system(cfg, *config);
   caf::actor_system sys{cfg};
-  auto ctx = make_context(sys, *config);
+  // KEEL_TEST_TRACE=file writes the trace, for chasing a failure.
+  std::ofstream trace_file;
+  if (auto path = std::getenv("KEEL_TEST_TRACE"))
+    trace_file.open(path);
+  auto ctx = make_context(sys, *config,
+                          trace_file.is_open() ? &trace_file : nullptr);
   auto h = start_system(sys, ctx, app_registry::global(),
                         std::chrono::seconds{10});
   REQUIRE(h);
