@@ -15,6 +15,17 @@ reply journal::handle(const event& ev, app_context& ctx) {
       auto next = payload;
       next.erase("forward");
       ctx.send(fwd->get<std::string>(), ev.key, std::move(next));
+    } else if (fwd != payload.end() && fwd->is_array() && !fwd->empty()
+               && (*fwd)[0].is_string()) {
+      // A chain: the first app gets the event with the rest of the chain.
+      auto next = payload;
+      auto rest = *fwd;
+      rest.erase(rest.begin());
+      if (rest.empty())
+        next.erase("forward");
+      else
+        next["forward"] = rest;
+      ctx.send((*fwd)[0].get<std::string>(), ev.key, std::move(next));
     }
   }
   return reply::accept(json{{"position", list.size() - 1}});

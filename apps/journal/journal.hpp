@@ -3,7 +3,9 @@
 // from its final state which events were lost, duplicated or reordered.
 //
 // Payload: ignored, except {"forward": "<app>"}, which also sends the event
-// on to that application with the same key (app-to-app traffic).
+// on to that application with the same key (app-to-app traffic), or
+// {"forward": ["a", "b", ...]}, which sends it to "a" with the rest of the
+// chain, and so on.
 // Reply: {"position": n}, the entry's index in its key's list.
 // Bounded: at most `max_entries` entries per partition; past it the event
 // is rejected ("journal full").

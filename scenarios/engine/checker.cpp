@@ -250,6 +250,50 @@ report check_run(const scenario& sc, const run_data& data,
     if (r->result == request_record::outcome::acknowledged
         && seen.count(id) == 0)
       ++ev.lost;
+  // -- forwarded events (app-to-app) ---------------------------------------------
+  std::vector<app_name> chain;
+  if (auto fwd = sc.workload.payload.find("forward");
+      fwd != sc.workload.payload.end()) {
+    if (fwd->is_string())
+      chain.push_back(fwd->get<std::string>());
+    else if (fwd->is_array())
+      for (auto& x : *fwd)
+        if (x.is_string())
+          chain.push_back(x.get<std::string>());
+  }
+  bool forwards_read = true;
+  if (!chain.empty()) {
+    // Every forward of every hop: (client, request id) -> occurrences.
+    std::vector<std::map<std::pair<std::string, uint64_t>, uint64_t>> hops;
+    for (auto& app : chain) {
+      hops.emplace_back();
+      auto j = data.other_journals.find(app);
+      if (j == data.other_journals.end()
+          || data.other_journals_unread.count(app) > 0) {
+        forwards_read = false;
+        continue;
+      }
+      for (auto& [key, entries] : j->second)
+        for (auto& e : entries)
+          if (++hops.back()[e] == 2)
+            ++ev.forward_duplicated;
+    }
+    for (auto& [id, r] : sent) {
+      if (r->result != request_record::outcome::acknowledged)
+        continue;
+      auto client = id.first;
+      auto rid = id.second;
+      auto sender = sc.workload.app;
+      for (size_t h = 0; h < chain.size(); ++h) {
+        client = sender + "/" + client;
+        rid *= 64;
+        ++ev.forwarded;
+        if (hops[h].count({client, rid}) == 0)
+          ++ev.forward_lost;
+        sender = chain[h];
+      }
+    }
+  }
   rep.failovers = failover_timelines(trace);
   rep.detections = fault_detections(trace);
   // Switchovers, and the latency of the events that ran into them.
@@ -361,6 +405,16 @@ report check_run(const scenario& sc, const run_data& data,
       res.passed = extra.empty();
       res.detail = extra.empty() ? "only injected faults took copies down"
                                  : extra.front();
+    } else if (c.name == "forwards_exactly_once") {
+      res.passed = !chain.empty() && forwards_read && ev.forward_lost == 0
+                   && ev.forward_duplicated == 0;
+      res.detail = chain.empty()
+                     ? std::string{"the workload payload has no forward"}
+                     : std::to_string(ev.forwarded) + " forwards checked, "
+                         + std::to_string(ev.forward_lost) + " missing, "
+                         + std::to_string(ev.forward_duplicated)
+                         + " duplicated"
+                         + (forwards_read ? "" : " (a target was unread)");
     } else if (c.name == "switchovers_completed") {
       auto unfinished = std::count_if(
         rep.switchovers.begin(), rep.switchovers.end(),
@@ -455,7 +509,10 @@ json report::to_json(const run_data& data) const {
       {"lost", events.lost},
       {"duplicated", events.duplicated},
       {"reordered", events.reordered},
-      {"unexpected", events.unexpected}}},
+      {"unexpected", events.unexpected},
+      {"forwarded", events.forwarded},
+      {"forward_lost", events.forward_lost},
+      {"forward_duplicated", events.forward_duplicated}}},
     {"latency_ms",
      {{"p50", latency_p50_ms}, {"p99", latency_p99_ms}, {"max", latency_max_ms}}},
     {"faults", faults},

@@ -32,6 +32,12 @@ struct event_counts {
   uint64_t reordered = 0;
   /// Journal entries no client sent (must be 0).
   uint64_t unexpected = 0;
+  /// App-to-app (the workload payload's "forward" chain): acknowledged
+  /// events whose forward is missing from a target journal, and forwards
+  /// applied more than once.
+  uint64_t forwarded = 0;
+  uint64_t forward_lost = 0;
+  uint64_t forward_duplicated = 0;
 };
 
 /// One partition's failover, times in ms after the fault was injected.

@@ -162,9 +162,28 @@ void settle(driver_ptr self) {
           table.partitions.begin(), table.partitions.end(),
           [](auto& pa) { return !pa.active.app.empty(); });
         if (table.recoveries_pending == 0 && all_active) {
-          st.data->settled = true;
-          st.data->final_assignment = std::move(table);
-          collect(self);
+          // Forwarded events may still be in flight: wait until the
+          // distributor holds nothing unacknowledged.
+          auto t = std::make_shared<assignment_table>(std::move(table));
+          self
+            ->request(st.handles.distributor, control_timeout(self),
+                      status_atom::value)
+            .then(
+              [self, t](distributor_status& ds) {
+                auto& st = self->state;
+                if (ds.pending == 0
+                    || self->clock().now() >= st.settle_deadline) {
+                  st.data->settled = ds.pending == 0;
+                  st.data->final_assignment = std::move(*t);
+                  collect(self);
+                } else {
+                  self->delayed_send(self, settle_poll, settle_atom::value);
+                }
+              },
+              [self, t](caf::error&) {
+                self->state.data->final_assignment = std::move(*t);
+                collect(self);
+              });
         } else if (self->clock().now() >= st.settle_deadline) {
           st.data->final_assignment = std::move(table);
           collect(self);
@@ -182,21 +201,32 @@ void settle(driver_ptr self) {
 void collect(driver_ptr self) {
   auto& st = self->state;
   auto& table = st.data->final_assignment;
-  auto app = st.handles.ctx->config.find_app(st.sc->workload.app);
-  // Final state of the workload app (journal) from each partition's active,
-  // and the status of every live copy.
+  auto& workload_app = st.sc->workload.app;
+  // Final state of every journal-type app (the workload's and the targets
+  // of forwarded events) from each partition's active, and the status of
+  // every live copy.
   auto pending = std::make_shared<size_t>(0);
   auto finish = [self, pending] {
     if (--*pending == 0)
       self->state.done.deliver(ok_atom::value);
   };
+  auto unread = [self, workload_app](const app_name& app, std::string why) {
+    auto& data = *self->state.data;
+    if (app == workload_app)
+      data.journal_read = false;
+    else
+      data.other_journals_unread.insert(app);
+    data.errors.push_back(app + ": " + why);
+  };
   std::vector<const partition_assignment*> reads;
-  if (app->type == "journal") {
-    st.data->journal_read = true;
-    for (auto& pa : table.partitions)
-      if (pa.app == app->name)
-        reads.push_back(&pa);
+  for (auto& pa : table.partitions) {
+    auto cfg = st.handles.ctx->config.find_app(pa.app);
+    if (cfg && cfg->type == "journal")
+      reads.push_back(&pa);
   }
+  if (auto cfg = st.handles.ctx->config.find_app(workload_app);
+      cfg && cfg->type == "journal")
+    st.data->journal_read = true;
   std::vector<const copy_info*> live;
   for (auto& c : table.copies)
     if (c.alive)
@@ -204,10 +234,10 @@ void collect(driver_ptr self) {
   *pending = reads.size() + live.size() + 1;
   for (auto* pa : reads) {
     auto partition = pa->partition;
+    auto app = pa->app;
     if (!pa->active_handle) {
-      st.data->journal_read = false;
-      st.data->errors.push_back("partition " + std::to_string(partition)
-                                + " has no active; its journal is unread");
+      unread(app, "partition " + std::to_string(partition)
+                    + " has no active; its journal is unread");
       finish();
       continue;
     }
@@ -215,23 +245,22 @@ void collect(driver_ptr self) {
       ->request(pa->active_handle, control_timeout(self), get_state_atom::value,
                 partition)
       .then(
-        [self, finish, partition](partition_state& ps) {
-          std::map<std::string, std::vector<apps::journal::entry>> entries;
-          if (!apps::read_journal_snapshot(ps.app_state.value, entries)) {
-            self->state.data->journal_read = false;
-            self->state.data->errors.push_back(
-              "partition " + std::to_string(partition)
-              + ": malformed journal snapshot");
-          }
+        [self, finish, partition, app, unread,
+         workload_app](partition_state& ps) {
+          run_data::journal_state entries;
+          if (!apps::read_journal_snapshot(ps.app_state.value, entries))
+            unread(app, "partition " + std::to_string(partition)
+                          + ": malformed journal snapshot");
+          auto& target = app == workload_app
+                           ? self->state.data->journal
+                           : self->state.data->other_journals[app];
           for (auto& [key, list] : entries)
-            self->state.data->journal[key] = std::move(list);
+            target[key] = std::move(list);
           finish();
         },
-        [self, finish, partition](caf::error& err) {
-          self->state.data->journal_read = false;
-          self->state.data->errors.push_back(
-            "partition " + std::to_string(partition)
-            + ": cannot read state: " + render(err));
+        [finish, partition, app, unread](caf::error& err) {
+          unread(app, "partition " + std::to_string(partition)
+                        + ": cannot read state: " + render(err));
           finish();
         });
   }

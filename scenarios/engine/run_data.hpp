@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -56,9 +57,14 @@ struct fault_record {
 struct run_data {
   std::vector<std::shared_ptr<client_log>> clients;
   std::vector<fault_record> faults;
+  using journal_state
+    = std::map<std::string, std::vector<std::pair<std::string, uint64_t>>>;
   /// Journal entries of the workload app, by key: (client id, request id).
-  std::map<std::string, std::vector<std::pair<std::string, uint64_t>>> journal;
+  journal_state journal;
   bool journal_read = false;
+  /// The other journal-type applications (targets of forwarded events).
+  std::map<app_name, journal_state> other_journals;
+  std::set<app_name> other_journals_unread;
   /// Final state.
   assignment_table final_assignment;
   std::vector<copy_status> statuses;

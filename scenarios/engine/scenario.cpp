@@ -12,7 +12,7 @@ const std::vector<std::string>& check_names() {
     "no_lost_acknowledged", "no_duplicates", "per_key_order",
     "single_active", "recovered_within_ms", "all_partitions_active",
     "all_answered", "detected_within_ms", "no_unexpected_failures",
-    "escalation_ladder", "switchovers_completed"};
+    "escalation_ladder", "switchovers_completed", "forwards_exactly_once"};
   return names;
 }
 
