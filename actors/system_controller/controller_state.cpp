@@ -274,6 +274,23 @@ void controller_state::commit_switchover(const switchover_plan& plan) {
   part.epoch = plan.new_epoch;
 }
 
+bool controller_state::failback_needed(const partition_key& key,
+                                       const copy_id& standby) const {
+  auto cfg = config_.find_app(key.first);
+  auto part = find(key);
+  if (!cfg || cfg->model != redundancy_model::n_plus_m || !part
+      || !part->active)
+    return false;
+  auto first_dedicated = cfg->copies - cfg->standby_copies;
+  auto sb = find(standby);
+  return part->active->index >= first_dedicated
+         && standby.index < first_dedicated && sb && sb->alive
+         && node_usable(sb->node)
+         && std::find(part->standbys.begin(), part->standbys.end(), standby)
+              != part->standbys.end()
+         && part->standbys.front() == standby;
+}
+
 uint32_t controller_state::desired_standbys(const app_name& app) const {
   auto cfg = config_.find_app(app);
   if (!cfg)

@@ -157,6 +157,13 @@ public:
   /// Applies a planned switchover to the assignment.
   void commit_switchover(const switchover_plan& plan);
 
+  /// n_plus_m never keeps an active on a dedicated standby copy while an
+  /// active copy is available: true if `key` is active on a dedicated
+  /// standby copy and `standby` (a live standby of it) is an active copy,
+  /// so that a switchover should hand the role back (failback).
+  bool failback_needed(const partition_key& key,
+                       const copy_id& standby) const;
+
   /// A live copy that becomes a standby of a partition to restore its
   /// configured redundancy.
   struct standby_addition {

@@ -316,8 +316,15 @@ void activate_steps(self_ptr self, const copy_id& copy,
   }
 }
 
+using switchover_reply = std::function<void(caf::expected<epoch_t>)>;
+
+void switchover(self_ptr self, partition_key key, switchover_reply reply,
+                std::function<void()> done);
+
 /// Makes `standby` a standby of `key` in `epoch` and has `active` send it
 /// the state. Runs in the background: its end is traced, nobody waits.
+/// n_plus_m: once an active copy is back in sync as standby of a partition
+/// a dedicated standby copy serves, the role goes back to it (failback).
 void add_standby(self_ptr self, const partition_key& key,
                  const copy_id& standby, const copy_id& active,
                  epoch_t epoch) {
@@ -342,7 +349,22 @@ void add_standby(self_ptr self, const partition_key& key,
             [self, key, standby](ok_atom) {
               auto fields = key_fields(key);
               fields["copy"] = to_string(standby);
-              emit(self, "standby_restored", std::move(fields));
+              emit(self, "standby_restored", fields);
+              if (!self->state.plan->failback_needed(key, standby))
+                return;
+              emit(self, "failback", std::move(fields));
+              enqueue(self, [self, key](std::function<void()> done) {
+                // Checked again: the assignment may have moved on.
+                auto part = self->state.plan->find(key);
+                if (!part || part->standbys.empty()
+                    || !self->state.plan->failback_needed(
+                      key, part->standbys.front())) {
+                  done();
+                  return;
+                }
+                switchover(self, key, [](caf::expected<epoch_t>) {},
+                           std::move(done));
+              });
             },
             failed);
       },
@@ -567,8 +589,6 @@ void recover_copy(self_ptr self, copy_failed report,
 
 /// A planned switchover of one partition (see the interface).
 /// `reply` gets the new epoch or the reason it failed.
-using switchover_reply = std::function<void(caf::expected<epoch_t>)>;
-
 void switchover(self_ptr self, partition_key key, switchover_reply reply,
                 std::function<void()> done) {
   auto& st = self->state;

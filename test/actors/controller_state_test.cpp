@@ -277,3 +277,33 @@ TEST_CASE("controller_state: n_plus_m restores a lost standby on a "
     CHECK(part.active->index < 3);
   }
 }
+
+TEST_CASE("controller_state: n_plus_m hands a partition back from the "
+          "dedicated standby once its active copy is back (failback)") {
+  controller_state st{config({"n1", "n2", "n3", "n4"},
+                             {app("b", redundancy_model::n_plus_m, 4, 6, 1)})};
+  st.plan_activation();
+  for (auto& [id, rec] : st.copies())
+    st.mark_alive(id, rec.node);
+  auto plan = st.plan_copy_failure({"b", 0}, t0);
+  REQUIRE_FALSE(plan.promotions.empty());
+  for (auto& p : plan.promotions)
+    CHECK(p.copy == copy_id{"b", 3});  // the dedicated standby takes over
+  controller_state::partition_key key = plan.promotions.front().key;
+  CHECK_FALSE(st.failback_needed(key, copy_id{"b", 0}));  // not back yet
+  st.rejoin({"b", 0}, plan.restart->node);
+  CHECK(st.failback_needed(key, copy_id{"b", 0}));
+  auto so = st.plan_switchover(key);
+  REQUIRE(so.error.empty());
+  CHECK(so.from == copy_id{"b", 3});
+  CHECK(so.to == copy_id{"b", 0});
+  st.commit_switchover(so);
+  CHECK(st.find(key)->active == copy_id{"b", 0});
+  CHECK(st.find(key)->standbys == std::vector<copy_id>{copy_id{"b", 3}});
+  CHECK_FALSE(st.failback_needed(key, copy_id{"b", 3}));
+  // Other models never fail back.
+  controller_state two{config({"n1", "n2"},
+                              {app("j", redundancy_model::two_n, 2, 2)})};
+  two.plan_activation();
+  CHECK_FALSE(two.failback_needed({"j", 0}, copy_id{"j", 1}));
+}
