@@ -127,6 +127,13 @@ void read_tuning(const json& value, const std::string& path, tuning& out) {
   for (auto& k : knobs())
     known.emplace_back(k.name);
   obj.finish(known);
+  // A retention log that fills before the first snapshot could be taken
+  // would refuse every event for good.
+  if (out.retention_max <= out.snapshot_interval_events)
+    throw json_path_error(obj.path_of("retention_max"),
+                          "must exceed snapshot_interval_events ("
+                            + std::to_string(out.snapshot_interval_events)
+                            + "), got " + std::to_string(out.retention_max));
 }
 
 caf::expected<system_config> parse_system_config(const json& doc) {

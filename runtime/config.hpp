@@ -78,6 +78,10 @@ struct app_config {
     "service: its copies move away and nothing is placed there")              \
   X(uint32_t, node_failover_period_ms, 60000, 1, 86400000,                     \
     "the window of node_failover_max")                                         \
+  X(uint32_t, unclean_activation, 0, 0, 1,                                     \
+    "1: when no copy holding a partition's state is left (a double fault), "  \
+    "let a copy without it become active, losing acknowledged events; 0 "     \
+    "(default): the partition stays unavailable instead")                      \
   X(uint32_t, control_timeout_ms, 2000, 1, 600000,                             \
     "timeout of control-plane requests (spawn, role change, routes)")          \
   X(uint32_t, retransmit_interval_ms, 100, 1, 600000,                          \

@@ -173,6 +173,9 @@ void flush(app_support_pointer self, replica_outbox& out) {
     for (auto& [source, sink] : st.sources)
       self->send(sink, snap);
   }
+  if (out.stream_gap_held)
+    st.args.ctx->emit(self, "stream_gap_held",
+                      json{{"copy", to_string(st.args.spec.copy)}});
   if (out.stream_gaps > 0)
     st.args.ctx->emit(self, "state_gap",
                       json{{"copy", to_string(st.args.spec.copy)},
@@ -263,7 +266,7 @@ void on_peer_down(app_support_pointer self, const caf::down_msg& msg) {
     i = st.peers.erase(i);
     replica_outbox out;
     for (auto& r : st.replicas) {
-      if (!r || r->current_role() != role::active)
+      if (!r || !r->serving())
         continue;
       auto before = r->standbys();
       r->remove_standby(gone, out);
@@ -488,9 +491,28 @@ app_support_actor::behavior_type app_support_impl(app_support_pointer self,
       st.quiescing[partition] = promise;
       self->delayed_send(self,
                          std::chrono::milliseconds{
-                           st.args.ctx->config.knobs.control_timeout_ms},
+                           st.args.ctx->config.knobs.control_timeout_ms / 2},
                          quiesce_timeout_atom::value, partition);
       return promise;
+    },
+    [self](resume_atom, partition_id partition,
+           epoch_t epoch) -> caf::result<ok_atom> {
+      auto& st = self->state;
+      if (hung(self))
+        return caf::delegated<ok_atom>{};
+      auto r = replica_at(self, partition);
+      if (r == nullptr || r->epoch() != epoch)
+        return ok_atom::value;  // moved on: nothing to resume
+      if (auto i = st.quiescing.find(partition); i != st.quiescing.end()) {
+        i->second.deliver(make_error(error_code::unavailable,
+                                     "switchover abandoned"));
+        st.quiescing.erase(i);
+      }
+      auto before = r->current_role();
+      r->resume_active();
+      if (before != r->current_role())
+        trace_role(self, *r);
+      return ok_atom::value;
     },
     [self](quiesce_timeout_atom, partition_id partition) {
       auto& st = self->state;

@@ -183,6 +183,18 @@ typename Inspector::result_type inspect(Inspector& f, fault_injection& x) {
   return f(caf::meta::type_name("keel_fault_injection"), x.kind, x.delay_ms);
 }
 
+/// The seed of a partition's first active: the empty initial state.
+inline partition_snapshot initial_seed(const app_name& app,
+                                       partition_id partition) {
+  partition_snapshot seed;
+  seed.app = app;
+  seed.partition = partition;
+  seed.app_state = json_value{nullptr};
+  seed.meta.dedupe = json_value{json{{"clock", 0}, {"clients", json::array()}}};
+  seed.present = true;
+  return seed;
+}
+
 struct checkpoint;
 struct checkpoint_ack;
 struct state_transfer;
@@ -239,8 +251,12 @@ using app_support_actor = caf::typed_actor<
   // applied event is acknowledged (quiesced). Timeout: control_timeout_ms,
   // after which the copy goes back to active.
   caf::replies_to<quiesce_atom, partition_id, epoch_t>::with<log_index>,
-  // self -> self: a quiesce did not finish in time.
+  // self -> self: a quiesce did not finish in time (half of
+  // control_timeout_ms, so that the copy gives up before the controller).
   caf::reacts_to<quiesce_timeout_atom, partition_id>,
+  // controller -> quiescing/quiesced copy: the switchover was abandoned;
+  // serve the partition again in `epoch`. Safe to repeat.
+  caf::replies_to<resume_atom, partition_id, epoch_t>::with<ok_atom>,
   // self -> self: send checkpoint batches held to fill (see
   // checkpoint_flush_interval_us).
   caf::reacts_to<flush_atom>>;

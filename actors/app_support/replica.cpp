@@ -257,11 +257,18 @@ void replica::on_event(const std::string& source, seq_t seq, epoch_t epoch,
     return nack(error_code::not_active);
   auto& last = applied_seqs_[source];
   if (floor > last + 1) {
-    // Everything below the floor was acknowledged by an earlier active, but
-    // this state never saw it (a copy restarted or moved without a
-    // standby): continue the stream at the floor instead of waiting.
-    out.stream_gaps += floor - 1 - last;
-    last = floor - 1;
+    if (limits_.snapshot_interval_events > 0) {
+      // No standby, and no snapshot covered what the floor says was
+      // acknowledged (e.g. the distributor's retention was lost with it):
+      // continue the stream at the floor instead of waiting for ever.
+      out.stream_gaps += floor - 1 - last;
+      last = floor - 1;
+    } else {
+      // With standbys an active always holds every acknowledged event; an
+      // incomplete state must not serve. Hold the events (visible as
+      // unavailability) and say so once.
+      out.stream_gap_held = true;
+    }
   }
   if (seq <= last) {
     // Applied before (a replay after failover, or a resend): answer again
@@ -395,9 +402,7 @@ void replica::on_checkpoint_ack(const checkpoint_ack& ack,
     become_offline();
     return;
   }
-  bool serving = role_ == role::active || role_ == role::quiescing
-                 || role_ == role::quiesced;
-  if (!serving || ack.epoch != epoch_)
+  if (!serving() || ack.epoch != epoch_)
     return;
   auto i = std::find_if(standbys_.begin(), standbys_.end(),
                         [&](auto& sb) { return sb.copy == ack.from; });

@@ -101,9 +101,12 @@ struct replica_outbox {
   std::vector<synced> resynced_standbys;
   /// Duplicates of applied events whose reply was no longer remembered.
   uint64_t dedupe_misses = 0;
-  /// Acknowledged events this replica's state lacks (it started without
-  /// them: no standby held them). The stream continues at the floor.
+  /// Models without a standby: acknowledged events this replica's state
+  /// lacks (no snapshot covered them); the stream continues at the floor.
   uint64_t stream_gaps = 0;
+  /// Models with a standby: a floor above what this replica applied means
+  /// its state is incomplete - a bug; the events are held, not skipped.
+  bool stream_gap_held = false;
 
   bool empty() const noexcept {
     return acks.empty() && nacks.empty() && checkpoints.empty()
@@ -185,6 +188,13 @@ public:
 
   /// Holds no role; keeps the state until told otherwise.
   void become_offline();
+
+  /// True if this replica serves its partition (active, or finishing as
+  /// quiescing/quiesced): standbys and pending acks matter.
+  bool serving() const noexcept {
+    return role_ == role::active || role_ == role::quiescing
+           || role_ == role::quiesced;
+  }
 
   /// Planned switchover: an active of `epoch` stops taking events (they are
   /// refused with not_active) and finishes what it applied. Returns false
@@ -293,7 +303,9 @@ private:
 
   role role_ = role::offline;
   epoch_t epoch_ = 0;
-  bool in_sync_ = true;  // a fresh replica holds the (empty) initial state
+  /// Holds a complete, current state. A new replica does not until it is
+  /// seeded (activation, snapshot) or receives a state transfer.
+  bool in_sync_ = false;
   bool served_in_epoch_ = false;
   log_index applied_ = 0;
   uint64_t applied_total_ = 0;

@@ -274,6 +274,29 @@ void controller_state::commit_switchover(const switchover_plan& plan) {
   part.epoch = plan.new_epoch;
 }
 
+std::pair<epoch_t, std::vector<copy_id>>
+controller_state::revert_switchover(const switchover_plan& plan) {
+  auto& part = partitions_.at(plan.key);
+  part.active = plan.from;
+  part.standbys.clear();
+  for (auto& sb : plan.standbys)
+    if (sb != plan.from)
+      part.standbys.push_back(sb);
+  if (copies_.at(plan.to).alive)
+    part.standbys.push_back(plan.to);
+  part.epoch = std::max(part.epoch, plan.new_epoch) + 1;
+  return {part.epoch, part.standbys};
+}
+
+bool controller_state::can_activate_without_state(const app_name& app) const {
+  auto cfg = config_.find_app(app);
+  if (!cfg)
+    return false;
+  return cfg->model == redundancy_model::no_redundancy
+         || cfg->model == redundancy_model::n_way_active
+         || config_.knobs.unclean_activation != 0;
+}
+
 bool controller_state::failback_needed(const partition_key& key,
                                        const copy_id& standby) const {
   auto cfg = config_.find_app(key.first);
@@ -369,6 +392,8 @@ controller_state::restore_redundancy(const app_name& app) {
 std::vector<controller_state::rejoin_step>
 controller_state::reassign_orphans(const app_name& app) {
   std::vector<rejoin_step> steps;
+  if (!can_activate_without_state(app))
+    return steps;
   std::map<copy_id, size_t> actives;
   for (auto& [id, rec] : copies_)
     if (id.app == app && rec.alive)
@@ -410,6 +435,8 @@ controller_state::rejoin(const copy_id& copy, const node_id& node) {
              != part.standbys.end())
       continue;
     if (!part.active) {
+      if (!can_activate_without_state(copy.app))
+        continue;  // nobody holds its state: it stays unavailable
       part.active = copy;
       part.epoch += 1;
       steps.push_back(rejoin_step{{copy.app, p}, role::active, part.epoch,

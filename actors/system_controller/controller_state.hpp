@@ -157,6 +157,18 @@ public:
   /// Applies a planned switchover to the assignment.
   void commit_switchover(const switchover_plan& plan);
 
+  /// The promotion of a committed switchover failed: the old active takes
+  /// the role back with a newer epoch (its state is complete: it quiesced
+  /// after everything was acknowledged). Returns that epoch and the
+  /// partition's standbys.
+  std::pair<epoch_t, std::vector<copy_id>>
+  revert_switchover(const switchover_plan& plan);
+
+  /// True if a copy without the partition's state may become active:
+  /// models without a standby (seeded from the distributor's snapshot and
+  /// log), or any model when unclean_activation is set.
+  bool can_activate_without_state(const app_name& app) const;
+
   /// n_plus_m never keeps an active on a dedicated standby copy while an
   /// active copy is available: true if `key` is active on a dedicated
   /// standby copy and `standby` (a live standby of it) is an active copy,
@@ -191,8 +203,8 @@ public:
 
   /// The copy is up again on `node`: returns its roles (standby of its home
   /// partitions that have an active - unless the model has no standbys -,
-  /// active of those that have none, with a new epoch) and updates the
-  /// assignment.
+  /// active of those that have none if can_activate_without_state, with a
+  /// new epoch) and updates the assignment.
   std::vector<rejoin_step> rejoin(const copy_id& copy, const node_id& node);
 
   /// Marks a copy as running on `node` (after spawn).

@@ -185,8 +185,10 @@ void activate(self_ptr self, caf::typed_response_promise<ok_atom> promise) {
         standby_roles[sb].push_back(
           role_assignment{key.second, role::standby, part.epoch, {}});
       if (part.active)
-        active_roles[*part.active].push_back(role_assignment{
-          key.second, role::active, part.epoch, refs_of(self, part.standbys)});
+        active_roles[*part.active].push_back(
+          role_assignment{key.second, role::active, part.epoch,
+                          refs_of(self, part.standbys),
+                          initial_seed(key.first, key.second)});
     }
     auto assign_all = [self](std::map<copy_id, std::vector<role_assignment>> roles,
                              std::function<void()> next) {
@@ -289,29 +291,34 @@ void activate_steps(self_ptr self, const copy_id& copy,
         });
   };
   for (auto& s : steps) {
-    partition_snapshot none;
-    none.present = false;
+    auto empty = initial_seed(s.key.first, s.key.second);
     if (!seeded_model(self, s.key.first)) {
-      assign(s, none);
+      // Only reached with unclean_activation: nobody holds the state.
+      auto fields = key_fields(s.key);
+      fields["copy"] = to_string(copy);
+      emit(self, "unclean_activation", std::move(fields));
+      assign(s, empty);
       continue;
     }
     self
       ->request(self->state.handles.snapshots, control_timeout(self),
                 get_snapshot_atom::value, s.key.first, s.key.second)
       .then(
-        [self, assign, s](partition_snapshot& snap) {
+        [self, assign, s, empty](partition_snapshot& snap) {
+          // No snapshot yet: the distributor retained every event from the
+          // first on, so the empty initial state is the right start.
           auto fields = key_fields(s.key);
           fields["snapshot_index"] = snap.present ? snap.index : 0;
           emit(self, "partition_seeded", std::move(fields));
-          assign(s, std::move(snap));
+          assign(s, snap.present ? std::move(snap) : empty);
         },
-        [self, assign, s, none](caf::error& err) {
-          // Without the snapshot the copy starts empty and the distributor
-          // replays what it retained; the trace says so.
+        [self, assign, s, empty](caf::error& err) {
+          // The copy starts empty and the distributor replays what it
+          // retained; what a lost snapshot covered is gone (traced).
           auto fields = key_fields(s.key);
           fields["error"] = render(err);
           emit(self, "partition_seed_failed", std::move(fields));
-          assign(s, none);
+          assign(s, empty);
         });
   }
 }
@@ -588,7 +595,80 @@ void recover_copy(self_ptr self, copy_failed report,
 }
 
 /// A planned switchover of one partition (see the interface).
-/// `reply` gets the new epoch or the reason it failed.
+/// The run of one switchover, shared by its continuations and by the
+/// fault handlers (a fault on either copy abandons the current stage at once
+/// instead of waiting for a timeout).
+} // namespace
+
+struct switchover_run {
+  controller_state::switchover_plan plan;
+  switchover_reply reply;
+  std::function<void()> done;
+  caf::actor_clock::time_point started;
+  json fields;
+  /// Bumped by every stage; a continuation of an older stage is stale.
+  int stage = 0;
+  bool finished = false;
+  /// Abandons the current stage with a reason (set per stage).
+  std::function<void(std::string)> abandon;
+};
+
+namespace {
+
+void finish_switchover(self_ptr self, std::shared_ptr<switchover_run> run,
+                       caf::expected<epoch_t> result) {
+  if (run->finished)
+    return;
+  run->finished = true;
+  if (self->state.switchover == run)
+    self->state.switchover = nullptr;
+  run->reply(std::move(result));
+  run->done();
+}
+
+/// The promotion of `to` failed: give the role back to `from`.
+void revert_switchover(self_ptr self, std::shared_ptr<switchover_run> run,
+                       std::string why) {
+  auto stage = ++run->stage;
+  run->abandon = [](std::string) {};  // the fallback runs to its end
+  auto [epoch, standbys] = self->state.plan->revert_switchover(run->plan);
+  auto fields = run->fields;
+  fields["error"] = why;
+  fields["active"] = to_string(run->plan.from);
+  fields["epoch"] = epoch;
+  emit(self, "switchover_failed", fields);
+  std::vector<role_assignment> roles{
+    role_assignment{run->plan.key.second, role::active, epoch,
+                    refs_of(self, standbys)}};
+  auto routes = [self, run, why, stage] {
+    install_routes(self, {run->plan.key}, [self, run, why] {
+      finish_switchover(self, run,
+                        make_error(error_code::unavailable,
+                                   "switchover of " + run->plan.key.first
+                                     + " partition "
+                                     + std::to_string(run->plan.key.second)
+                                     + " failed (" + why
+                                     + "); the old active serves again"));
+    });
+    (void) stage;
+  };
+  self
+    ->request(handle_of(self, run->plan.from), control_timeout(self),
+              assign_roles_atom::value, roles)
+    .then([routes](ok_atom) { routes(); },
+          [self, run, routes](caf::error& err) {
+            // Neither copy serves it now: the partition waits for recovery.
+            auto fields = key_fields(run->plan.key);
+            fields["error"] = render(err);
+            emit(self, "partition_unavailable", std::move(fields));
+            self->state.plan->promotion_refused(run->plan.key, run->plan.from,
+                                                {run->plan.from,
+                                                 run->plan.to});
+            routes();
+          });
+}
+
+/// A planned switchover of one partition (see the interface).
 void switchover(self_ptr self, partition_key key, switchover_reply reply,
                 std::function<void()> done) {
   auto& st = self->state;
@@ -600,46 +680,122 @@ void switchover(self_ptr self, partition_key key, switchover_reply reply,
     done();
     return;
   }
-  auto started = self->clock().now();
-  auto fields = key_fields(key);
-  fields["from"] = to_string(plan.from);
-  fields["to"] = to_string(plan.to);
-  fields["epoch"] = plan.new_epoch;
-  emit(self, "switchover_started", fields);
+  auto run = std::make_shared<switchover_run>();
+  run->plan = plan;
+  run->reply = std::move(reply);
+  run->done = std::move(done);
+  run->started = self->clock().now();
+  run->fields = key_fields(key);
+  run->fields["from"] = to_string(plan.from);
+  run->fields["to"] = to_string(plan.to);
+  run->fields["epoch"] = plan.new_epoch;
+  st.switchover = run;
+  emit(self, "switchover_started", run->fields);
+  // Stage 1: the active quiesces. Abandoning it resumes the active.
+  auto quiesce_stage = ++run->stage;
+  run->abandon = [self, run, quiesce_stage](std::string why) {
+    if (run->finished || run->stage != quiesce_stage)
+      return;
+    ++run->stage;
+    self
+      ->request(handle_of(self, run->plan.from), control_timeout(self),
+                resume_atom::value, run->plan.key.second, run->plan.old_epoch)
+      .then([](ok_atom) {}, [](caf::error&) {});
+    auto fields = run->fields;
+    fields["error"] = why;
+    emit(self, "switchover_failed", std::move(fields));
+    finish_switchover(self, run,
+                      make_error(error_code::unavailable,
+                                 "switchover of " + run->plan.key.first
+                                   + " partition "
+                                   + std::to_string(run->plan.key.second)
+                                   + ": " + why));
+  };
   self
     ->request(handle_of(self, plan.from), control_timeout(self),
               quiesce_atom::value, key.second, plan.old_epoch)
     .then(
-      [self, plan, reply, done, started, fields](log_index) mutable {
-        emit(self, "partition_quiesced", fields);
-        self->state.plan->commit_switchover(plan);
-        controller_state::promotion p{plan.key, plan.to, plan.new_epoch,
-                                      plan.standbys};
-        promote(self, p, "switchover", std::make_shared<std::set<copy_id>>(),
-                [self, plan, reply, done, started, fields]() mutable {
-                  install_routes(
-                    self, {plan.key},
-                    [self, plan, reply, done, started, fields]() mutable {
-                      auto us = std::chrono::duration_cast<
-                                  std::chrono::microseconds>(
-                                  self->clock().now() - started)
-                                  .count();
-                      fields["duration_ms"] = static_cast<double>(us) / 1000;
-                      emit(self, "switchover_done", std::move(fields));
-                      reply(plan.new_epoch);
-                      done();
-                    });
+      [self, run, quiesce_stage](log_index) {
+        if (run->finished || run->stage != quiesce_stage)
+          return;
+        emit(self, "partition_quiesced", run->fields);
+        // Stage 2: promote `to`; the old active becomes its standby through
+        // the state transfer (it is demoted only by a newer epoch, so a
+        // failed promotion leaves it intact).
+        auto promote_stage = ++run->stage;
+        self->state.plan->commit_switchover(run->plan);
+        run->abandon = [self, run, promote_stage](std::string why) {
+          if (!run->finished && run->stage == promote_stage)
+            revert_switchover(self, run, std::move(why));
+        };
+        auto& plan = run->plan;
+        std::vector<copy_id> others;
+        for (auto& sb : plan.standbys)
+          if (sb != plan.from)
+            others.push_back(sb);
+        auto promote_to = [self, run, promote_stage] {
+          auto& plan = run->plan;
+          std::vector<role_assignment> roles{
+            role_assignment{plan.key.second, role::active, plan.new_epoch,
+                            refs_of(self, plan.standbys)}};
+          self
+            ->request(handle_of(self, plan.to), control_timeout(self),
+                      assign_roles_atom::value, roles)
+            .then(
+              [self, run, promote_stage](ok_atom) {
+                if (run->finished || run->stage != promote_stage)
+                  return;
+                ++run->stage;
+                install_routes(self, {run->plan.key}, [self, run] {
+                  auto us = std::chrono::duration_cast<
+                              std::chrono::microseconds>(self->clock().now()
+                                                         - run->started)
+                              .count();
+                  auto fields = run->fields;
+                  fields["duration_ms"] = static_cast<double>(us) / 1000;
+                  emit(self, "switchover_done", std::move(fields));
+                  finish_switchover(self, run, run->plan.new_epoch);
                 });
+              },
+              [self, run, promote_stage](caf::error& err) {
+                if (run->finished || run->stage != promote_stage)
+                  return;
+                revert_switchover(self, run,
+                                  "promotion of " + to_string(run->plan.to)
+                                    + " failed: " + render(err));
+              });
+        };
+        // Other standbys learn the new epoch first (fencing).
+        if (others.empty()) {
+          promote_to();
+          return;
+        }
+        auto counter = std::make_shared<fan_out_counter>(
+          others.size(), [promote_to](size_t) { promote_to(); });
+        for (auto& sb : others) {
+          std::vector<role_assignment> roles{
+            role_assignment{plan.key.second, role::standby, plan.new_epoch, {}}};
+          self
+            ->request(handle_of(self, sb), control_timeout(self),
+                      assign_roles_atom::value, roles)
+            .then([counter](ok_atom) { counter->answer(true); },
+                  [counter](caf::error&) { counter->answer(false); });
+        }
       },
-      [self, key, reply, done, fields](caf::error& err) mutable {
-        fields["error"] = render(err);
-        emit(self, "switchover_failed", std::move(fields));
-        reply(make_error(error_code::unavailable,
-                         "switchover of " + key.first + " partition "
-                           + std::to_string(key.second)
-                           + ": quiesce failed: " + render(err)));
-        done();
+      [run, quiesce_stage](caf::error& err) {
+        if (!run->finished && run->stage == quiesce_stage)
+          run->abandon("quiesce failed: " + render(err));
       });
+}
+
+/// A fault on a copy of the running switchover abandons its current stage
+/// now rather than after a timeout, so the recovery queued behind it runs.
+void abandon_switchover_of(self_ptr self, const copy_id& copy,
+                           const std::string& why) {
+  auto run = self->state.switchover;
+  if (run && !run->finished
+      && (run->plan.from == copy || run->plan.to == copy))
+    run->abandon(to_string(copy) + " failed: " + why);
 }
 
 } // namespace
@@ -650,6 +806,7 @@ system_controller_impl(system_controller_pointer self, context_ptr ctx) {
   self->state.ctx = std::move(ctx);
   return {
     [self](copy_failed& report) {
+      abandon_switchover_of(self, report.copy, report.reason);
       emit(self, "fault_reported",
            json{{"copy", to_string(report.copy)},
                 {"node", report.node},
@@ -663,6 +820,8 @@ system_controller_impl(system_controller_pointer self, context_ptr ctx) {
       if (!st.plan->node_alive(report.node))
         return;
       auto copies = st.plan->mark_node_failed(report.node);
+      for (auto& copy : copies)
+        abandon_switchover_of(self, copy, "node " + report.node + " failed");
       emit(self, "node_failed",
            json{{"node", report.node},
                 {"reason", report.reason},

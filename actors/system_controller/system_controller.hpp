@@ -17,6 +17,8 @@
 
 namespace keel {
 
+struct switchover_run;
+
 struct system_controller_actor_state {
   using work_item = std::function<void(std::function<void()> done)>;
 
@@ -27,6 +29,8 @@ struct system_controller_actor_state {
   std::map<copy_id, app_support_actor> copies;
   std::deque<work_item> work;
   bool busy = false;
+  /// The switchover running now, if any (system_controller.cpp).
+  std::shared_ptr<switchover_run> switchover;
   bool activated = false;
   static inline const char* name = "keel.system_controller";
 };

@@ -79,6 +79,9 @@ failover_timelines(const std::vector<trace_event>& trace) {
                                                       "partition"));
           f.epoch = num(later.fields, "epoch");
           f.promoted_ms = ms_between(t0, later.t_us);
+          // Served again: the partition's first event in this epoch or a
+          // later one (a second fault or a failback may move it on before
+          // it served anything; service is what the client sees).
           for (size_t k = j + 1; k < trace.size(); ++k) {
             auto& next = trace[k];
             bool same_partition = str(next.fields, "app") == f.app
@@ -87,16 +90,15 @@ failover_timelines(const std::vector<trace_event>& trace) {
             if (!same_partition)
               continue;
             if (next.name == "first_event_served"
-                && num(next.fields, "epoch") == f.epoch) {
+                && num(next.fields, "epoch") >= f.epoch) {
               f.first_event_ms = ms_between(t0, next.t_us);
               break;
             }
             if ((next.name == "partition_promoted"
-                 || next.name == "partition_reassigned")
-                && num(next.fields, "epoch") > f.epoch) {
+                 || next.name == "partition_reassigned"
+                 || next.name == "switchover_done")
+                && num(next.fields, "epoch") > f.epoch)
               f.superseded = true;
-              break;
-            }
           }
           parts.push_back(f);
         }
@@ -361,8 +363,6 @@ report check_run(const scenario& sc, const run_data& data,
       res.passed = true;
       double worst = 0;
       for (auto& f : rep.failovers) {
-        if (f.superseded && f.first_event_ms < 0)
-          continue;  // judged by the failover that superseded it
         if (f.first_event_ms < 0 || f.first_event_ms > c.bound_ms) {
           res.passed = false;
           res.detail = "fault " + std::to_string(f.fault) + " " + f.app

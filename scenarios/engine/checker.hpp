@@ -49,9 +49,11 @@ struct failover_timeline {
   epoch_t epoch = 0;
   double detected_ms = -1;
   double promoted_ms = -1;
-  double first_event_ms = -1;  ///< -1: no event served after promotion
-  /// A later failover of the same partition came before any event was
-  /// served in this epoch (a second fault hit the promoted copy).
+  /// First event served for the partition in this epoch or a later one;
+  /// -1: none after the promotion.
+  double first_event_ms = -1;
+  /// The partition moved on again (a second fault, a failback) before it
+  /// served an event in this epoch.
   bool superseded = false;
 };
 

@@ -109,7 +109,8 @@ TEST_CASE("router: buffers a partition in transition and flushes it in order "
   t.run();
   CHECK(log->acks.empty());  // held in the router, not sent to anyone
   ask_ok(t, copy, assign_roles_atom::value,
-         std::vector<role_assignment>{role_assignment{0, role::active, 2, {}}});
+         std::vector<role_assignment>{role_assignment{
+           0, role::active, 2, {}, initial_seed("journal", 0)}});
   ask_ok(t, router, set_routes_atom::value,
          std::vector<route>{route_to(copy, 0, 2)});
   std::vector<seq_t> seqs;
@@ -169,7 +170,8 @@ TEST_CASE("load_distributor: replays unacknowledged events to the promoted "
          std::vector<role_assignment>{role_assignment{0, role::standby, 1, {}}});
   ask_ok(t, a, assign_roles_atom::value,
          std::vector<role_assignment>{role_assignment{
-           0, role::active, 1, {standby_ref{copy_id{"journal", 1}, "n2", b}}}});
+           0, role::active, 1, {standby_ref{copy_id{"journal", 1}, "n2", b}},
+           initial_seed("journal", 0)}});
   ask_ok(t, router, set_routes_atom::value,
          std::vector<route>{route_to(a, 0, 1)});
   auto send = [&](uint64_t rid) {
@@ -230,8 +232,9 @@ TEST_CASE("load_manager: collects the periodic load reports of copies and "
   auto sink = t.sys.spawn(recorder, log);
   t.run();
   ask_ok(t, copy, assign_roles_atom::value,
-         std::vector<role_assignment>{role_assignment{0, role::active, 1, {}},
-                                      role_assignment{1, role::active, 1, {}}});
+         std::vector<role_assignment>{
+           role_assignment{0, role::active, 1, {}, initial_seed("journal", 0)},
+           role_assignment{1, role::active, 1, {}, initial_seed("journal", 1)}});
   for (seq_t s = 1; s <= 5; ++s)
     caf::anon_send(copy, routed_event{0, 1, s, "src", sink,
                                       event{"journal", "k",

@@ -12,6 +12,9 @@ namespace {
 
 const std::string src = "distributor@n1#1";
 
+/// A partition's first active starts from the empty initial state.
+const partition_snapshot fresh = initial_seed("journal", 0);
+
 replica make_replica(uint32_t index, replica_limits limits = {}) {
   return replica{copy_id{"journal", index}, 0,
                  std::make_unique<apps::journal>(), limits};
@@ -61,7 +64,7 @@ TEST_CASE("replica: applies one source's events in sequence order - holding "
           "early ones") {
   auto r = make_replica(0);
   replica_outbox out;
-  r.become_active(1, {}, out);
+  r.become_active(1, {}, out, &fresh);
   r.on_event(src, 2, 1, ev("c", 2), out);
   CHECK(r.applied() == 0);
   CHECK(out.acks.empty());
@@ -81,7 +84,7 @@ TEST_CASE("replica: acknowledges only after the standby acknowledged the "
   auto standby = make_replica(1);
   standby.become_standby(1);
   replica_outbox out;
-  active.become_active(1, {copy_id{"journal", 1}}, out);
+  active.become_active(1, {copy_id{"journal", 1}}, out, &fresh);
   deliver_transfer(active, standby, out);
   REQUIRE(out.synced_standbys.size() == 1);
   out = replica_outbox{};
@@ -102,7 +105,7 @@ TEST_CASE("replica: batches events that arrive while a checkpoint is in "
   auto standby = make_replica(1);
   standby.become_standby(1);
   replica_outbox out;
-  active.become_active(1, {copy_id{"journal", 1}}, out);
+  active.become_active(1, {copy_id{"journal", 1}}, out, &fresh);
   deliver_transfer(active, standby, out);
   out = replica_outbox{};
   for (seq_t s = 1; s <= 5; ++s)
@@ -118,7 +121,7 @@ TEST_CASE("replica: batches events that arrive while a checkpoint is in "
 TEST_CASE("replica: rejects events of an older epoch (fencing)") {
   auto r = make_replica(0);
   replica_outbox out;
-  r.become_active(2, {}, out);
+  r.become_active(2, {}, out, &fresh);
   r.on_event(src, 1, 1, ev("c", 1), out);
   REQUIRE(out.nacks.size() == 1);
   CHECK(out.nacks[0].code == error_code::stale_epoch);
@@ -136,7 +139,7 @@ TEST_CASE("replica: a standby of a newer epoch rejects a deposed active's "
   auto standby = make_replica(1);
   standby.become_standby(1);
   replica_outbox out;
-  old_active.become_active(1, {copy_id{"journal", 1}}, out);
+  old_active.become_active(1, {copy_id{"journal", 1}}, out, &fresh);
   deliver_transfer(old_active, standby, out);
   // The controller moves on: the standby now belongs to epoch 2.
   standby.become_standby(2);
@@ -156,7 +159,7 @@ TEST_CASE("replica: a standby of a newer epoch rejects a deposed active's "
 TEST_CASE("replica: a request id changes state at most once (dedupe)") {
   auto r = make_replica(0);
   replica_outbox out;
-  r.become_active(1, {}, out);
+  r.become_active(1, {}, out, &fresh);
   r.on_event(src, 1, 1, ev("c", 7), out);
   r.on_event(src, 2, 1, ev("c", 7), out);  // a client retry, new seq
   CHECK(r.applied() == 2);
@@ -173,7 +176,7 @@ TEST_CASE("replica: a promoted standby answers a replayed event with the "
   auto standby = make_replica(1);
   standby.become_standby(1);
   replica_outbox out;
-  active.become_active(1, {copy_id{"journal", 1}}, out);
+  active.become_active(1, {copy_id{"journal", 1}}, out, &fresh);
   deliver_transfer(active, standby, out);
   out = replica_outbox{};
   for (seq_t s = 1; s <= 3; ++s)
@@ -208,7 +211,7 @@ TEST_CASE("replica: a gap in the checkpoints makes the active resend the "
   auto standby = make_replica(1);
   standby.become_standby(1);
   replica_outbox out;
-  active.become_active(1, {copy_id{"journal", 1}}, out);
+  active.become_active(1, {copy_id{"journal", 1}}, out, &fresh);
   deliver_transfer(active, standby, out);
   out = replica_outbox{};
   active.on_event(src, 1, 1, ev("c", 1), out);
@@ -232,7 +235,7 @@ TEST_CASE("replica: the reorder buffer is bounded") {
   limits.reorder_buffer_max = 2;
   auto r = make_replica(0, limits);
   replica_outbox out;
-  r.become_active(1, {}, out);
+  r.become_active(1, {}, out, &fresh);
   r.on_event(src, 3, 1, ev("c", 3), out);
   r.on_event(src, 4, 1, ev("c", 4), out);
   r.on_event(src, 5, 1, ev("c", 5), out);
@@ -247,7 +250,7 @@ TEST_CASE("replica: app-to-app sends leave the active with derived request "
   auto standby = make_replica(1);
   standby.become_standby(1);
   replica_outbox out;
-  active.become_active(1, {copy_id{"journal", 1}}, out);
+  active.become_active(1, {copy_id{"journal", 1}}, out, &fresh);
   deliver_transfer(active, standby, out);
   out = replica_outbox{};
   auto e = ev("c", 5);
@@ -292,7 +295,7 @@ TEST_CASE("replica: a handler that throws rejects the event instead of "
           "crashing the copy and drops its sends") {
   replica r{copy_id{"faulty", 0}, 0, std::make_unique<faulty>(), {}};
   replica_outbox out;
-  r.become_active(1, {}, out);
+  r.become_active(1, {}, out, &fresh);
   r.on_event(src, 1, 1, ev("c", 13), out);
   r.on_event(src, 2, 1, ev("c", 14), out);
   REQUIRE(out.acks.size() == 1);
@@ -308,7 +311,7 @@ TEST_CASE("replica: a standby that is not in sync refuses promotion") {
   auto active = make_replica(0);
   auto standby = make_replica(1);
   replica_outbox out;
-  active.become_active(1, {}, out);
+  active.become_active(1, {}, out, &fresh);
   active.on_event(src, 1, 1, ev("c", 1), out);
   // The standby joins (epoch 1) but its state transfer has not arrived.
   standby.become_standby(1);
@@ -327,7 +330,7 @@ TEST_CASE("replica: acks wait for a new standby's state transfer") {
   auto active = make_replica(0);
   auto standby = make_replica(1);
   replica_outbox out;
-  active.become_active(1, {}, out);
+  active.become_active(1, {}, out, &fresh);
   standby.become_standby(1);
   out = replica_outbox{};
   active.add_standby(copy_id{"journal", 1}, out);
@@ -341,11 +344,14 @@ TEST_CASE("replica: acks wait for a new standby's state transfer") {
   CHECK(standby.snapshot() == active.snapshot());
 }
 
-TEST_CASE("replica: a copy that starts without the acknowledged history "
-          "continues the stream at the distributor's floor") {
-  auto r = make_replica(0);
+TEST_CASE("replica: without a standby a copy that starts without the "
+          "acknowledged history continues the stream at the distributor's "
+          "floor") {
+  replica_limits seeded;
+  seeded.snapshot_interval_events = 1000;
+  auto r = make_replica(0, seeded);
   replica_outbox out;
-  REQUIRE(r.become_active(2, {}, out));
+  REQUIRE(r.become_active(2, {}, out, &fresh));
   // Seqs 1..99 were acknowledged by a copy that is gone with its state.
   r.on_event(src, 101, 2, ev("c", 101), out, 100);
   CHECK(r.applied() == 0);  // 100 is still missing: hold 101
@@ -366,7 +372,7 @@ TEST_CASE("replica: without a standby the active snapshots every "
   limits.snapshot_interval_events = 3;
   auto r = make_replica(0, limits);
   replica_outbox out;
-  REQUIRE(r.become_active(1, {}, out));
+  REQUIRE(r.become_active(1, {}, out, &fresh));
   for (seq_t s = 1; s <= 7; ++s)
     r.on_event(src, s, 1, ev("c", s, "k" + std::to_string(s)), out);
   REQUIRE(out.snapshots.size() == 2);  // after 3 and after 6 events
@@ -396,7 +402,7 @@ TEST_CASE("replica: a checkpoint flush interval holds partial batches until "
   standby.become_standby(1);
   replica_outbox out;
   active.set_now(0);
-  active.become_active(1, {copy_id{"journal", 1}}, out);
+  active.become_active(1, {copy_id{"journal", 1}}, out, &fresh);
   deliver_transfer(active, standby, out);
   out = replica_outbox{};
   active.on_event(src, 1, 1, ev("c", 1), out);
@@ -417,4 +423,26 @@ TEST_CASE("replica: a checkpoint flush interval holds partial batches until "
     active.on_event(src, s, 1, ev("c", s), full);
   REQUIRE(full.checkpoints.size() == 1);
   CHECK(full.checkpoints[0].entries.size() == 3);
+}
+
+TEST_CASE("replica: with standbys an active never skips acknowledged events "
+          "it lacks - it holds them instead") {
+  auto r = make_replica(0);
+  replica_outbox out;
+  REQUIRE(r.become_active(2, {}, out, &fresh));
+  r.on_event(src, 101, 2, ev("c", 101), out, 100);
+  CHECK(out.stream_gap_held);
+  CHECK(out.stream_gaps == 0);
+  CHECK(r.applied() == 0);
+  CHECK(out.acks.empty());
+}
+
+TEST_CASE("replica: a new replica is not in sync until seeded or given a "
+          "state transfer") {
+  auto r = make_replica(0);
+  replica_outbox out;
+  CHECK_FALSE(r.in_sync());
+  CHECK_FALSE(r.become_active(1, {}, out));
+  CHECK(r.become_active(1, {}, out, &fresh));
+  CHECK(r.in_sync());
 }
