@@ -622,15 +622,16 @@ void finish_switchover(self_ptr self, std::shared_ptr<switchover_run> run,
   run->finished = true;
   if (self->state.switchover == run)
     self->state.switchover = nullptr;
-  run->reply(std::move(result));
-  run->done();
+  auto reply = std::move(run->reply);
+  auto done = std::move(run->done);
+  reply(std::move(result));
+  done();
 }
 
 /// The promotion of `to` failed: give the role back to `from`.
 void revert_switchover(self_ptr self, std::shared_ptr<switchover_run> run,
                        std::string why) {
   auto stage = ++run->stage;
-  run->abandon = [](std::string) {};  // the fallback runs to its end
   auto [epoch, standbys] = self->state.plan->revert_switchover(run->plan);
   auto fields = run->fields;
   fields["error"] = why;
@@ -693,8 +694,11 @@ void switchover(self_ptr self, partition_key key, switchover_reply reply,
   emit(self, "switchover_started", run->fields);
   // Stage 1: the active quiesces. Abandoning it resumes the active.
   auto quiesce_stage = ++run->stage;
-  run->abandon = [self, run, quiesce_stage](std::string why) {
-    if (run->finished || run->stage != quiesce_stage)
+  // (`abandon` holds the run weakly: the run owns it.)
+  run->abandon = [self, weak = std::weak_ptr<switchover_run>{run},
+                  quiesce_stage](std::string why) {
+    auto run = weak.lock();
+    if (!run || run->finished || run->stage != quiesce_stage)
       return;
     ++run->stage;
     self
@@ -724,8 +728,10 @@ void switchover(self_ptr self, partition_key key, switchover_reply reply,
         // failed promotion leaves it intact).
         auto promote_stage = ++run->stage;
         self->state.plan->commit_switchover(run->plan);
-        run->abandon = [self, run, promote_stage](std::string why) {
-          if (!run->finished && run->stage == promote_stage)
+        run->abandon = [self, weak = std::weak_ptr<switchover_run>{run},
+                        promote_stage](std::string why) {
+          auto run = weak.lock();
+          if (run && !run->finished && run->stage == promote_stage)
             revert_switchover(self, run, std::move(why));
         };
         auto& plan = run->plan;
