@@ -135,10 +135,12 @@ caf::actor untyped(const Handle& h) {
 
 } // namespace
 
-caf::expected<system_handles> start_system(caf::actor_system& sys,
-                                           context_ptr ctx,
-                                           const app_registry& registry,
-                                           std::chrono::milliseconds timeout) {
+caf::expected<system_handles>
+start_system(caf::actor_system& sys, context_ptr ctx,
+             const app_registry& registry, std::chrono::milliseconds timeout,
+             std::function<void(caf::blocking_actor*)> pump) {
+  if (!pump)
+    pump = [](caf::blocking_actor*) {};
   if (auto err = check_app_types(ctx->config, registry))
     return err;
   system_handles result;
@@ -146,9 +148,10 @@ caf::expected<system_handles> start_system(caf::actor_system& sys,
   caf::scoped_actor self{sys};
   auto wait_children = [&](const supervisor_actor& sup) -> caf::error {
     caf::error failure;
-    self->request(sup, timeout, which_children_atom::value)
-      .receive([](std::vector<child_info>&) {},
-               [&](caf::error& err) { failure = std::move(err); });
+    auto rh = self->request(sup, timeout, which_children_atom::value);
+    pump(self.ptr());
+    std::move(rh).receive([](std::vector<child_info>&) {},
+                          [&](caf::error& err) { failure = std::move(err); });
     return failure;
   };
   // 1. One supervisor per node: router, then the agent.
@@ -228,8 +231,11 @@ caf::expected<system_handles> start_system(caf::actor_system& sys,
   act.distributor = result.distributor;
   act.snapshots = result.distributor;
   caf::error failure;
-  self->request(result.controller, timeout, activate_atom::value, act)
-    .receive([](ok_atom) {}, [&](caf::error& err) { failure = std::move(err); });
+  auto rh = self->request(result.controller, timeout, activate_atom::value,
+                          act);
+  pump(self.ptr());
+  std::move(rh).receive([](ok_atom) {},
+                        [&](caf::error& err) { failure = std::move(err); });
   if (failure) {
     result.shutdown();
     return failure;

@@ -63,10 +63,13 @@ struct system_handles {
 /// Spawns the actor tree for `ctx->config` and activates it: every copy is
 /// running, every partition has its active and standbys, routes are
 /// installed. Blocks the calling thread (not an actor) up to `timeout`.
-caf::expected<system_handles> start_system(caf::actor_system& sys,
-                                           context_ptr ctx,
-                                           const app_registry& registry,
-                                           std::chrono::milliseconds timeout);
+/// Under a deterministic scheduler nothing runs unless driven: `pump` is
+/// called after each request with the waiting actor, and runs the system
+/// until that actor has its answer.
+caf::expected<system_handles>
+start_system(caf::actor_system& sys, context_ptr ctx,
+             const app_registry& registry, std::chrono::milliseconds timeout,
+             std::function<void(caf::blocking_actor*)> pump = {});
 
 /// Makes a context: config, trace sink (optionally echoed to `trace_out`)
 /// and the time origin taken from `sys`'s clock.

@@ -1,6 +1,6 @@
 # Finds keel's dependencies, all from Debian packages:
 #   libcaf-dev (CAF 0.17.6: ships no CMake package, so imported targets are defined here),
-#   nlohmann-json3-dev, libcli11-dev, catch2 (v2).
+#   libssl-dev, nlohmann-json3-dev, libcli11-dev, catch2 (v2).
 find_path(CAF_INCLUDE_DIR caf/all.hpp REQUIRED)
 find_library(CAF_CORE_LIBRARY caf_core REQUIRED)
 find_library(CAF_IO_LIBRARY caf_io REQUIRED)
@@ -19,6 +19,7 @@ if(NOT TARGET CAF::core)
 endif()
 
 find_package(nlohmann_json 3.11 REQUIRED)
+find_package(OpenSSL REQUIRED)  # libcrypto: SHA-256 of simulation traces
 find_path(CLI11_INCLUDE_DIR CLI/CLI.hpp REQUIRED)
 if(KEEL_BUILD_TESTS)
   find_package(Catch2 2 REQUIRED)

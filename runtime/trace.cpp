@@ -28,6 +28,19 @@ std::vector<trace_event> trace_sink::snapshot() const {
   return events_;
 }
 
+std::vector<trace_event> trace_sink::snapshot_from(size_t from) const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  if (from >= events_.size())
+    return {};
+  return std::vector<trace_event>(events_.begin() + static_cast<long>(from),
+                                  events_.end());
+}
+
+size_t trace_sink::size() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  return events_.size();
+}
+
 size_t trace_sink::dropped() const {
   std::lock_guard<std::mutex> guard{mtx_};
   return dropped_;

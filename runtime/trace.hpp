@@ -42,6 +42,12 @@ public:
   /// A copy of the events kept in memory, in emission order.
   std::vector<trace_event> snapshot() const;
 
+  /// A copy of the events kept in memory from position `from` on.
+  std::vector<trace_event> snapshot_from(size_t from) const;
+
+  /// Events kept in memory so far.
+  size_t size() const;
+
   /// Events not kept in memory because max_events was reached.
   size_t dropped() const;
 

@@ -11,7 +11,7 @@ namespace {
 
 std::vector<router_actor> routers_of(fault_manager_pointer self) {
   std::vector<router_actor> result;
-  for (auto& [addr, n] : self->state.nodes)
+  for (auto& [id, n] : self->state.nodes)
     result.push_back(n.router);
   return result;
 }
@@ -101,43 +101,46 @@ fault_manager_impl(fault_manager_pointer self, context_ptr ctx,
   self->state.listener = std::move(listener);
   self->set_down_handler([self](caf::down_msg& msg) {
     auto& st = self->state;
-    if (auto i = st.copies.find(msg.source); i != st.copies.end()) {
-      auto dead = std::move(i->second);
-      st.copies.erase(i);
-      on_copy_down(self, std::move(dead), msg.reason);
-      return;
-    }
-    if (auto i = st.nodes.find(msg.source); i != st.nodes.end()) {
-      auto dead = std::move(i->second);
-      st.nodes.erase(i);
-      on_node_down(self, std::move(dead), msg.reason);
-    }
+    for (auto i = st.copies.begin(); i != st.copies.end(); ++i)
+      if (i->second.handle.address() == msg.source) {
+        auto dead = std::move(i->second);
+        st.copies.erase(i);
+        on_copy_down(self, std::move(dead), msg.reason);
+        return;
+      }
+    for (auto i = st.nodes.begin(); i != st.nodes.end(); ++i)
+      if (i->second.agent.address() == msg.source) {
+        auto dead = std::move(i->second);
+        st.nodes.erase(i);
+        on_node_down(self, std::move(dead), msg.reason);
+        return;
+      }
     // Anything else was unwatched on purpose.
   });
   return {
     [self](watch_copy_atom, copy_id& copy, node_id& node,
            app_support_actor& handle) {
+      auto& copies = self->state.copies;
+      if (auto i = copies.find(copy); i != copies.end())
+        self->demonitor(i->second.handle.address());  // a new incarnation
       self->monitor(handle);
-      self->state.copies[handle.address()]
-        = fault_manager_state::watched_copy{std::move(copy), std::move(node),
-                                            handle};
+      copies[copy] = fault_manager_state::watched_copy{copy, std::move(node),
+                                                       handle};
       return ok_atom::value;
     },
     [self](unwatch_copy_atom, copy_id& copy) {
       auto& copies = self->state.copies;
-      for (auto i = copies.begin(); i != copies.end(); ++i)
-        if (i->second.copy == copy) {
-          self->demonitor(i->second.handle.address());
-          copies.erase(i);
-          break;
-        }
+      if (auto i = copies.find(copy); i != copies.end()) {
+        self->demonitor(i->second.handle.address());
+        copies.erase(i);
+      }
       return ok_atom::value;
     },
     [self](watch_node_atom, node_id& node, node_agent_actor& agent,
            router_actor& router) {
       self->monitor(agent);
-      self->state.nodes[agent.address()]
-        = fault_manager_state::watched_node{std::move(node), agent, router};
+      self->state.nodes[node]
+        = fault_manager_state::watched_node{node, agent, router};
       return ok_atom::value;
     },
   };

@@ -30,8 +30,10 @@ struct fault_manager_state {
 
   context_ptr ctx;
   fault_listener_actor listener;
-  std::map<caf::actor_addr, watched_copy> copies;
-  std::map<caf::actor_addr, watched_node> nodes;
+  // Keyed by ids, not actor addresses: iteration order must not depend on
+  // heap addresses (simulations replay byte for byte from a seed).
+  std::map<copy_id, watched_copy> copies;
+  std::map<node_id, watched_node> nodes;
   static inline const char* name = "keel.fault_manager";
 };
 

@@ -1,6 +1,7 @@
 // keel: the command line.
 //
-//   keel scenario run FILE [--seed N] [--report FILE] [--trace FILE] [--quiet]
+//   keel scenario run FILE [--mode realtime|sim] [--seed N] [--report FILE]
+//                          [--trace FILE] [--quiet]
 //   keel scenario check FILE
 //   keel config check FILE
 //   keel knobs
@@ -31,6 +32,11 @@ int main(int argc, char** argv) {
   auto run = scenario->add_subcommand(
     "run", "run a scenario on the embedded runtime (real time) and check it");
   run->add_option("file", run_file, "scenario JSON file")->required();
+  run->add_option("--mode", opts.mode,
+                  "realtime (threads, wall clock; default) or sim "
+                  "(deterministic simulation: virtual clock, seeded "
+                  "interleaving, byte-identical trace for equal seeds)")
+    ->check(CLI::IsMember({"realtime", "sim"}));
   auto seed_opt = run->add_option("--seed", seed,
                                   "override the scenario's seed (workload "
                                   "keys and every other random choice)");

@@ -8,6 +8,7 @@
 #include <tuple>
 
 #include "runtime/hash.hpp"
+#include "runtime/sha256.hpp"
 
 namespace keel::scenarios {
 
@@ -206,6 +207,12 @@ report check_run(const scenario& sc, const run_data& data,
   rep.errors = data.errors;
   rep.trace_events = trace.size();
   rep.trace_dropped = trace_dropped;
+  sha256 hash;
+  for (auto& ev : trace) {
+    hash.update(ev.to_json().dump());
+    hash.update("\n");
+  }
+  rep.trace_sha256 = hash.hex();
   auto& ev = rep.events;
   // -- client outcomes ------------------------------------------------------------
   std::map<std::pair<std::string, uint64_t>, const request_record*> sent;
@@ -498,7 +505,8 @@ json report::to_json(const run_data& data) const {
   return json{
     {"title", title},
     {"seed", seed},
-    {"mode", "realtime"},
+    {"mode", mode},
+    {"trace_sha256", trace_sha256},
     {"passed", passed},
     {"events",
      {{"sent", events.sent},
@@ -523,6 +531,9 @@ json report::to_json(const run_data& data) const {
     {"settled", data.settled},
     {"trace", {{"events", trace_events}, {"dropped", trace_dropped}}},
     {"wall_ms", wall_ms},
+    {"sim_ms", sim_ms},
+    {"steps", steps},
+    {"speedup", speedup},
   };
 }
 
@@ -579,6 +590,10 @@ std::string summarize(const report& rep, const run_data& data) {
         << c.detail << "\n";
   for (auto& err : rep.errors)
     out << "error: " << err << "\n";
+  if (rep.mode == "sim")
+    out << "simulation: " << rep.sim_ms << " ms virtual in " << rep.wall_ms
+        << " ms wall (" << rep.speedup << "x), " << rep.steps
+        << " steps, trace " << rep.trace_sha256 << "\n";
   out << "result: " << (rep.passed ? "PASS" : "FAIL") << "\n";
   return out.str();
 }

@@ -101,7 +101,16 @@ struct report {
   double latency_max_ms = 0;
   size_t trace_events = 0;
   size_t trace_dropped = 0;
+  /// SHA-256 of the trace as JSON lines: equal in two simulations with the
+  /// same file and seed.
+  std::string trace_sha256;
+  std::string mode = "realtime";
   double wall_ms = 0;
+  /// Simulation: virtual time covered, scheduler steps, and virtual time per
+  /// wall time.
+  double sim_ms = 0;
+  uint64_t steps = 0;
+  double speedup = 0;
 
   json to_json(const run_data& data) const;
 };

@@ -199,6 +199,7 @@ void settle(driver_ptr self) {
       [self](caf::error& err) {
         self->state.data->errors.push_back("controller did not answer: "
                                            + render(err));
+        self->state.data->finished = true;
         self->state.done.deliver(ok_atom::value);
       });
 }
@@ -212,8 +213,10 @@ void collect(driver_ptr self) {
   // every live copy.
   auto pending = std::make_shared<size_t>(0);
   auto finish = [self, pending] {
-    if (--*pending == 0)
+    if (--*pending == 0) {
+      self->state.data->finished = true;
       self->state.done.deliver(ok_atom::value);
+    }
   };
   auto unread = [self, workload_app](const app_name& app, std::string why) {
     auto& data = *self->state.data;

@@ -74,6 +74,8 @@ struct run_data {
   int64_t load_end_us = 0;
   /// A step or collection problem that makes the run fail.
   std::vector<std::string> errors;
+  /// The driver delivered its result (simulation loops poll this).
+  bool finished = false;
 };
 
 } // namespace keel::scenarios

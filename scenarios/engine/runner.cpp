@@ -7,6 +7,7 @@
 #include "actors/bootstrap.hpp"
 #include "runtime/error.hpp"
 #include "scenarios/engine/driver.hpp"
+#include "scenarios/engine/sim_runner.hpp"
 
 namespace keel::scenarios {
 
@@ -42,12 +43,14 @@ caf::expected<run_result> run_realtime(const scenario& sc,
         .receive([](ok_atom) {},
                  [&](caf::error& err) { failure = std::move(err); });
     }
+    // The run ends here: what shutting down emits is not part of it.
+    auto trace = ctx->trace->snapshot();
+    auto dropped = ctx->trace->dropped();
     caf::anon_send_exit(driver, caf::exit_reason::user_shutdown);
     handles->shutdown();
     if (failure)
       data->errors.push_back("driver: " + render(failure));
-    result.rep = check_run(sc, *data, ctx->trace->snapshot(),
-                           ctx->trace->dropped());
+    result.rep = check_run(sc, *data, trace, dropped);
     result.data = std::move(*data);
   }
   result.rep.wall_ms = std::chrono::duration<double, std::milli>(
@@ -82,8 +85,9 @@ int run_scenario_file(const std::string& file, const run_options& opts,
       return 2;
     }
   }
-  auto result = run_realtime(*sc, registry,
-                             trace_file.is_open() ? &trace_file : nullptr);
+  auto* trace_out = trace_file.is_open() ? &trace_file : nullptr;
+  auto result = opts.mode == "sim" ? run_sim(*sc, registry, trace_out)
+                                   : run_realtime(*sc, registry, trace_out);
   if (!result) {
     auto code = code_of(result.error());
     err << "keel: " << (code == error_code::invalid_config
@@ -99,7 +103,7 @@ int run_scenario_file(const std::string& file, const run_options& opts,
     report_file << result->rep.to_json(result->data).dump(2) << "\n";
   if (!result->rep.passed)
     err << "keel: scenario failed; replay with: keel scenario run " << file
-        << " --seed " << sc->seed << "\n";
+        << " --mode " << opts.mode << " --seed " << sc->seed << "\n";
   return result->rep.passed ? 0 : 1;
 }
 

@@ -29,6 +29,8 @@ caf::expected<run_result> run_realtime(const scenario& sc,
                                        std::ostream* trace_out = nullptr);
 
 struct run_options {
+  /// "realtime" (threads, wall clock) or "sim" (deterministic simulation).
+  std::string mode = "realtime";
   std::optional<uint64_t> seed;
   std::string report_path;
   std::string trace_path;
