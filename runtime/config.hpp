@@ -134,6 +134,11 @@ struct system_config {
   std::vector<app_config> apps;
   tuning knobs;
 
+  /// Test only, never read from a file: promotions keep the partition's
+  /// epoch. A deliberately broken build for the fuzzer's own test (G4 must
+  /// be caught); `keel scenario ... --test-break epoch_bump` sets it.
+  bool test_skip_epoch_bump = false;
+
   /// The application named `name`, or nullptr.
   const app_config* find_app(const app_name& name) const;
 };

@@ -128,7 +128,8 @@ controller_state::plan_copy_failure(const copy_id& copy, time_point now) {
       if (live != part.standbys.end()) {
         part.active = *live;
         part.standbys.erase(live);
-        part.epoch += 1;
+        if (!config_.test_skip_epoch_bump)
+          part.epoch += 1;
         plan.promotions.push_back(
           promotion{key, *part.active, part.epoch, part.standbys});
       } else {

@@ -149,6 +149,90 @@ void read_crash_node(step_reader& in, step_spec& s, const scenario& sc) {
                               "takeover, which keel does not have yet");
 }
 
+/// A list of distinct topology node names at `key`.
+std::vector<node_id> read_node_list(step_reader& in, const scenario& sc,
+                                    const char* key) {
+  auto& obj = in.obj;
+  auto& value = obj.required(key);
+  auto path = obj.path_of(key);
+  if (!value.is_array())
+    throw json_path_error(path, "expected an array of node names, got "
+                                  + describe_json(value));
+  std::vector<node_id> result;
+  auto& nodes = sc.system.nodes;
+  for (size_t i = 0; i < value.size(); ++i) {
+    auto at = path + "[" + std::to_string(i) + "]";
+    auto node = read_name(value[i], at);
+    if (std::find(nodes.begin(), nodes.end(), node) == nodes.end())
+      throw json_path_error(at, "no node named \"" + node
+                                  + "\" in the topology");
+    if (std::find(result.begin(), result.end(), node) != result.end())
+      throw json_path_error(at, "node \"" + node + "\" is listed twice");
+    result.push_back(std::move(node));
+  }
+  return result;
+}
+
+uint32_t read_for_ms(step_reader& in) {
+  return static_cast<uint32_t>(
+    in.obj.optional_uint("for_ms", 0, 0, 24u * 3600 * 1000));
+}
+
+void read_partition(step_reader& in, step_spec& s, const scenario& sc) {
+  s.nodes = read_node_list(in, sc, "nodes");
+  if (s.nodes.empty() || s.nodes.size() >= sc.system.nodes.size())
+    throw json_path_error(in.obj.path_of("nodes"),
+                          "expected the nodes on one side: at least one "
+                          "and not all of them");
+  s.for_ms = read_for_ms(in);
+}
+
+void read_heal(step_reader&, step_spec&, const scenario&) {
+  // No fields: every partition heals.
+}
+
+void read_link(step_reader& in, step_spec& s, const scenario& sc) {
+  s.nodes = read_node_list(in, sc, "nodes");
+  if (s.nodes.size() != 2)
+    throw json_path_error(in.obj.path_of("nodes"),
+                          "expected the link's two ends: [\"n1\", \"n2\"]");
+  s.for_ms = read_for_ms(in);
+}
+
+void read_delay_link(step_reader& in, step_spec& s, const scenario& sc) {
+  read_link(in, s, sc);
+  s.delay_ms = static_cast<uint32_t>(
+    in.obj.required_uint("delay_ms", 0, 60'000));
+  s.jitter_ms = static_cast<uint32_t>(
+    in.obj.optional_uint("jitter_ms", 0, 0, 60'000));
+}
+
+void read_drop_link(step_reader& in, step_spec& s, const scenario& sc) {
+  read_link(in, s, sc);
+  if (!in.obj.has("probability"))
+    throw json_path_error(in.obj.path_of("probability"),
+                          "missing: the loss probability per message, "
+                          "0 < p <= 1");
+  s.probability = in.obj.optional_double("probability", 0, 0, 1);
+  if (s.probability <= 0)
+    throw json_path_error(in.obj.path_of("probability"),
+                          "expected a loss probability 0 < p <= 1");
+}
+
+void read_hang_node(step_reader& in, step_spec& s, const scenario& sc) {
+  s.node = read_node(in, sc);
+  s.for_ms = read_for_ms(in);
+}
+
+void read_resume_node(step_reader& in, step_spec& s, const scenario& sc) {
+  s.node = read_node(in, sc);
+}
+
+void read_overload(step_reader& in, step_spec& s, const scenario&) {
+  s.events = static_cast<uint32_t>(
+    in.obj.required_uint("events", 1, 10'000'000));
+}
+
 step_spec read_step(const json& value, const std::string& path,
                     const scenario& sc) {
   step_reader in{json_object_reader{value, path}};
@@ -236,6 +320,33 @@ const std::vector<step_kind>& step_kinds() {
      "interval_ms until until_ms: climbs the escalation ladder",
      read_flap_node,
      {"node", "interval_ms", "until_ms"}},
+    {"partition",
+     "cut the listed nodes off from the others (both ways) until a heal, "
+     "or for for_ms",
+     read_partition,
+     {"nodes", "for_ms"}},
+    {"heal", "end every partition", read_heal, {}},
+    {"delay_link",
+     "add delay_ms (plus up to jitter_ms, order kept) to every message "
+     "between two nodes, for for_ms or until the end",
+     read_delay_link,
+     {"nodes", "delay_ms", "jitter_ms", "for_ms"}},
+    {"drop_link",
+     "lose each message between two nodes with the given probability, for "
+     "for_ms or until the end",
+     read_drop_link,
+     {"nodes", "probability", "for_ms"}},
+    {"hang_node",
+     "stop a node (as SIGSTOP would): nothing reaches or leaves it until "
+     "resume_node, or for for_ms; then what queued is delivered",
+     read_hang_node,
+     {"node", "for_ms"}},
+    {"resume_node", "resume a hung node", read_resume_node, {"node"}},
+    {"overload",
+     "a burst of `events` extra events at once, far above capacity: "
+     "answered or refused (overloaded), never lost",
+     read_overload,
+     {"events"}},
   };
   return kinds;
 }
@@ -283,7 +394,7 @@ caf::expected<scenario> parse_scenario(const json& doc,
                                                        + "]"));
     }
     obj.finish({"title", "seed", "topology", "tuning", "workload",
-                "settle_timeout_ms", "steps", "checks"});
+                "settle_timeout_ms", "steps", "checks", "fuzz"});
     // The journal-based checks read the workload app's final state.
     auto app = sc.system.find_app(sc.workload.app);
     bool needs_journal = std::any_of(

@@ -49,6 +49,12 @@ struct step_spec {
   /// flap_node: kill the node's copies every interval_ms until until_ms.
   uint32_t interval_ms = 0;
   uint32_t until_ms = 0;
+  // Network and node faults (simulation):
+  std::vector<node_id> nodes;  ///< partition: the side cut off; links: the two ends
+  uint32_t jitter_ms = 0;      ///< delay_link
+  double probability = 0;      ///< drop_link: loss probability per message
+  uint32_t for_ms = 0;         ///< partition/links/hang_node: undone after (0: never)
+  uint32_t events = 0;         ///< overload: burst size
 };
 
 struct check_spec {
