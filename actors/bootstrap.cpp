@@ -49,6 +49,10 @@ void register_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<copy_failed>("keel_copy_failed");
   cfg.add_message_type<node_failed>("keel_node_failed");
   cfg.add_message_type<node_agent_actor>("keel_node_agent_actor");
+  cfg.add_message_type<heartbeat>("keel_heartbeat");
+  cfg.add_message_type<agent_peers>("keel_agent_peers");
+  cfg.add_message_type<node_view>("keel_node_view");
+  cfg.add_message_type<std::vector<caf::actor>>("keel_actors");
   cfg.add_message_type<router_actor>("keel_router_actor");
   // controller
   cfg.add_message_type<partition_assignment>("keel_partition_assignment");
@@ -88,12 +92,18 @@ caf::error check_app_types(const system_config& config,
 }
 
 context_ptr make_context(caf::actor_system& sys, system_config config,
-                         std::ostream* trace_out) {
+                         std::ostream* trace_out,
+                         std::shared_ptr<network> net) {
   auto ctx = std::make_shared<runtime_context>();
   ctx->trace = std::make_shared<trace_sink>(config.knobs.trace_buffer_max,
                                             trace_out);
   ctx->config = std::move(config);
   ctx->start = sys.clock().now();
+  ctx->control_node = ctx->config.nodes.front();
+  if (net) {
+    ctx->net = std::move(net);
+    ctx->blackhole = spawn_blackhole(sys);
+  }
   return ctx;
 }
 
@@ -222,7 +232,20 @@ start_system(caf::actor_system& sys, context_ptr ctx,
   result.distributor = cells->distributor;
   result.controller = cells->controller;
   result.fault_manager = cells->fault_manager;
-  // 3. Activate.
+  // 3. Heartbeats: every agent learns the others; the control node's agent
+  // reports what it hears to the fault manager.
+  agent_peers peers;
+  for (auto& [node, h] : result.nodes) {
+    peers.nodes.push_back(node);
+    peers.agents.push_back(caf::actor_cast<caf::actor>(h.agent));
+  }
+  for (auto& [node, h] : result.nodes) {
+    auto msg = peers;
+    if (node == first)
+      msg.listener = caf::actor_cast<view_listener_actor>(result.fault_manager);
+    caf::anon_send(h.agent, peers_atom::value, std::move(msg));
+  }
+  // 4. Activate.
   activation act;
   for (auto& [node, h] : result.nodes)
     act.nodes.push_back(h);

@@ -25,6 +25,7 @@
 #include "actors/load_distributor/load_distributor_interface.hpp"
 #include "actors/system_controller/system_controller_interface.hpp"
 #include "apps/api/app_registry.hpp"
+#include "runtime/network.hpp"
 #include "runtime/context.hpp"
 #include "runtime/supervisor.hpp"
 
@@ -72,8 +73,10 @@ start_system(caf::actor_system& sys, context_ptr ctx,
              std::function<void(caf::blocking_actor*)> pump = {});
 
 /// Makes a context: config, trace sink (optionally echoed to `trace_out`)
-/// and the time origin taken from `sys`'s clock.
+/// and the time origin taken from `sys`'s clock. With `net` (simulation),
+/// cross-node traffic goes through that simulated network.
 context_ptr make_context(caf::actor_system& sys, system_config config,
-                         std::ostream* trace_out = nullptr);
+                         std::ostream* trace_out = nullptr,
+                         std::shared_ptr<network> net = nullptr);
 
 } // namespace keel

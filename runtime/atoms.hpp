@@ -23,6 +23,10 @@ KEEL_ATOM(get_assignment_atom, "assignment");
 // -- node agent ----------------------------------------------------------------
 KEEL_ATOM(spawn_copy_atom, "spawn_copy");
 KEEL_ATOM(stop_copy_atom, "stop_copy");
+KEEL_ATOM(peers_atom, "peers");
+KEEL_ATOM(hb_tick_atom, "hb_tick");
+KEEL_ATOM(reset_atom, "reset");
+KEEL_ATOM(self_fence_atom, "self_fence");
 
 // -- app_support -----------------------------------------------------------------
 KEEL_ATOM(assign_roles_atom, "assign");
@@ -53,6 +57,9 @@ KEEL_ATOM(routes_atom, "routes");
 KEEL_ATOM(watch_copy_atom, "watch_copy");
 KEEL_ATOM(unwatch_copy_atom, "unwatch");
 KEEL_ATOM(watch_node_atom, "watch_node");
+KEEL_ATOM(node_up_atom, "node_up");
+KEEL_ATOM(majority_atom, "majority");
+KEEL_ATOM(rejoin_atom, "rejoin");
 
 // -- load manager --------------------------------------------------------------
 KEEL_ATOM(get_load_atom, "get_load");

@@ -86,6 +86,10 @@ struct app_config {
     "timeout of control-plane requests (spawn, role change, routes)")          \
   X(uint32_t, retransmit_interval_ms, 100, 1, 600000,                          \
     "how often a distributor resends events a copy or router refused")         \
+  X(uint32_t, resend_after_ms, 500, 1, 3600000,                                \
+    "an event unacknowledged while its partition's acks have not moved for "   \
+    "this long is sent again (it or its ack was lost on the network); the "   \
+    "copy drops what it applied already and acks again")                       \
   X(uint32_t, app_send_timeout_ms, 10000, 1, 3600000,                          \
     "timeout of an event one application sends to another")                   \
   X(uint32_t, app_send_max, 10000, 1, 10000000,                                \
@@ -98,6 +102,13 @@ struct app_config {
   X(uint32_t, health_check_misses, 3, 1, 1000,                                 \
     "consecutive unanswered health checks after which a copy counts as hung "  \
     "and is killed; detection takes at most interval x (misses + 1)")          \
+  X(uint32_t, heartbeat_interval_ms, 100, 1, 3600000,                         \
+    "how often every node agent sends a heartbeat to every other; a node "     \
+    "missing heartbeat_misses of them in a row is unreachable")                \
+  X(uint32_t, heartbeat_misses, 3, 1, 1000,                                    \
+    "heartbeats missed in a row before a node counts as unreachable: "         \
+    "detection within interval x (misses + 1); a node that reaches no "        \
+    "majority demotes its actives (self-fencing)")                             \
   X(uint32_t, load_report_interval_ms, 1000, 1, 3600000,                       \
     "how often each copy reports its load to the load manager")                \
   X(uint32_t, trace_buffer_max, 1000000, 1, 100000000,                         \

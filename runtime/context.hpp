@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 
+#include <caf/actor.hpp>
 #include <caf/actor_clock.hpp>
 #include <caf/local_actor.hpp>
 
@@ -18,11 +19,20 @@
 
 namespace keel {
 
+class network;
+
 struct runtime_context {
   system_config config;
   std::shared_ptr<trace_sink> trace;
   /// Time origin of trace timestamps (actor clock; virtual in simulation).
   caf::actor_clock::time_point start;
+  /// The node that hosts the control plane (controller, fault manager,
+  /// load manager, distributor): the first configured node.
+  node_id control_node;
+  /// The simulated network (simulation only; null otherwise) and the actor
+  /// that swallows requests it does not let through (they time out).
+  std::shared_ptr<network> net;
+  caf::actor blackhole;
 
   /// Microseconds since `start` on `self`'s clock.
   int64_t now_us(caf::local_actor* self) const {

@@ -77,7 +77,11 @@ void send_outbound(app_support_pointer self, uint64_t id) {
     return;
   auto timeout = std::chrono::milliseconds{
     st.args.ctx->config.knobs.app_send_timeout_ms};
-  self->request(st.args.spec.distributor, timeout, i->second)
+  self
+    ->request(transport::via(*st.args.ctx, st.args.node,
+                             st.args.ctx->control_node,
+                             st.args.spec.distributor),
+              timeout, i->second)
     .then([self, id](const event_reply&) { self->state.outbound.erase(id); },
           [self, id](caf::error& err) {
             auto& st = self->state;
@@ -110,30 +114,33 @@ void send_outbound(app_support_pointer self, uint64_t id) {
 void flush(app_support_pointer self, replica_outbox& out) {
   auto& st = self->state;
   auto& app = st.args.spec.copy.app;
+  auto& ctx = *st.args.ctx;
+  auto& node = st.args.node;
   for (auto& batch : out.acks) {
     auto i = st.sources.find(batch.source);
     if (i != st.sources.end())
-      self->send(i->second, event_acks{app, batch.partition, batch.epoch,
-                                       std::move(batch.entries)});
+      transport::send(self, ctx, node, ctx.control_node, i->second,
+                      event_acks{app, batch.partition, batch.epoch,
+                                 std::move(batch.entries)});
   }
   for (auto& nack : out.nacks) {
     auto i = st.sources.find(nack.source);
     if (i != st.sources.end())
-      self->send(i->second,
-                 event_nack{app, nack.partition, nack.epoch, nack.seq,
-                            static_cast<uint8_t>(nack.code)});
+      transport::send(self, ctx, node, ctx.control_node, i->second,
+                      event_nack{app, nack.partition, nack.epoch, nack.seq,
+                                 static_cast<uint8_t>(nack.code)});
   }
   for (auto& cp : out.checkpoints) {
     auto i = st.peers.find(cp.to);
     if (i != st.peers.end())
-      transport::send(self, i->second.node, i->second.handle,
+      transport::send(self, ctx, node, i->second.node, i->second.handle,
                       checkpoint{cp.partition, cp.epoch, st.args.spec.copy,
                                  st.args.node, self, std::move(cp.entries)});
   }
   for (auto& tr : out.transfers) {
     auto i = st.peers.find(tr.to);
     if (i != st.peers.end())
-      transport::send(self, i->second.node, i->second.handle,
+      transport::send(self, ctx, node, i->second.node, i->second.handle,
                       state_transfer{tr.partition, tr.epoch, st.args.spec.copy,
                                      st.args.node, self, tr.index,
                                      json_value{std::move(tr.app_state)},
@@ -171,7 +178,7 @@ void flush(app_support_pointer self, replica_outbox& out) {
     snap.app = app;
     snap.from = st.args.spec.copy;
     for (auto& [source, sink] : st.sources)
-      self->send(sink, snap);
+      transport::send(self, ctx, node, ctx.control_node, sink, snap);
   }
   if (out.stream_gap_held)
     st.args.ctx->emit(self, "stream_gap_held",
@@ -308,7 +315,8 @@ void report_load(app_support_pointer self) {
   rep.queue_length = self->mailbox().size();
   st.applied_at_last_report = total;
   st.last_report_us = rep.at_us;
-  self->send(st.args.spec.load_manager, std::move(rep));
+  transport::send(self, *st.args.ctx, st.args.node, st.args.ctx->control_node,
+                  st.args.spec.load_manager, std::move(rep));
 }
 
 } // namespace
@@ -329,6 +337,7 @@ app_support_actor::behavior_type app_support_impl(app_support_pointer self,
     st.limits.snapshot_interval_events = knobs.snapshot_interval_events;
   st.replicas.resize(args.spec.partitions);
   st.args = std::move(args);
+  transport::place(*st.args.ctx, self, st.args.node);
   st.last_report_us = st.args.ctx->now_us(self);
   if (st.args.agent)
     self->monitor(st.args.agent);
@@ -374,7 +383,8 @@ app_support_actor::behavior_type app_support_impl(app_support_pointer self,
       checkpoint_ack ack{cp.partition, 0, st.args.spec.copy, 0, false};
       if (cp.partition < st.replicas.size() && st.replicas[cp.partition])
         ack = st.replicas[cp.partition]->on_checkpoint(cp.epoch, cp.entries);
-      transport::send(self, cp.from_node, cp.reply_to, ack);
+      transport::send(self, *st.args.ctx, st.args.node, cp.from_node,
+                      cp.reply_to, ack);
     },
     [self](checkpoint_ack& ack) {
       auto& st = self->state;
@@ -408,7 +418,8 @@ app_support_actor::behavior_type app_support_impl(app_support_pointer self,
       auto ack = r.on_transfer(tr);
       if (before != std::make_pair(r.current_role(), r.epoch()))
         trace_role(self, r);
-      transport::send(self, tr.from_node, tr.reply_to, ack);
+      transport::send(self, *st.args.ctx, st.args.node, tr.from_node,
+                      tr.reply_to, ack);
     },
     [self](assign_roles_atom, std::vector<role_assignment>& roles)
       -> caf::result<ok_atom> {
@@ -614,11 +625,30 @@ app_support_actor::behavior_type app_support_impl(app_support_pointer self,
           return;
         }
     },
+    [self](self_fence_atom) {
+      auto& st = self->state;
+      for (auto& r : st.replicas)
+        if (r && r->serving()) {
+          r->become_offline();
+          trace_role(self, *r);
+        }
+      // Quiesce requests in flight will not be answered: the controller
+      // sees their timeouts.
+    },
     [self](tick_atom) {
+      auto& st = self->state;
+      auto interval = std::chrono::milliseconds{
+        st.args.ctx->config.knobs.load_report_interval_ms};
+      // Ticks that queued up while the node was stopped arrive together:
+      // only the first goes on, so that one chain of ticks remains.
+      auto now = st.args.ctx->now_us(self);
+      if (now < st.next_tick_us)
+        return;
+      st.next_tick_us
+        = now + std::chrono::duration_cast<std::chrono::microseconds>(interval)
+                  .count() / 2;
       if (!hung(self))
         report_load(self);
-      auto interval = std::chrono::milliseconds{
-        self->state.args.ctx->config.knobs.load_report_interval_ms};
       self->delayed_send(self, interval, tick_atom::value);
     },
   };

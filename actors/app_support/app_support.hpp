@@ -56,6 +56,8 @@ struct app_support_state {
   uint64_t next_outbound = 1;
   /// Quiesce requests waiting for their partition to drain.
   std::map<partition_id, caf::typed_response_promise<log_index>> quiescing;
+  /// Earliest time the next load tick may run (one chain of ticks).
+  int64_t next_tick_us = 0;
   /// A flush_atom is scheduled (checkpoint_flush_interval_us).
   bool flush_scheduled = false;
   /// An injected fault (scenarios, drills).

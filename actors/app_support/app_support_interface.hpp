@@ -245,6 +245,10 @@ using app_support_actor = caf::typed_actor<
   caf::reacts_to<health_due_atom, uint64_t>,
   // scenario driver -> copy: inject a fault (see fault_injection).
   caf::reacts_to<inject_atom, fault_injection>,
+  // node agent -> copy: this node lost the majority; every partition this
+  // copy serves goes offline at once (it no longer acks anything). Only
+  // the controller brings the copy back (after a reset of the node).
+  caf::reacts_to<self_fence_atom>,
   // controller -> active: planned switchover, step 1. The partition goes
   // quiescing (new events are refused with not_active and stay with the
   // distributor), and the reply, the last applied index, comes once every

@@ -4,6 +4,7 @@
 
 #include "actors/fan_out.hpp"
 #include "runtime/error.hpp"
+#include "runtime/transport.hpp"
 
 namespace keel {
 
@@ -11,8 +12,14 @@ namespace {
 
 std::vector<router_actor> routers_of(fault_manager_pointer self) {
   std::vector<router_actor> result;
-  for (auto& [id, n] : self->state.nodes)
-    result.push_back(n.router);
+  auto& st = self->state;
+  auto& ctx = *st.ctx;
+  for (auto& [id, n] : st.nodes)
+    if (st.unreachable.count(id) == 0 && st.declaring.count(id) == 0)
+      result.push_back(transport::via(ctx, ctx.control_node, id, n.router));
+  // Routers of nodes declared unreachable are skipped: waiting for them
+  // would hold every recovery for control_timeout_ms. They get the whole
+  // route table when their node rejoins.
   return result;
 }
 
@@ -26,8 +33,9 @@ std::chrono::milliseconds control_timeout(fault_manager_pointer self) {
 /// and, through them, every distributor. Calls `done` when all answered.
 void isolate(fault_manager_pointer self,
              const fault_manager_state::watched_copy& dead,
-             std::function<void()> done) {
-  self->send_exit(dead.handle, caf::exit_reason::kill);
+             std::function<void()> done, bool kill = true) {
+  if (kill)
+    self->send_exit(dead.handle, caf::exit_reason::kill);
   fan_out<uint32_t>(self, routers_of(self), control_timeout(self),
                     [self, dead, done](size_t failed_routers) {
                       self->state.ctx->emit(
@@ -92,12 +100,94 @@ void on_node_down(fault_manager_pointer self,
   }
 }
 
+/// A node whose agent still runs but that the control node no longer hears
+/// (or that fenced itself) is declared failed: its copies are fenced at
+/// every router (they cannot be killed across a partition; the epoch fence
+/// and their own self-fencing keep them harmless) and the controller
+/// recovers them elsewhere. It comes back through rejoin.
+void declare_unreachable(fault_manager_pointer self, const node_id& node,
+                         const std::string& why) {
+  auto& st = self->state;
+  st.declaring.insert(node);
+  st.ctx->emit(self, "node_unreachable", json{{"node", node}, {"reason", why}});
+  std::vector<fault_manager_state::watched_copy> gone;
+  for (auto i = st.copies.begin(); i != st.copies.end();) {
+    if (i->second.node == node) {
+      self->demonitor(i->second.handle.address());
+      gone.push_back(std::move(i->second));
+      i = st.copies.erase(i);
+    } else {
+      ++i;
+    }
+  }
+  // Reported once every copy is fenced; only then may it rejoin (the
+  // controller must see the failure before the rejoin).
+  auto report = [self, node, why] {
+    self->state.declaring.erase(node);
+    self->state.unreachable.insert(node);
+    self->send(self->state.listener, node_failed{node, why});
+  };
+  if (gone.empty()) {
+    report();
+    return;
+  }
+  auto counter = std::make_shared<fan_out_counter>(
+    gone.size(), [report](size_t) { report(); });
+  for (auto& copy : gone) {
+    st.ctx->emit(self, "copy_down",
+                 json{{"copy", to_string(copy.copy)},
+                      {"node", copy.node},
+                      {"reason", "node " + node + " unreachable"}});
+    isolate(self, copy, [counter] { counter->answer(true); }, false);
+  }
+}
+
+void on_view(fault_manager_pointer self, const node_view& view) {
+  auto& st = self->state;
+  if (view.majority != st.majority) {
+    st.majority = view.majority;
+    st.ctx->emit(self, view.majority ? "majority_regained" : "majority_lost",
+                 json{{"node", view.from},
+                      {"unreachable", view.unreachable}});
+    self->send(st.listener, majority_atom::value, view.majority);
+  }
+  if (!view.majority)
+    return;  // keep-majority: a minority declares nothing
+  auto now = st.ctx->now_us(self);
+  auto listed = [](const std::vector<node_id>& xs, const node_id& x) {
+    return std::find(xs.begin(), xs.end(), x) != xs.end();
+  };
+  for (auto& [node, watched] : st.nodes) {
+    if (st.unreachable.count(node) > 0 || st.rejoining.count(node) > 0
+        || st.declaring.count(node) > 0)
+      continue;
+    if (listed(view.unreachable, node)) {
+      declare_unreachable(self, node, "missed heartbeats");
+    } else if (listed(view.fenced, node)) {
+      auto grace = st.fence_grace_until_us.find(node);
+      if (grace == st.fence_grace_until_us.end() || now >= grace->second)
+        declare_unreachable(self, node, "fenced itself (lost the majority)");
+    }
+  }
+  for (auto i = st.unreachable.begin(); i != st.unreachable.end();) {
+    if (st.nodes.count(*i) > 0 && !listed(view.unreachable, *i)) {
+      st.ctx->emit(self, "node_reachable", json{{"node", *i}});
+      st.rejoining.insert(*i);
+      self->send(st.listener, rejoin_atom::value, *i);
+      i = st.unreachable.erase(i);
+    } else {
+      ++i;
+    }
+  }
+}
+
 } // namespace
 
 fault_manager_actor::behavior_type
 fault_manager_impl(fault_manager_pointer self, context_ptr ctx,
                    fault_listener_actor listener) {
   self->state.ctx = std::move(ctx);
+  transport::place(*self->state.ctx, self, self->state.ctx->control_node);
   self->state.listener = std::move(listener);
   self->set_down_handler([self](caf::down_msg& msg) {
     auto& st = self->state;
@@ -135,6 +225,20 @@ fault_manager_impl(fault_manager_pointer self, context_ptr ctx,
         copies.erase(i);
       }
       return ok_atom::value;
+    },
+    [self](node_view& view) { on_view(self, view); },
+    [self](node_up_atom, node_id& node, bool ok) {
+      auto& st = self->state;
+      st.rejoining.erase(node);
+      if (ok) {
+        auto& knobs = st.ctx->config.knobs;
+        st.fence_grace_until_us[node]
+          = st.ctx->now_us(self)
+            + int64_t{knobs.heartbeat_interval_ms} * 1000
+                * (knobs.heartbeat_misses + 1);
+      } else if (st.nodes.count(node) > 0) {
+        st.unreachable.insert(node);  // tried again when next heard
+      }
     },
     [self](watch_node_atom, node_id& node, node_agent_actor& agent,
            router_actor& router) {

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <map>
+#include <set>
 
 #include <caf/actor_addr.hpp>
 
@@ -34,6 +35,14 @@ struct fault_manager_state {
   // heap addresses (simulations replay byte for byte from a seed).
   std::map<copy_id, watched_copy> copies;
   std::map<node_id, watched_node> nodes;
+  // Heartbeat verdicts (the control node's view): nodes declared failed
+  // while their agent runs, nodes being reset, and until when a reset
+  // node's stale "fenced" flag is ignored.
+  std::set<node_id> declaring;
+  std::set<node_id> unreachable;
+  std::set<node_id> rejoining;
+  std::map<node_id, int64_t> fence_grace_until_us;
+  bool majority = true;
   static inline const char* name = "keel.fault_manager";
 };
 

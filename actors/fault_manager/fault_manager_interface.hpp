@@ -39,8 +39,15 @@ typename Inspector::result_type inspect(Inspector& f, node_failed& x) {
 }
 
 /// Who receives fault reports (the system controller).
-using fault_listener_actor = caf::typed_actor<caf::reacts_to<copy_failed>,
-                                              caf::reacts_to<node_failed>>;
+using fault_listener_actor = caf::typed_actor<
+  caf::reacts_to<copy_failed>, caf::reacts_to<node_failed>,
+  // fault_manager -> controller: the control node reaches a majority of the
+  // configured nodes (true) or not (false: the controller changes nothing
+  // until it does again; keep-majority).
+  caf::reacts_to<majority_atom, bool>,
+  // fault_manager -> controller: a node declared failed is reachable again;
+  // reset it and use it again. The controller answers with node_up.
+  caf::reacts_to<rejoin_atom, node_id>>;
 
 using fault_manager_actor = caf::typed_actor<
   // controller -> fault_manager: watch a copy from now on. Replies at once.
@@ -52,6 +59,11 @@ using fault_manager_actor = caf::typed_actor<
   // bootstrap -> fault_manager: watch a node's agent, and use its router for
   // isolation. Replies at once.
   caf::replies_to<watch_node_atom, node_id, node_agent_actor,
-                  router_actor>::with<ok_atom>>;
+                  router_actor>::with<ok_atom>,
+  // control node's agent -> fault_manager: which nodes it hears.
+  caf::reacts_to<node_view>,
+  // controller -> fault_manager: a rejoining node was reset (true) or could
+  // not be (false: it counts as failed again).
+  caf::reacts_to<node_up_atom, node_id, bool>>;
 
 } // namespace keel

@@ -153,6 +153,7 @@ distributor_state::on_acks(const event_acks& acks) {
     if (item.acked)
       continue;
     item.acked = true;
+    e->progress_us = now_us_;
     result.push_back(completed{item.client, acks.partition, a.seq, a});
   }
   bool retain = app_of(acks.app)->retain;
@@ -225,6 +226,29 @@ void distributor_state::fence(const std::vector<route>& routes) {
     if (e && newer(r, e->current))
       e->current = r;
   }
+}
+
+std::vector<distributor_state::dispatch>
+distributor_state::resend_due(int64_t now_us, int64_t after_us) {
+  now_us_ = now_us;
+  for (auto& app : apps_)
+    for (auto& e : app.partitions) {
+      bool waiting = std::any_of(e.buffer.begin(), e.buffer.end(),
+                                 [](auto& item) { return !item.acked; });
+      if (!waiting || e.current.in_transition || !e.current.handle) {
+        e.progress_us = now_us;
+        continue;
+      }
+      if (now_us - e.progress_us < after_us)
+        continue;
+      e.progress_us = now_us;
+      for (auto& item : e.buffer)
+        if (!item.acked) {
+          item.needs_resend = true;
+          e.resend_flagged = true;
+        }
+    }
+  return resend_due();
 }
 
 std::vector<distributor_state::dispatch> distributor_state::resend_due() {

@@ -109,6 +109,11 @@ public:
   /// Events refused earlier, to send again now (clears their flags).
   std::vector<dispatch> resend_due();
 
+  /// Like resend_due, and also every unacknowledged event of a partition
+  /// whose acks have not moved for `after_us`: it (or its ack) was lost on
+  /// the network. The copy drops what it already applied and acks again.
+  std::vector<dispatch> resend_due(int64_t now_us, int64_t after_us);
+
   /// Unacknowledged events over all partitions.
   uint64_t pending_total() const noexcept {
     return pending_total_;
@@ -131,6 +136,8 @@ private:
     std::deque<pending> buffer;  // ordered by seq
     route current;               // epoch 0: none installed yet
     bool resend_flagged = false;
+    /// Last time an ack moved this partition on (or it became idle).
+    int64_t progress_us = 0;
     /// Models without a standby: acknowledged events after `snapshot`.
     std::deque<pending> retained;
     partition_snapshot snapshot{{}, 0, 0, {}, 0, {}, {}, false};
@@ -167,6 +174,7 @@ private:
   uint64_t stale_acks_ = 0;
   uint64_t replayed_ = 0;
   uint64_t retained_total_ = 0;
+  int64_t now_us_ = 0;  ///< time of the last resend_due(now, after)
   size_t retention_max_;
   route no_route_;
 };

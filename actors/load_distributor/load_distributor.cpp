@@ -14,9 +14,11 @@ void send_dispatch(load_distributor_pointer self,
   routed_event re{d.partition, d.epoch,  d.item->seq,
                   st.table->source(), self, d.item->ev, d.floor};
   if (d.target)
-    transport::send(self, d.target->node, d.target->handle, std::move(re));
+    transport::send(self, *st.ctx, st.node, d.target->node, d.target->handle,
+                    std::move(re));
   else
-    transport::send(self, st.node, st.router, std::move(re));
+    transport::send(self, *st.ctx, st.node, st.node, st.router,
+                    std::move(re));
 }
 
 void install(load_distributor_pointer self, const std::vector<route>& routes) {
@@ -37,6 +39,7 @@ load_distributor_impl(load_distributor_pointer self, node_id node,
   st.node = std::move(node);
   st.router = router;
   st.ctx = std::move(ctx);
+  transport::place(*st.ctx, self, st.node);
   auto timeout = std::chrono::milliseconds{
     st.ctx->config.knobs.control_timeout_ms};
   route_subscriber_actor me = self;
@@ -105,7 +108,14 @@ load_distributor_impl(load_distributor_pointer self, node_id node,
     },
     [self](tick_atom) {
       auto& st = self->state;
-      for (auto& d : st.table->resend_due())
+      // Ticks that queued up while the node was stopped: keep one chain.
+      auto now = st.ctx->now_us(self);
+      if (now < st.next_tick_us)
+        return;
+      st.next_tick_us
+        = now + int64_t{st.ctx->config.knobs.retransmit_interval_ms} * 500;
+      auto after = int64_t{st.ctx->config.knobs.resend_after_ms} * 1000;
+      for (auto& d : st.table->resend_due(now, after))
         send_dispatch(self, d);
       auto interval = std::chrono::milliseconds{
         st.ctx->config.knobs.retransmit_interval_ms};

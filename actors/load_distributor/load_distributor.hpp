@@ -18,6 +18,8 @@ struct load_distributor_actor_state {
   node_id node;
   context_ptr ctx;
   router_actor router;
+  /// Earliest time the next retransmit tick may run (one chain of ticks).
+  int64_t next_tick_us = 0;
   std::unique_ptr<distributor_state> table;
   std::unordered_map<distributor_state::token,
                      caf::typed_response_promise<event_reply>>

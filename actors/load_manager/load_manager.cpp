@@ -2,11 +2,14 @@
 
 #include <caf/all.hpp>
 
+#include "runtime/transport.hpp"
+
 namespace keel {
 
 load_manager_actor::behavior_type load_manager_impl(load_manager_pointer self,
                                                     context_ptr ctx) {
   self->state.ctx = std::move(ctx);
+  transport::place(*self->state.ctx, self, self->state.ctx->control_node);
   return {
     [self](load_report& rep) {
       auto& slot = self->state.latest[rep.copy];

@@ -4,6 +4,7 @@
 
 #include "actors/app_support/app_support.hpp"
 #include "runtime/supervisor.hpp"
+#include "runtime/transport.hpp"
 
 namespace keel {
 
@@ -59,6 +60,56 @@ void probe(node_agent_pointer self, const copy_id& copy,
       });
 }
 
+/// One heartbeat round: tell every peer we are alive, then judge what we
+/// heard. A node that does not hear a majority (itself included) demotes
+/// its actives: an isolated minority must not serve, because the majority
+/// side may promote their standbys meanwhile (keep-majority).
+void heartbeat_round(node_agent_pointer self) {
+  auto& st = self->state;
+  auto& ctx = *st.ctx;
+  auto now = ctx.now_us(self);
+  for (auto& [node, p] : st.peers)
+    transport::send(self, ctx, st.node, node, p.agent,
+                    heartbeat{st.node, st.fenced});
+  auto window = int64_t{ctx.config.knobs.heartbeat_interval_ms} * 1000
+                * ctx.config.knobs.heartbeat_misses;
+  node_view view;
+  view.from = st.node;
+  size_t heard = 1;  // this node
+  for (auto& [node, p] : st.peers) {
+    if (now - p.last_heard_us > window)
+      view.unreachable.push_back(node);
+    else
+      ++heard;
+    if (p.fenced)
+      view.fenced.push_back(node);
+  }
+  if (st.fenced)
+    view.fenced.push_back(st.node);  // the listener must learn it too
+  view.majority = heard * 2 > st.peers.size() + 1;
+  if (!view.majority && !st.fenced) {
+    st.fenced = true;
+    ctx.emit(self, "node_self_fenced",
+             json{{"node", st.node},
+                  {"reachable", heard},
+                  {"nodes", st.peers.size() + 1}});
+    for (auto& [id, c] : st.copies)
+      self->send(c.handle, self_fence_atom::value);
+  }
+  // Every round, not only on change: the listener acts on a view in
+  // steps (declare, then rejoin once declared).
+  if (st.listener)
+    self->send(st.listener, std::move(view));
+}
+
+void schedule_heartbeat(node_agent_pointer self) {
+  auto& st = self->state;
+  self->delayed_send(self,
+                     std::chrono::milliseconds{
+                       st.ctx->config.knobs.heartbeat_interval_ms},
+                     hb_tick_atom::value, ++st.tick_seq);
+}
+
 } // namespace
 
 node_agent_actor::behavior_type node_agent_impl(node_agent_pointer self,
@@ -68,6 +119,7 @@ node_agent_actor::behavior_type node_agent_impl(node_agent_pointer self,
   auto& st = self->state;
   st.node = std::move(node);
   st.ctx = std::move(ctx);
+  transport::place(*st.ctx, self, st.node);
   st.registry = registry;
   st.parent = std::move(parent);
   // Copies are monitored, not linked: CAF 0.17 propagates exit_reason::kill
@@ -123,6 +175,52 @@ node_agent_actor::behavior_type node_agent_impl(node_agent_pointer self,
     },
     [self](probe_atom, copy_id& copy, uint64_t incarnation) {
       probe(self, copy, incarnation);
+    },
+    [self](peers_atom, agent_peers& msg) {
+      auto& st = self->state;
+      auto now = st.ctx->now_us(self);
+      st.peers.clear();
+      for (size_t i = 0; i < msg.nodes.size() && i < msg.agents.size(); ++i)
+        if (msg.nodes[i] != st.node)
+          st.peers[msg.nodes[i]]
+            = node_agent_state::peer{
+              caf::actor_cast<node_agent_actor>(msg.agents[i]), now, false};
+      st.listener = msg.listener;
+      heartbeat_round(self);
+      schedule_heartbeat(self);
+    },
+    [self](heartbeat& hb) {
+      auto& st = self->state;
+      if (auto i = st.peers.find(hb.from); i != st.peers.end()) {
+        i->second.last_heard_us = st.ctx->now_us(self);
+        i->second.fenced = hb.fenced;
+      }
+    },
+    [self](hb_tick_atom, uint64_t seq) {
+      // After a hang the timers that fired meanwhile arrive together: only
+      // the latest one goes on.
+      if (seq != self->state.tick_seq)
+        return;
+      heartbeat_round(self);
+      schedule_heartbeat(self);
+    },
+    [self](reset_atom) {
+      auto& st = self->state;
+      for (auto& [id, c] : st.copies) {
+        self->demonitor(c.handle.address());
+        self->send_exit(c.handle, caf::exit_reason::user_shutdown);
+      }
+      st.ctx->emit(self, "node_reset",
+                   json{{"node", st.node},
+                        {"copies_stopped", st.copies.size()},
+                        {"was_fenced", st.fenced}});
+      st.copies.clear();
+      st.fenced = false;
+      // Tell the peers at once, so nobody sees the old fence after this.
+      for (auto& [node, p] : st.peers)
+        transport::send(self, *st.ctx, st.node, node, p.agent,
+                        heartbeat{st.node, false});
+      return ok_atom::value;
     },
   };
 }

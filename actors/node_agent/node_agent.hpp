@@ -28,6 +28,16 @@ struct node_agent_state {
   };
   std::map<copy_id, running_copy> copies;
   uint64_t next_incarnation = 1;
+  // Heartbeats (ordered maps: simulations replay byte for byte).
+  struct peer {
+    node_agent_actor agent;
+    int64_t last_heard_us = 0;
+    bool fenced = false;
+  };
+  std::map<node_id, peer> peers;
+  view_listener_actor listener;
+  bool fenced = false;
+  uint64_t tick_seq = 0;
   static inline const char* name = "keel.node_agent";
 };
 

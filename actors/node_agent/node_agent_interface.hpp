@@ -6,6 +6,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "actors/app_support/app_support_interface.hpp"
 
@@ -30,6 +31,59 @@ typename Inspector::result_type inspect(Inspector& f, copy_spec& x) {
            x.partitions, x.distributor, x.load_manager);
 }
 
+/// Node agent -> every other node agent, every heartbeat_interval_ms,
+/// through the transport seam (so partitions and lossy links cut it).
+struct heartbeat {
+  node_id from;
+  /// The sender demoted its actives for want of a majority and waits for
+  /// the controller to reset it.
+  bool fenced = false;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, heartbeat& x) {
+  return f(caf::meta::type_name("keel_heartbeat"), x.from, x.fenced);
+}
+
+/// Agent -> listener, whenever it changes: which configured nodes this
+/// node does not hear (missed heartbeat_misses heartbeats), which say they
+/// fenced themselves, and whether this node reaches a majority.
+struct node_view {
+  node_id from;
+  std::vector<node_id> unreachable;
+  std::vector<node_id> fenced;
+  bool majority = true;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, node_view& x) {
+  return f(caf::meta::type_name("keel_node_view"), x.from, x.unreachable,
+           x.fenced, x.majority);
+}
+
+inline bool operator==(const node_view& x, const node_view& y) {
+  return x.unreachable == y.unreachable && x.fenced == y.fenced
+         && x.majority == y.majority;
+}
+
+/// Who gets a node's view (the fault manager, on the control node).
+using view_listener_actor = caf::typed_actor<caf::reacts_to<node_view>>;
+
+/// Bootstrap -> every agent: the other nodes' agents, and (on the control
+/// node only) the actor that gets this node's view of the others (the fault
+/// manager).
+struct agent_peers {
+  std::vector<node_id> nodes;
+  std::vector<caf::actor> agents;  ///< node agents (untyped: declared below)
+  view_listener_actor listener;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, agent_peers& x) {
+  return f(caf::meta::type_name("keel_agent_peers"), x.nodes, x.agents,
+           x.listener);
+}
+
 using node_agent_actor = caf::typed_actor<
   // controller -> agent: start a copy (all partitions offline). Error
   // unknown_app if the type is not registered here.
@@ -39,6 +93,17 @@ using node_agent_actor = caf::typed_actor<
   // any -> agent: the copies running here. Also a liveness probe.
   caf::replies_to<status_atom>::with<std::vector<copy_id>>,
   // self -> self: health-check one copy (incarnation number).
-  caf::reacts_to<probe_atom, copy_id, uint64_t>>;
+  caf::reacts_to<probe_atom, copy_id, uint64_t>,
+  // bootstrap -> agent: who the peers are; starts the heartbeats.
+  caf::reacts_to<peers_atom, agent_peers>,
+  // peer agent -> agent.
+  caf::reacts_to<heartbeat>,
+  // self -> self: send heartbeats, judge the peers (a sequence number: only
+  // the latest tick schedules the next).
+  caf::reacts_to<hb_tick_atom, uint64_t>,
+  // controller -> agent, when a node that was declared failed is back:
+  // stop every copy here (they were replaced elsewhere) and lift the
+  // self-fence. Replies when done.
+  caf::replies_to<reset_atom>::with<ok_atom>>;
 
 } // namespace keel

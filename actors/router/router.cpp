@@ -18,7 +18,8 @@ std::chrono::milliseconds control_timeout(router_pointer self) {
 }
 
 void forward(router_pointer self, const route& r, routed_event ev) {
-  transport::send(self, r.node, r.handle, std::move(ev));
+  auto& st = self->state;
+  transport::send(self, *st.ctx, st.node, r.node, r.handle, std::move(ev));
 }
 
 json route_fields(const route& r) {
@@ -38,6 +39,7 @@ router_actor::behavior_type router_impl(router_pointer self, node_id node,
   st.table = std::make_unique<router_state>(
     ctx->config.knobs.router_buffer_max);
   st.ctx = std::move(ctx);
+  transport::place(*st.ctx, self, st.node);
   self->set_down_handler([self](caf::down_msg& msg) {
     auto& subs = self->state.subscribers;
     subs.erase(std::remove_if(subs.begin(), subs.end(),
@@ -56,9 +58,11 @@ router_actor::behavior_type router_impl(router_pointer self, node_id node,
         case router_state::verdict::buffered:
           break;
         case router_state::verdict::overloaded:
-          self->send(ev.reply_to,
-                     event_nack{ev.ev.app, ev.partition, ev.epoch, ev.seq,
-                                static_cast<uint8_t>(error_code::overloaded)});
+          transport::send(
+            self, *self->state.ctx, self->state.node,
+            self->state.ctx->control_node, ev.reply_to,
+            event_nack{ev.ev.app, ev.partition, ev.epoch, ev.seq,
+                       static_cast<uint8_t>(error_code::overloaded)});
           break;
       }
     },

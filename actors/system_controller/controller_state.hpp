@@ -225,6 +225,11 @@ public:
   const copy_record* find(const copy_id& copy) const;
 
   /// False once the node crashed (its actors are gone).
+  /// A node declared failed is back (reset, empty): placements may use it.
+  void mark_node_alive(const node_id& node) {
+    failed_nodes_.erase(node);
+  }
+
   bool node_alive(const node_id& node) const {
     return failed_nodes_.count(node) == 0;
   }

@@ -4,6 +4,7 @@
 
 #include "actors/fan_out.hpp"
 #include "runtime/error.hpp"
+#include "runtime/transport.hpp"
 
 namespace keel {
 
@@ -25,7 +26,7 @@ void emit(self_ptr self, const char* name, json fields) {
 
 void run_next(self_ptr self) {
   auto& st = self->state;
-  if (st.busy || st.work.empty())
+  if (st.busy || st.work.empty() || !st.has_majority)
     return;
   st.busy = true;
   auto item = std::move(st.work.front());
@@ -64,6 +65,24 @@ app_support_actor handle_of(self_ptr self, const copy_id& copy) {
   return i != self->state.copies.end() ? i->second : app_support_actor{};
 }
 
+/// The handle a request to `copy` goes to: through the simulated network
+/// from the control node (a partitioned copy's request times out).
+app_support_actor reach(self_ptr self, const copy_id& copy) {
+  auto& st = self->state;
+  auto rec = st.plan->find(copy);
+  auto handle = handle_of(self, copy);
+  if (!rec)
+    return handle;
+  return transport::via(*st.ctx, st.ctx->control_node, rec->node, handle);
+}
+
+/// The same for the agent of `node`.
+node_agent_actor reach_agent(self_ptr self, const node_id& node,
+                             const node_agent_actor& agent) {
+  auto& ctx = *self->state.ctx;
+  return transport::via(ctx, ctx.control_node, node, agent);
+}
+
 route route_of(self_ptr self, const partition_key& key) {
   auto& st = self->state;
   auto rec = st.plan->find(key);
@@ -86,7 +105,9 @@ std::vector<router_actor> live_routers(self_ptr self) {
   std::vector<router_actor> result;
   for (auto& [node, h] : self->state.nodes)
     if (self->state.plan->node_alive(node))
-      result.push_back(h.router);
+      result.push_back(transport::via(*self->state.ctx,
+                                      self->state.ctx->control_node, node,
+                                      h.router));
   return result;
 }
 
@@ -127,7 +148,7 @@ void spawn_copy(self_ptr self, copy_id copy, node_id node,
   tried.insert(node);
   copy_spec spec{copy, app->type, app->partitions, st.handles.distributor,
                  st.handles.load_manager};
-  auto agent = ni->second.agent;
+  auto agent = reach_agent(self, node, ni->second.agent);
   self->request(agent, control_timeout(self), spawn_copy_atom::value, spec)
     .then(
       [self, copy, node, done](app_support_actor& handle) {
@@ -200,7 +221,7 @@ void activate(self_ptr self, caf::typed_response_promise<ok_atom> promise) {
         roles.size(), [next](size_t) { next(); });
       for (auto& [copy, list] : roles)
         self
-          ->request(handle_of(self, copy), control_timeout(self),
+          ->request(reach(self, copy), control_timeout(self),
                     assign_roles_atom::value, list)
           .then([counter](ok_atom) { counter->answer(true); },
                 [counter](caf::error&) { counter->answer(false); });
@@ -271,7 +292,7 @@ void activate_steps(self_ptr self, const copy_id& copy,
       role_assignment{s.key.second, role::active, s.epoch,
                       refs_of(self, s.standbys), std::move(seed)}};
     self
-      ->request(handle_of(self, copy), control_timeout(self),
+      ->request(reach(self, copy), control_timeout(self),
                 assign_roles_atom::value, roles)
       .then(
         [self, counter, s, copy, cause](ok_atom) {
@@ -338,7 +359,7 @@ void add_standby(self_ptr self, const partition_key& key,
   auto timeout = control_timeout(self);
   std::vector<role_assignment> roles{
     role_assignment{key.second, role::standby, epoch, {}}};
-  auto active_handle = handle_of(self, active);
+  auto active_handle = reach(self, active);
   auto add = role_assignment{key.second, role::standby, epoch,
                              {ref_of(self, standby)}};
   auto failed = [self, key, standby](caf::error& err) {
@@ -347,7 +368,7 @@ void add_standby(self_ptr self, const partition_key& key,
     fields["error"] = render(err);
     emit(self, "standby_restore_failed", std::move(fields));
   };
-  self->request(handle_of(self, standby), timeout, assign_roles_atom::value,
+  self->request(reach(self, standby), timeout, assign_roles_atom::value,
                 roles)
     .then(
       [self, active_handle, add, key, standby, timeout, failed](ok_atom) {
@@ -445,7 +466,7 @@ void promote(self_ptr self, controller_state::promotion p, std::string cause,
   auto attempt = [self, p, cause, tried, done, timeout]() {
     std::vector<role_assignment> roles{role_assignment{
       p.key.second, role::active, p.epoch, refs_of(self, p.standbys)}};
-    self->request(handle_of(self, p.copy), timeout, assign_roles_atom::value,
+    self->request(reach(self, p.copy), timeout, assign_roles_atom::value,
                   roles)
       .then(
         [self, p, cause, done](ok_atom) {
@@ -479,7 +500,7 @@ void promote(self_ptr self, controller_state::promotion p, std::string cause,
   for (auto& sb : p.standbys) {
     std::vector<role_assignment> roles{
       role_assignment{p.key.second, role::standby, p.epoch, {}}};
-    self->request(handle_of(self, sb), timeout, assign_roles_atom::value,
+    self->request(reach(self, sb), timeout, assign_roles_atom::value,
                   roles)
       .then([inner](ok_atom) { inner->answer(true); },
             [inner](caf::error&) { inner->answer(false); });
@@ -527,15 +548,17 @@ void recover_copy(self_ptr self, copy_failed report,
     if (auto ni = st.nodes.find(node); ni != st.nodes.end())
       for (auto& c : plan.evict)
         self
-          ->request(ni->second.agent, control_timeout(self),
-                    stop_copy_atom::value, c)
+          ->request(reach_agent(self, node, ni->second.agent),
+                    control_timeout(self), stop_copy_atom::value, c)
           .then([](ok_atom) {}, [](caf::error&) {});
   }
   st.copies.erase(plan.failed);
   self->send(st.handles.load_manager, unwatch_copy_atom::value, plan.failed);
   for (auto& [key, active] : plan.lost_standbys)
-    self->send(handle_of(self, active), remove_standby_atom::value, key.second,
-               plan.failed);
+    if (auto rec = st.plan->find(active))
+      transport::send(self, *st.ctx, st.ctx->control_node, rec->node,
+                      handle_of(self, active), remove_standby_atom::value,
+                      key.second, plan.failed);
   // Step 3: restart or replace, then rejoin (runs after routes). A copy
   // that does not come back hands its orphaned partitions to live copies.
   auto app = plan.failed.app;
@@ -654,7 +677,7 @@ void revert_switchover(self_ptr self, std::shared_ptr<switchover_run> run,
     (void) stage;
   };
   self
-    ->request(handle_of(self, run->plan.from), control_timeout(self),
+    ->request(reach(self, run->plan.from), control_timeout(self),
               assign_roles_atom::value, roles)
     .then([routes](ok_atom) { routes(); },
           [self, run, routes](caf::error& err) {
@@ -702,7 +725,7 @@ void switchover(self_ptr self, partition_key key, switchover_reply reply,
       return;
     ++run->stage;
     self
-      ->request(handle_of(self, run->plan.from), control_timeout(self),
+      ->request(reach(self, run->plan.from), control_timeout(self),
                 resume_atom::value, run->plan.key.second, run->plan.old_epoch)
       .then([](ok_atom) {}, [](caf::error&) {});
     auto fields = run->fields;
@@ -716,7 +739,7 @@ void switchover(self_ptr self, partition_key key, switchover_reply reply,
                                    + ": " + why));
   };
   self
-    ->request(handle_of(self, plan.from), control_timeout(self),
+    ->request(reach(self, plan.from), control_timeout(self),
               quiesce_atom::value, key.second, plan.old_epoch)
     .then(
       [self, run, quiesce_stage](log_index) {
@@ -745,7 +768,7 @@ void switchover(self_ptr self, partition_key key, switchover_reply reply,
             role_assignment{plan.key.second, role::active, plan.new_epoch,
                             refs_of(self, plan.standbys)}};
           self
-            ->request(handle_of(self, plan.to), control_timeout(self),
+            ->request(reach(self, plan.to), control_timeout(self),
                       assign_roles_atom::value, roles)
             .then(
               [self, run, promote_stage](ok_atom) {
@@ -782,7 +805,7 @@ void switchover(self_ptr self, partition_key key, switchover_reply reply,
           std::vector<role_assignment> roles{
             role_assignment{plan.key.second, role::standby, plan.new_epoch, {}}};
           self
-            ->request(handle_of(self, sb), control_timeout(self),
+            ->request(reach(self, sb), control_timeout(self),
                       assign_roles_atom::value, roles)
             .then([counter](ok_atom) { counter->answer(true); },
                   [counter](caf::error&) { counter->answer(false); });
@@ -791,6 +814,49 @@ void switchover(self_ptr self, partition_key key, switchover_reply reply,
       [run, quiesce_stage](caf::error& err) {
         if (!run->finished && run->stage == quiesce_stage)
           run->abandon("quiesce failed: " + render(err));
+      });
+}
+
+/// A node declared failed is reachable again: its agent stops every copy
+/// it still runs (they were replaced elsewhere; any that still believed
+/// itself active was fenced by epoch) and lifts its self-fence; then the
+/// node is used again, every router gets the whole route table, and
+/// redundancy is restored where it was short.
+void rejoin_node(self_ptr self, const node_id& node,
+                 std::function<void()> done) {
+  auto& st = self->state;
+  auto ni = st.nodes.find(node);
+  if (ni == st.nodes.end()) {
+    done();
+    return;
+  }
+  self
+    ->request(reach_agent(self, node, ni->second.agent),
+              control_timeout(self), reset_atom::value)
+    .then(
+      [self, node, done](ok_atom) {
+        auto& st = self->state;
+        st.plan->mark_node_alive(node);
+        emit(self, "node_rejoined", json{{"node", node}});
+        self->send(st.handles.fault_manager, node_up_atom::value, node, true);
+        std::vector<partition_key> keys;
+        std::set<app_name> apps;
+        for (auto& [key, part] : st.plan->partitions()) {
+          keys.push_back(key);
+          apps.insert(key.first);
+        }
+        install_routes(self, keys, [self, apps, done] {
+          for (auto& app : apps)
+            restore_redundancy(self, app);
+          done();
+        });
+      },
+      [self, node, done](caf::error& err) {
+        emit(self, "node_rejoin_failed",
+             json{{"node", node}, {"error", render(err)}});
+        self->send(self->state.handles.fault_manager, node_up_atom::value,
+                   node, false);
+        done();
       });
 }
 
@@ -810,6 +876,7 @@ system_controller_actor::behavior_type
 system_controller_impl(system_controller_pointer self, context_ptr ctx) {
   self->state.plan = std::make_unique<controller_state>(ctx->config);
   self->state.ctx = std::move(ctx);
+  transport::place(*self->state.ctx, self, self->state.ctx->control_node);
   return {
     [self](copy_failed& report) {
       abandon_switchover_of(self, report.copy, report.reason);
@@ -839,6 +906,20 @@ system_controller_impl(system_controller_pointer self, context_ptr ctx) {
           recover_copy(self, cf, std::move(done));
         });
       }
+    },
+    [self](majority_atom, bool has) {
+      auto& st = self->state;
+      if (st.has_majority == has)
+        return;
+      st.has_majority = has;
+      emit(self, has ? "controller_resumed" : "controller_frozen",
+           json{{"queued", st.work.size()}});
+      run_next(self);
+    },
+    [self](rejoin_atom, node_id& node) {
+      enqueue(self, [self, node](std::function<void()> done) {
+        rejoin_node(self, node, std::move(done));
+      });
     },
     [self](activate_atom, activation& act) -> caf::result<ok_atom> {
       auto& st = self->state;

@@ -29,6 +29,9 @@ struct system_controller_actor_state {
   std::map<copy_id, app_support_actor> copies;
   std::deque<work_item> work;
   bool busy = false;
+  /// Keep-majority: false while the control node does not reach a majority
+  /// of the configured nodes; queued work waits.
+  bool has_majority = true;
   /// The switchover running now, if any (system_controller.cpp).
   std::shared_ptr<switchover_run> switchover;
   bool activated = false;

@@ -47,6 +47,89 @@ void fail_step(driver_ptr self, fault_record rec, std::string why) {
   self->state.data->faults.push_back(std::move(rec));
 }
 
+bool network_step(const std::string& kind) {
+  return kind == "partition" || kind == "heal" || kind == "delay_link"
+         || kind == "drop_link" || kind == "hang_node"
+         || kind == "resume_node" || kind == "overload";
+}
+
+std::string join_nodes(const std::vector<node_id>& nodes) {
+  std::string result;
+  for (auto& n : nodes)
+    result += (result.empty() ? "" : ",") + n;
+  return result;
+}
+
+/// Network and node faults: they act on the simulated network, not on
+/// actors, and need no assignment (the controller may be cut off or
+/// stopped). `undo` ends a fault that has a for_ms.
+void run_network_step(driver_ptr self, uint32_t index, bool undo) {
+  auto& st = self->state;
+  auto& step = st.sc->steps[index];
+  auto& ctx = *st.handles.ctx;
+  fault_record rec;
+  rec.step = index;
+  rec.kind = undo ? "end_" + step.kind : step.kind;
+  rec.at_us = ctx.now_us(self);
+  rec.target = step.node.empty() ? join_nodes(step.nodes) : step.node;
+  if (step.kind == "overload") {
+    // A burst from one extra client, all at once: every event is answered
+    // (acknowledged or refused with overloaded), none lost.
+    auto w = st.sc->workload;
+    w.duration_ms = 1;
+    w.max_in_flight = step.events;
+    auto log = std::make_shared<client_log>();
+    log->client_id = "burst-" + std::to_string(index);
+    st.data->clients.push_back(log);
+    rec.target = std::to_string(step.events) + " events";
+    record_fault(self, std::move(rec));
+    auto client_index = static_cast<uint32_t>(w.clients + st.extra_clients);
+    ++st.extra_clients;
+    client_args args{client_index,
+                     log->client_id,
+                     st.handles.distributor,
+                     w,
+                     static_cast<double>(step.events) * 1000.0,
+                     st.sc->seed ^ (0xb0b0ull + index),
+                     st.handles.ctx,
+                     log,
+                     caf::actor_cast<caf::actor>(self)};
+    self->spawn(workload_client, std::move(args));
+    return;
+  }
+  if (!ctx.net) {
+    fail_step(self, std::move(rec),
+              "needs the simulated network: run with --mode sim");
+    return;
+  }
+  auto& net = *ctx.net;
+  if (step.kind == "partition") {
+    if (undo)
+      net.heal();
+    else
+      net.partition(step.nodes, st.sc->system.nodes);
+  } else if (step.kind == "heal") {
+    net.heal();
+  } else if (step.kind == "delay_link") {
+    auto d = undo ? 0 : int64_t{step.delay_ms} * 1000;
+    auto j = undo ? 0 : int64_t{step.jitter_ms} * 1000;
+    net.set_delay(step.nodes[0], step.nodes[1], d, j);
+  } else if (step.kind == "drop_link") {
+    net.set_loss(step.nodes[0], step.nodes[1], undo ? 0 : step.probability);
+  } else if (step.kind == "hang_node") {
+    if (undo)
+      net.resume(step.node);
+    else
+      net.hang(step.node);
+  } else if (step.kind == "resume_node") {
+    net.resume(step.node);
+  }
+  record_fault(self, std::move(rec));
+  if (!undo && step.for_ms > 0)
+    self->delayed_send(self, std::chrono::milliseconds{step.for_ms},
+                       undo_atom::value, index);
+}
+
 void run_step(driver_ptr self, uint32_t index, assignment_table& table) {
   auto& st = self->state;
   auto& step = st.sc->steps[index];
@@ -322,6 +405,10 @@ caf::behavior scenario_driver(caf::stateful_actor<driver_state>* self,
       return st.done;
     },
     [self](step_atom, uint32_t index) {
+      if (network_step(self->state.sc->steps[index].kind)) {
+        run_network_step(self, index, false);
+        return;
+      }
       self
         ->request(self->state.handles.controller, control_timeout(self),
                   get_assignment_atom::value)
@@ -337,9 +424,12 @@ caf::behavior scenario_driver(caf::stateful_actor<driver_state>* self,
                           "controller did not answer: " + render(err));
               });
     },
+    [self](undo_atom, uint32_t index) {
+      run_network_step(self, index, true);
+    },
     [self](done_atom, uint32_t) {
       auto& st = self->state;
-      if (++st.clients_done < st.sc->workload.clients)
+      if (++st.clients_done < st.sc->workload.clients + st.extra_clients)
         return;
       st.data->load_end_us = st.handles.ctx->now_us(self);
       st.settle_deadline = self->clock().now()

@@ -22,6 +22,7 @@ using run_atom = caf::atom_constant<caf::atom("run")>;
 using step_atom = caf::atom_constant<caf::atom("step")>;
 using settle_atom = caf::atom_constant<caf::atom("settle")>;
 using flap_atom = caf::atom_constant<caf::atom("flap")>;
+using undo_atom = caf::atom_constant<caf::atom("undo")>;
 
 struct driver_state {
   std::shared_ptr<const scenario> sc;
@@ -29,6 +30,8 @@ struct driver_state {
   std::shared_ptr<run_data> data;
   caf::response_promise done;
   size_t clients_done = 0;
+  /// Clients started by overload steps (they report done like the others).
+  size_t extra_clients = 0;
   caf::actor_clock::time_point settle_deadline;
   caf::actor_clock::time_point started;
   static inline const char* name = "keel.scenario_driver";

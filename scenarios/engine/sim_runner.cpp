@@ -18,23 +18,40 @@ namespace {
 /// The simulated world: scheduler, clock, seeded choice of the next actor.
 class simulation {
 public:
-  simulation(caf::scheduler::test_coordinator& sched, uint64_t seed)
-    : sched_(sched), order_(seed * 0x9e3779b97f4a7c15ull + 0x51u) {
+  simulation(caf::scheduler::test_coordinator& sched, uint64_t seed,
+             std::shared_ptr<network> net)
+    : sched_(sched),
+      order_(seed * 0x9e3779b97f4a7c15ull + 0x51u),
+      net_(std::move(net)) {
   }
 
   /// Runs one actor for one message, chosen by the seed among those that
-  /// can run. False if none can.
+  /// can run (actors of a hung node cannot). False if none can.
   bool step() {
     auto& jobs = sched_.jobs;
     if (jobs.empty())
       return false;
-    if (jobs.size() > 1) {
-      auto i = static_cast<long>(order_.below(jobs.size()));
-      if (i != 0)
-        std::rotate(jobs.begin(), jobs.begin() + i, jobs.begin() + i + 1);
-    }
+    runnable_.clear();
+    for (size_t i = 0; i < jobs.size(); ++i)
+      if (runnable(jobs[i]))
+        runnable_.push_back(i);
+    if (runnable_.empty())
+      return false;
+    auto i = static_cast<long>(
+      runnable_.size() > 1 ? runnable_[order_.below(runnable_.size())]
+                           : runnable_.front());
+    if (i != 0)
+      std::rotate(jobs.begin(), jobs.begin() + i, jobs.begin() + i + 1);
     sched_.run_once();
     ++steps_;
+    return true;
+  }
+
+  /// Runs everything, hung or not (shutdown).
+  bool step_any() {
+    if (sched_.jobs.empty())
+      return false;
+    sched_.run_once();
     return true;
   }
 
@@ -48,8 +65,17 @@ public:
   }
 
 private:
+  bool runnable(caf::resumable* job) const {
+    if (!net_)
+      return true;
+    auto actor = dynamic_cast<caf::abstract_actor*>(job);
+    return actor == nullptr || net_->runnable(actor->id());
+  }
+
   caf::scheduler::test_coordinator& sched_;
   random_source order_;
+  std::shared_ptr<network> net_;
+  std::vector<size_t> runnable_;
   uint64_t steps_ = 0;
 };
 
@@ -77,8 +103,9 @@ caf::expected<run_result> run_sim(const scenario& sc,
     caf::actor_system sys{cfg};
     auto& sched = dynamic_cast<caf::scheduler::test_coordinator&>(
       sys.scheduler());
-    simulation sim{sched, sc.seed};
-    auto ctx = make_context(sys, sc.system, trace_out);
+    auto net = std::make_shared<network>(sc.seed);
+    simulation sim{sched, sc.seed, net};
+    auto ctx = make_context(sys, sc.system, trace_out, net);
     // Bootstrap waits for answers: run until the waiting actor has one.
     auto pump = [&](caf::blocking_actor* waiting) {
       for (int guard = 0; guard < 1'000'000; ++guard) {
@@ -132,10 +159,11 @@ caf::expected<run_result> run_sim(const scenario& sc,
     auto trace = ctx->trace->snapshot();
     auto dropped = ctx->trace->dropped();
     caf::anon_send_exit(driver, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(ctx->blackhole, caf::exit_reason::user_shutdown);
     handles->shutdown();
     // Let every actor see its exit (the system's destructor waits for all).
     for (int guard = 0; guard < 100; ++guard) {
-      while (sim.step()) {
+      while (sim.step_any()) {
       }
       if (sched.jobs.empty())
         break;
