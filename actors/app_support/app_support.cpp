@@ -335,6 +335,7 @@ app_support_actor::behavior_type app_support_impl(app_support_pointer self,
       && (app->model == redundancy_model::no_redundancy
           || app->model == redundancy_model::n_way_active))
     st.limits.snapshot_interval_events = knobs.snapshot_interval_events;
+  st.limits.retransmit_after_us = int64_t{knobs.resend_after_ms} * 1000 / 2;
   st.replicas.resize(args.spec.partitions);
   st.args = std::move(args);
   transport::place(*st.args.ctx, self, st.args.node);

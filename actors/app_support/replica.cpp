@@ -200,6 +200,7 @@ void replica::send_transfer(standby_progress& sb, replica_outbox& out) {
   sb.transfer_index = applied_;
   sb.sent = applied_;
   sb.acked = 0;
+  sb.sent_at_us = now_us_;
   out.transfers.push_back(replica_outbox::transfer_out{
     sb.copy, partition_, epoch_, applied_, app_->snapshot(), meta()});
 }
@@ -280,6 +281,10 @@ void replica::on_event(const std::string& source, seq_t seq, epoch_t epoch,
                                    hit ? hit->result : json{},
                                    hit ? hit->rejection : std::string{}});
     release_acks(out);
+    // A resend of something applied but not yet acknowledged: the
+    // distributor waited long; replication may have lost a message.
+    if (!pending_.empty())
+      retransmit_stalled(out);
     return;
   }
   if (seq > last + 1) {
@@ -356,8 +361,22 @@ void replica::pump(replica_outbox& out) {
     for (auto idx = from; idx <= to; ++idx)
       cp.entries.push_back(log_[idx - first_index]);
     sb.sent = to;
+    sb.sent_at_us = now_us_;
     out.checkpoints.push_back(std::move(cp));
   }
+}
+
+void replica::retransmit_stalled(replica_outbox& out) {
+  for (auto& sb : standbys_) {
+    if (now_us_ - sb.sent_at_us < limits_.retransmit_after_us)
+      continue;
+    if (!sb.synced) {
+      send_transfer(sb, out);  // the transfer or its ack was lost
+    } else if (sb.sent > sb.acked) {
+      sb.sent = sb.acked;  // the batch or its ack was lost: from the ack on
+    }
+  }
+  pump(out);
 }
 
 void replica::trim_log() {

@@ -42,6 +42,10 @@ struct replica_limits {
   size_t snapshot_interval_events = 0;
   /// Hold a partial checkpoint batch up to this long (0: never hold).
   int64_t checkpoint_flush_interval_us = 0;
+  /// A checkpoint batch or transfer unacknowledged this long is sent again
+  /// when the distributor resends an event waiting for it (lost on the
+  /// network).
+  int64_t retransmit_after_us = 250'000;
 };
 
 /// An event one application sends to another from inside handle().
@@ -256,6 +260,7 @@ private:
     log_index transfer_index = 0;
     log_index sent = 0;
     log_index acked = 0;
+    int64_t sent_at_us = 0;  ///< last batch or transfer sent
   };
 
   struct pending_ack {
@@ -284,6 +289,8 @@ private:
   void send_transfer(standby_progress& sb, replica_outbox& out);
 
   void pump(replica_outbox& out);
+
+  void retransmit_stalled(replica_outbox& out);
 
   void release_acks(replica_outbox& out);
 

@@ -144,8 +144,17 @@ void declare_unreachable(fault_manager_pointer self, const node_id& node,
 
 void on_view(fault_manager_pointer self, const node_view& view) {
   auto& st = self->state;
+  auto now = st.ctx->now_us(self);
   if (view.majority != st.majority) {
     st.majority = view.majority;
+    if (view.majority) {
+      // What the view says of the other nodes is stale right after a heal:
+      // give every node one detection window before judging it.
+      auto& knobs = st.ctx->config.knobs;
+      st.judge_after_us = now
+                          + int64_t{knobs.heartbeat_interval_ms} * 1000
+                              * (knobs.heartbeat_misses + 1);
+    }
     st.ctx->emit(self, view.majority ? "majority_regained" : "majority_lost",
                  json{{"node", view.from},
                       {"unreachable", view.unreachable}});
@@ -153,7 +162,6 @@ void on_view(fault_manager_pointer self, const node_view& view) {
   }
   if (!view.majority)
     return;  // keep-majority: a minority declares nothing
-  auto now = st.ctx->now_us(self);
   auto listed = [](const std::vector<node_id>& xs, const node_id& x) {
     return std::find(xs.begin(), xs.end(), x) != xs.end();
   };
@@ -162,6 +170,8 @@ void on_view(fault_manager_pointer self, const node_view& view) {
         || st.declaring.count(node) > 0)
       continue;
     if (listed(view.unreachable, node)) {
+      if (now < st.judge_after_us)
+        continue;
       declare_unreachable(self, node, "missed heartbeats");
     } else if (listed(view.fenced, node)) {
       auto grace = st.fence_grace_until_us.find(node);

@@ -43,6 +43,8 @@ struct fault_manager_state {
   std::set<node_id> rejoining;
   std::map<node_id, int64_t> fence_grace_until_us;
   bool majority = true;
+  /// After the majority comes back, missed heartbeats count from here on.
+  int64_t judge_after_us = 0;
   static inline const char* name = "keel.fault_manager";
 };
 
