@@ -34,6 +34,19 @@ struct app_config {
   uint32_t standbys_per_partition = 1;
 };
 
+/// Standbys every partition of `app` should have (0 for models without).
+inline uint32_t desired_standbys(const app_config& app) {
+  switch (app.model) {
+    case redundancy_model::two_n:
+    case redundancy_model::n_plus_m:
+      return 1;
+    case redundancy_model::n_way:
+      return app.standbys_per_partition;
+    default:
+      return 0;
+  }
+}
+
 // Every tuning knob: X(type, name, default, min, max, help).
 // Units are in the names; buffer limits are per partition unless said.
 #define KEEL_TUNING_KNOBS(X)                                                   \

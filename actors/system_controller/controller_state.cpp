@@ -317,17 +317,7 @@ bool controller_state::failback_needed(const partition_key& key,
 
 uint32_t controller_state::desired_standbys(const app_name& app) const {
   auto cfg = config_.find_app(app);
-  if (!cfg)
-    return 0;
-  switch (cfg->model) {
-    case redundancy_model::two_n:
-    case redundancy_model::n_plus_m:
-      return 1;
-    case redundancy_model::n_way:
-      return cfg->standbys_per_partition;
-    default:
-      return 0;
-  }
+  return cfg ? keel::desired_standbys(*cfg) : 0;
 }
 
 std::vector<controller_state::standby_addition>

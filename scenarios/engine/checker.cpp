@@ -386,6 +386,22 @@ report check_run(const scenario& sc, const run_data& data,
         res.detail = "slowest " + std::to_string(worst) + " ms <= "
                      + std::to_string(c.bound_ms) + " ms over "
                      + std::to_string(rep.failovers.size()) + " failovers";
+    } else if (c.name == "redundancy_restored_within_ms") {
+      // Liveness: after the last fault ended, every partition had an active
+      // and its configured standbys again (the driver polls for it).
+      auto since = static_cast<double>(data.restored_us - data.faults_end_us)
+                   / 1000.0;
+      if (data.restored_us < 0) {
+        res.passed = false;
+        res.detail = "never restored: some partition lacked an active or "
+                     "its configured standbys until the run ended";
+      } else {
+        res.passed = since <= c.bound_ms;
+        res.detail = "every partition had an active and its standbys "
+                     + std::to_string(since)
+                     + " ms after the last fault ended (bound "
+                     + std::to_string(c.bound_ms) + " ms)";
+      }
     } else if (c.name == "detected_within_ms") {
       res.passed = true;
       double worst = 0;

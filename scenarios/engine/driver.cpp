@@ -1,5 +1,7 @@
 #include "scenarios/engine/driver.hpp"
 
+#include <algorithm>
+
 #include <caf/all.hpp>
 
 #include "actors/fan_out.hpp"
@@ -237,6 +239,93 @@ void run_step(driver_ptr self, uint32_t index, assignment_table& table) {
   }
 }
 
+/// Liveness: from the end of the last fault on, polls the assignment until
+/// every partition has an active and its configured standbys.
+void poll_liveness(driver_ptr self) {
+  auto& st = self->state;
+  if (st.data->restored_us >= 0 || st.data->finished)
+    return;
+  self
+    ->request(st.handles.controller, control_timeout(self),
+              get_assignment_atom::value)
+    .then(
+      [self](assignment_table& table) {
+        auto& st = self->state;
+        bool full = table.recoveries_pending == 0;
+        for (auto& pa : table.partitions) {
+          auto app = st.sc->system.find_app(pa.app);
+          if (pa.active.app.empty()
+              || (app && pa.standbys.size() < desired_standbys(*app)))
+            full = false;
+        }
+        if (!full) {
+          self->delayed_send(self, std::chrono::milliseconds{10},
+                             live_atom::value);
+          return;
+        }
+        // The controller's belief is not enough: ask every copy it names.
+        auto statuses = std::make_shared<std::map<copy_id, copy_status>>();
+        auto shared_table = std::make_shared<assignment_table>(
+          std::move(table));
+        auto judge = [self, statuses, shared_table](size_t failed) {
+          auto& st = self->state;
+          bool ok = failed == 0;
+          auto role_of = [&](const copy_id& c, partition_id p,
+                             partition_status* out) {
+            auto i = statuses->find(c);
+            if (i == statuses->end())
+              return false;
+            for (auto& ps : i->second.partitions)
+              if (ps.partition == p) {
+                *out = ps;
+                return true;
+              }
+            return false;
+          };
+          for (auto& pa : shared_table->partitions) {
+            partition_status ps;
+            if (!role_of(pa.active, pa.partition, &ps)
+                || ps.current_role != role::active || ps.epoch != pa.epoch)
+              ok = false;
+            for (auto& sb : pa.standbys)
+              if (!role_of(sb, pa.partition, &ps)
+                  || ps.current_role != role::standby)
+                ok = false;
+          }
+          if (ok)
+            st.data->restored_us = st.handles.ctx->now_us(self);
+          else
+            self->delayed_send(self, std::chrono::milliseconds{10},
+                               live_atom::value);
+        };
+        std::vector<app_support_actor> targets;
+        std::vector<copy_id> ids;
+        for (auto& c : shared_table->copies)
+          if (c.alive && c.handle) {
+            targets.push_back(c.handle);
+            ids.push_back(c.copy);
+          }
+        if (targets.empty()) {
+          judge(0);
+          return;
+        }
+        auto counter = std::make_shared<fan_out_counter>(targets.size(),
+                                                         judge);
+        for (size_t i = 0; i < targets.size(); ++i)
+          self->request(targets[i], control_timeout(self), status_atom::value)
+            .then(
+              [statuses, counter, id = ids[i]](copy_status& s) {
+                (*statuses)[id] = std::move(s);
+                counter->answer(true);
+              },
+              [counter](caf::error&) { counter->answer(false); });
+      },
+      [self](caf::error&) {
+        self->delayed_send(self, std::chrono::milliseconds{10},
+                           live_atom::value);
+      });
+}
+
 void collect(driver_ptr self);
 
 void settle(driver_ptr self) {
@@ -398,10 +487,17 @@ caf::behavior scenario_driver(caf::stateful_actor<driver_state>* self,
                          caf::actor_cast<caf::actor>(self)};
         self->spawn(workload_client, std::move(args));
       }
-      for (uint32_t i = 0; i < st.sc->steps.size(); ++i)
-        self->delayed_send(self,
-                           std::chrono::milliseconds{st.sc->steps[i].at_ms},
+      uint32_t faults_end_ms = 0;
+      for (uint32_t i = 0; i < st.sc->steps.size(); ++i) {
+        auto& step = st.sc->steps[i];
+        self->delayed_send(self, std::chrono::milliseconds{step.at_ms},
                            step_atom::value, i);
+        faults_end_ms = std::max({faults_end_ms, step.at_ms + step.for_ms,
+                                  step.until_ms});
+      }
+      st.data->faults_end_us = int64_t{faults_end_ms} * 1000;
+      self->delayed_send(self, std::chrono::milliseconds{faults_end_ms},
+                         live_atom::value);
       return st.done;
     },
     [self](step_atom, uint32_t index) {
@@ -438,6 +534,7 @@ caf::behavior scenario_driver(caf::stateful_actor<driver_state>* self,
       settle(self);
     },
     [self](settle_atom) { settle(self); },
+    [self](live_atom) { poll_liveness(self); },
   };
 }
 

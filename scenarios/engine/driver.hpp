@@ -23,6 +23,7 @@ using step_atom = caf::atom_constant<caf::atom("step")>;
 using settle_atom = caf::atom_constant<caf::atom("settle")>;
 using flap_atom = caf::atom_constant<caf::atom("flap")>;
 using undo_atom = caf::atom_constant<caf::atom("undo")>;
+using live_atom = caf::atom_constant<caf::atom("live")>;
 
 struct driver_state {
   std::shared_ptr<const scenario> sc;

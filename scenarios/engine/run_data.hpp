@@ -72,6 +72,11 @@ struct run_data {
   /// settle_timeout_ms.
   bool settled = false;
   int64_t load_end_us = 0;
+  /// Liveness: when the last fault ended (injection, or its for_ms), and
+  /// when the driver first saw every partition with an active and its
+  /// configured standbys after that (-1: never).
+  int64_t faults_end_us = 0;
+  int64_t restored_us = -1;
   /// A step or collection problem that makes the run fail.
   std::vector<std::string> errors;
   /// The driver delivered its result (simulation loops poll this).

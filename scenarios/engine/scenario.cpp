@@ -12,7 +12,8 @@ const std::vector<std::string>& check_names() {
     "no_lost_acknowledged", "no_duplicates", "per_key_order",
     "single_active", "recovered_within_ms", "all_partitions_active",
     "all_answered", "detected_within_ms", "no_unexpected_failures",
-    "escalation_ladder", "switchovers_completed", "forwards_exactly_once"};
+    "escalation_ladder", "switchovers_completed", "forwards_exactly_once",
+    "redundancy_restored_within_ms"};
   return names;
 }
 
@@ -263,14 +264,18 @@ check_spec read_check(const json& value, const std::string& path) {
   auto& names = check_names();
   if (value.is_string()) {
     c.name = value.get<std::string>();
-    if (c.name == "recovered_within_ms" || c.name == "detected_within_ms")
+    if (c.name == "recovered_within_ms" || c.name == "detected_within_ms"
+        || c.name == "redundancy_restored_within_ms")
       throw json_path_error(path, c.name + " needs a bound: {\"" + c.name
                                     + "\": 500}");
   } else if (value.is_object() && value.size() == 1) {
     c.name = value.begin().key();
-    if (c.name != "recovered_within_ms" && c.name != "detected_within_ms")
-      throw json_path_error(path, "only recovered_within_ms and "
-                                  "detected_within_ms take a value; write \""
+    if (c.name != "recovered_within_ms" && c.name != "detected_within_ms"
+        && c.name != "redundancy_restored_within_ms")
+      throw json_path_error(path, "only recovered_within_ms, "
+                                  "detected_within_ms and "
+                                  "redundancy_restored_within_ms take a "
+                                  "value; write \""
                                     + c.name + "\" as a plain string");
     auto& bound = value.begin().value();
     if (!bound.is_number() || bound.get<double>() <= 0)
