@@ -69,6 +69,10 @@ caf::behavior workload_client(caf::stateful_actor<client_state>* self,
   st.rng = random_source{args.seed};
   st.args = std::move(args);
   st.start = self->clock().now();
+  // A run that stops early (a simulation whose safety monitor fired) shuts
+  // its driver down while clients still send: they go with it, or the actor
+  // system would wait for them forever.
+  self->link_to(st.args.driver);
   self->send(self, tick_atom::value);
   return {
     [self](tick_atom) {
