@@ -2,6 +2,7 @@
 //
 //   keel scenario run FILE [--mode realtime|sim] [--seed N] [--report FILE]
 //                          [--trace FILE] [--quiet]
+//   keel scenario fuzz FILE --seeds A..B [--out DIR] [--quiet]
 //   keel scenario check FILE
 //   keel config check FILE
 //   keel knobs
@@ -9,12 +10,16 @@
 // Exit codes: 0 success, 1 a check failed or the run broke, 2 bad input.
 #include <iostream>
 
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
 
 #include "actors/bootstrap.hpp"
 #include "apps/builtin_apps.hpp"
 #include "runtime/config.hpp"
 #include "runtime/error.hpp"
+#include "scenarios/engine/fuzz.hpp"
+#include "scenarios/engine/fuzz_runner.hpp"
 #include "scenarios/engine/runner.hpp"
 #include "scenarios/engine/scenario.hpp"
 
@@ -45,6 +50,35 @@ int main(int argc, char** argv) {
   run->add_option("--trace", opts.trace_path,
                   "write every trace event to this file as JSON lines");
   run->add_flag("--quiet", opts.quiet, "print the summary only if a check fails");
+  // Test only, hidden from --help: break keel on purpose so that a test can
+  // show the checks catch it. Unknown names: exit 2 (apply_test_break).
+  auto test_break_help = "test only: break keel on purpose (epoch_bump: "
+                         "promotions keep the epoch)";
+  run->add_option("--test-break", opts.test_break, test_break_help)
+    ->group("");
+
+  keel::scenarios::fuzz_options fuzz_opts;
+  std::string fuzz_file;
+  auto fuzz = scenario->add_subcommand(
+    "fuzz",
+    "run a scenario in simulation once per seed, each time with the faults "
+    "its \"fuzz\" section draws for that seed; shrink every failing seed "
+    "to the fewest generated faults that still fail it and write them as "
+    "fuzz-fail-seed-N.json, replayable with keel scenario run FILE --mode "
+    "sim. Exit 0 every seed passed, 1 some failed, 2 bad input");
+  fuzz->add_option("file", fuzz_file, "scenario JSON file with a \"fuzz\" "
+                                      "section")
+    ->required();
+  fuzz->add_option("--seeds", fuzz_opts.seeds,
+                   "seeds to run, A..B (both included) or one seed N")
+    ->required();
+  fuzz->add_option("--out", fuzz_opts.out_dir,
+                   "directory for the fuzz-fail-seed-N.json files (created "
+                   "if missing; default: the current directory)");
+  fuzz->add_flag("--quiet", fuzz_opts.quiet,
+                 "no progress lines: failing seeds and the final line only");
+  fuzz->add_option("--test-break", fuzz_opts.test_break, test_break_help)
+    ->group("");
 
   std::string check_file;
   auto check = scenario->add_subcommand(
@@ -77,16 +111,28 @@ int main(int argc, char** argv) {
     return keel::scenarios::run_scenario_file(
       run_file, opts, keel::app_registry::global(), std::cout, std::cerr);
   }
+  if (fuzz->parsed()) {
+    fuzz_opts.interactive = isatty(STDOUT_FILENO) != 0;
+    return keel::scenarios::fuzz_scenario_file(
+      fuzz_file, fuzz_opts, keel::app_registry::global(), std::cout,
+      std::cerr);
+  }
   if (check->parsed()) {
-    auto sc = keel::scenarios::load_scenario(check_file);
-    if (!sc) {
-      std::cerr << "keel: " << keel::context_of(sc.error()) << "\n";
+    auto loaded = keel::scenarios::load_fuzzable_scenario(check_file);
+    if (!loaded) {
+      std::cerr << "keel: " << keel::context_of(loaded.error()) << "\n";
       return 2;
     }
+    auto sc = &loaded->sc;
     std::cout << check_file << ": ok (" << sc->system.nodes.size()
               << " nodes, " << sc->system.apps.size() << " apps, "
               << sc->steps.size() << " steps, " << sc->checks.size()
-              << " checks)\n";
+              << " checks"
+              << (loaded->fuzz ? ", a fuzz section drawing "
+                                   + std::to_string(loaded->fuzz->faults)
+                                   + " faults per seed"
+                               : "")
+              << ")\n";
     return 0;
   }
   if (config_check->parsed()) {

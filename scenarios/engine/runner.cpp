@@ -7,6 +7,7 @@
 #include "actors/bootstrap.hpp"
 #include "runtime/error.hpp"
 #include "scenarios/engine/driver.hpp"
+#include "scenarios/engine/fuzz.hpp"
 #include "scenarios/engine/sim_runner.hpp"
 
 namespace keel::scenarios {
@@ -59,12 +60,37 @@ caf::expected<run_result> run_realtime(const scenario& sc,
   return result;
 }
 
+const std::vector<std::string>& test_breaks() {
+  static const std::vector<std::string> names{"epoch_bump"};
+  return names;
+}
+
+caf::error apply_test_break(scenario& sc, const std::string& name) {
+  if (name.empty())
+    return caf::none;
+  if (name == "epoch_bump") {
+    sc.system.test_skip_epoch_bump = true;
+    return caf::none;
+  }
+  std::string known;
+  for (auto& n : test_breaks())
+    known += (known.empty() ? "" : ", ") + n;
+  return make_error(error_code::invalid_config,
+                    "--test-break: unknown break \"" + name + "\" (known: "
+                      + known + ")");
+}
+
 int run_scenario_file(const std::string& file, const run_options& opts,
                       const app_registry& registry, std::ostream& out,
                       std::ostream& err) {
-  auto sc = load_scenario(file);
-  if (!sc) {
-    err << "keel: " << context_of(sc.error()) << "\n";
+  auto loaded = load_fuzzable_scenario(file);
+  if (!loaded) {
+    err << "keel: " << context_of(loaded.error()) << "\n";
+    return 2;
+  }
+  auto sc = &loaded->sc;
+  if (auto broken = apply_test_break(*sc, opts.test_break)) {
+    err << "keel: " << context_of(broken) << "\n";
     return 2;
   }
   if (opts.seed)
@@ -103,7 +129,9 @@ int run_scenario_file(const std::string& file, const run_options& opts,
     report_file << result->rep.to_json(result->data).dump(2) << "\n";
   if (!result->rep.passed)
     err << "keel: scenario failed; replay with: keel scenario run " << file
-        << " --mode " << opts.mode << " --seed " << sc->seed << "\n";
+        << " --mode " << opts.mode << " --seed " << sc->seed
+        << (opts.test_break.empty() ? "" : " --test-break " + opts.test_break)
+        << "\n";
   return result->rep.passed ? 0 : 1;
 }
 

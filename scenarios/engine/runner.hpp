@@ -7,6 +7,7 @@
 #include <optional>
 #include <ostream>
 #include <string>
+#include <vector>
 
 #include <caf/expected.hpp>
 
@@ -35,7 +36,18 @@ struct run_options {
   std::string report_path;
   std::string trace_path;
   bool quiet = false;
+  /// Test only: break keel on purpose (one of test_breaks()) to show that
+  /// the checks catch it. Empty: nothing broken.
+  std::string test_break;
 };
+
+/// The names run_options::test_break accepts: "epoch_bump" (promotions keep
+/// the epoch, so two actives share one; single_active must fail).
+const std::vector<std::string>& test_breaks();
+
+/// Applies the test break `name` (may be empty) to `sc`. Errors:
+/// error_code::invalid_config naming the known breaks.
+caf::error apply_test_break(scenario& sc, const std::string& name);
 
 /// `keel scenario run`: load, run, print, write. Returns the exit code:
 /// 0 every check passed, 1 a check failed or the run broke, 2 bad input.
