@@ -60,6 +60,8 @@ KEEL_ATOM(watch_node_atom, "watch_node");
 KEEL_ATOM(node_up_atom, "node_up");
 KEEL_ATOM(majority_atom, "majority");
 KEEL_ATOM(rejoin_atom, "rejoin");
+KEEL_ATOM(retry_standby_atom, "retry_sb");
+KEEL_ATOM(run_queue_atom, "run_queue");
 
 // -- load manager --------------------------------------------------------------
 KEEL_ATOM(get_load_atom, "get_load");

@@ -52,7 +52,7 @@ public:
   verdict route(const node_id& from, const node_id& to, int64_t now_us);
 
   /// Whether a request from `from` to `to` can get through now (no
-  /// partition, not lost). Requests are not delayed.
+  /// partition). Requests are neither delayed nor lost on a lossy link.
   bool reachable(const node_id& from, const node_id& to);
 
   /// Cuts `side` off from every other node of `all` (both directions).

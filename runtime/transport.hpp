@@ -46,7 +46,7 @@ void send(Self* self, const runtime_context& ctx, const node_id& from,
 
 /// The handle to send a request from node `from` to `dest` on node `to`:
 /// `dest` itself, or, when the simulated network does not let the request
-/// through (partition, lossy link), an actor that never answers, so
+/// through (a partition), an actor that never answers, so
 /// the requester sees its timeout as across a real partition. Requests are
 /// not delayed by delay_link. (A request to a hung node waits in its
 /// mailbox, as in a stopped process's socket.)

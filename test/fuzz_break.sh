@@ -1,21 +1,26 @@
 #!/bin/sh
 # Breaks keel on purpose (--test-break epoch_bump: promotions keep the epoch)
-# and fuzzes: the fuzzer must fail (exit 1), shrink the failing seed to at
-# most 2 steps, and write a file that fails again with the break and passes
-# without it.
+# and fuzzes seeds A..B: the fuzzer must fail (exit 1), shrink every failing
+# seed to at most 2 steps, and write files that fail again with the break
+# and pass without it (checked on the first).
 set -u
 keel=$1
 file=$2
-seed=$3
+seeds=$3
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-"$keel" scenario fuzz "$file" --seeds "$seed..$seed" --out "$tmp" \
+"$keel" scenario fuzz "$file" --seeds "$seeds" --out "$tmp" \
   --test-break epoch_bump >"$tmp/out" 2>&1
 code=$?
 cat "$tmp/out"
 [ $code -eq 1 ] || { echo "expected exit 1, got $code" >&2; exit 1; }
-shrunk="$tmp/fuzz-fail-seed-$seed.json"
-[ -f "$shrunk" ] || { echo "no $shrunk" >&2; exit 1; }
+shrunk=$(ls "$tmp"/fuzz-fail-seed-*.json 2>/dev/null | head -n 1)
+[ -n "$shrunk" ] || { echo "no fuzz-fail-seed-N.json written" >&2; exit 1; }
+for f in "$tmp"/fuzz-fail-seed-*.json; do
+  n=$("$keel" scenario check "$f" | sed -n 's/.* \([0-9]*\) steps,.*/\1/p')
+  [ -n "$n" ] && [ "$n" -le 2 ] || {
+    echo "$f: expected at most 2 steps, got '$n'" >&2; exit 1; }
+done
 grep -q "replay: keel scenario run $shrunk --mode sim --test-break epoch_bump" \
   "$tmp/out" || { echo "no replay command" >&2; exit 1; }
 # keel scenario check: "FILE: ok (5 nodes, 2 apps, N steps, ...)"

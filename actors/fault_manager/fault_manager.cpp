@@ -100,32 +100,39 @@ void on_node_down(fault_manager_pointer self,
   }
 }
 
-/// A node whose agent still runs but that the control node no longer hears
-/// (or that fenced itself) is declared failed: its copies are fenced at
+/// Nodes whose agent still runs but that the control node no longer hears
+/// are declared failed: its copies are fenced at
 /// every router (they cannot be killed across a partition; the epoch fence
 /// and their own self-fencing keep them harmless) and the controller
 /// recovers them elsewhere. It comes back through rejoin.
-void declare_unreachable(fault_manager_pointer self, const node_id& node,
-                         const std::string& why) {
+void declare_unreachable(
+  fault_manager_pointer self,
+  const std::vector<std::pair<node_id, std::string>>& declared) {
   auto& st = self->state;
-  st.declaring.insert(node);
-  st.ctx->emit(self, "node_unreachable", json{{"node", node}, {"reason", why}});
   std::vector<fault_manager_state::watched_copy> gone;
-  for (auto i = st.copies.begin(); i != st.copies.end();) {
-    if (i->second.node == node) {
-      self->demonitor(i->second.handle.address());
-      gone.push_back(std::move(i->second));
-      i = st.copies.erase(i);
-    } else {
-      ++i;
+  for (auto& [node, why] : declared) {
+    st.declaring.insert(node);
+    st.ctx->emit(self, "node_unreachable",
+                 json{{"node", node}, {"reason", why}});
+    for (auto i = st.copies.begin(); i != st.copies.end();) {
+      if (i->second.node == node) {
+        self->demonitor(i->second.handle.address());
+        gone.push_back(std::move(i->second));
+        i = st.copies.erase(i);
+      } else {
+        ++i;
+      }
     }
   }
-  // Reported once every copy is fenced; only then may it rejoin (the
-  // controller must see the failure before the rejoin).
-  auto report = [self, node, why] {
-    self->state.declaring.erase(node);
-    self->state.unreachable.insert(node);
-    self->send(self->state.listener, node_failed{node, why});
+  // Reported together once every copy is fenced: the controller learns of
+  // every node gone at once (it must not place a replacement on one of
+  // them), and before any of them may rejoin.
+  auto report = [self, declared] {
+    for (auto& [node, why] : declared) {
+      self->state.declaring.erase(node);
+      self->state.unreachable.insert(node);
+      self->send(self->state.listener, node_failed{node, why});
+    }
   };
   if (gone.empty()) {
     report();
@@ -137,7 +144,7 @@ void declare_unreachable(fault_manager_pointer self, const node_id& node,
     st.ctx->emit(self, "copy_down",
                  json{{"copy", to_string(copy.copy)},
                       {"node", copy.node},
-                      {"reason", "node " + node + " unreachable"}});
+                      {"reason", "node " + copy.node + " unreachable"}});
     isolate(self, copy, [counter] { counter->answer(true); }, false);
   }
 }
@@ -165,20 +172,31 @@ void on_view(fault_manager_pointer self, const node_view& view) {
   auto listed = [](const std::vector<node_id>& xs, const node_id& x) {
     return std::find(xs.begin(), xs.end(), x) != xs.end();
   };
+  // Every node to declare first, then declare them: isolating one must
+  // not wait for the router of another that is gone too.
+  std::vector<std::pair<node_id, std::string>> declare;
   for (auto& [node, watched] : st.nodes) {
     if (st.unreachable.count(node) > 0 || st.rejoining.count(node) > 0
         || st.declaring.count(node) > 0)
       continue;
     if (listed(view.unreachable, node)) {
-      if (now < st.judge_after_us)
-        continue;
-      declare_unreachable(self, node, "missed heartbeats");
+      if (now >= st.judge_after_us)
+        declare.emplace_back(node, "missed heartbeats");
     } else if (listed(view.fenced, node)) {
       auto grace = st.fence_grace_until_us.find(node);
-      if (grace == st.fence_grace_until_us.end() || now >= grace->second)
-        declare_unreachable(self, node, "fenced itself (lost the majority)");
+      if (grace == st.fence_grace_until_us.end() || now >= grace->second) {
+        // Reachable, fenced, never declared failed: its copies kept their
+        // state; the controller reinstates it.
+        st.ctx->emit(self, "node_fenced_reachable", json{{"node", node}});
+        st.rejoining.insert(node);
+        self->send(st.listener, self_fence_atom::value, node);
+      }
     }
   }
+  for (auto& [node, why] : declare)
+    st.declaring.insert(node);
+  if (!declare.empty())
+    declare_unreachable(self, declare);
   for (auto i = st.unreachable.begin(); i != st.unreachable.end();) {
     if (st.nodes.count(*i) > 0 && !listed(view.unreachable, *i)) {
       st.ctx->emit(self, "node_reachable", json{{"node", *i}});

@@ -47,7 +47,11 @@ using fault_listener_actor = caf::typed_actor<
   caf::reacts_to<majority_atom, bool>,
   // fault_manager -> controller: a node declared failed is reachable again;
   // reset it and use it again. The controller answers with node_up.
-  caf::reacts_to<rejoin_atom, node_id>>;
+  caf::reacts_to<rejoin_atom, node_id>,
+  // fault_manager -> controller: a node fenced itself for want of a
+  // majority but was not declared failed (its copies kept their state):
+  // promote its actives again and lift the fence. Answered with node_up.
+  caf::reacts_to<self_fence_atom, node_id>>;
 
 using fault_manager_actor = caf::typed_actor<
   // controller -> fault_manager: watch a copy from now on. Replies at once.

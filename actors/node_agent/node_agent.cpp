@@ -204,17 +204,21 @@ node_agent_actor::behavior_type node_agent_impl(node_agent_pointer self,
       heartbeat_round(self);
       schedule_heartbeat(self);
     },
-    [self](reset_atom) {
+    [self](reset_atom, bool stop_copies) {
       auto& st = self->state;
-      for (auto& [id, c] : st.copies) {
-        self->demonitor(c.handle.address());
-        self->send_exit(c.handle, caf::exit_reason::user_shutdown);
+      size_t stopped = 0;
+      if (stop_copies) {
+        for (auto& [id, c] : st.copies) {
+          self->demonitor(c.handle.address());
+          self->send_exit(c.handle, caf::exit_reason::user_shutdown);
+        }
+        stopped = st.copies.size();
+        st.copies.clear();
       }
       st.ctx->emit(self, "node_reset",
                    json{{"node", st.node},
-                        {"copies_stopped", st.copies.size()},
+                        {"copies_stopped", stopped},
                         {"was_fenced", st.fenced}});
-      st.copies.clear();
       st.fenced = false;
       // Tell the peers at once, so nobody sees the old fence after this.
       for (auto& [node, p] : st.peers)

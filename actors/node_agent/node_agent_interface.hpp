@@ -101,9 +101,10 @@ using node_agent_actor = caf::typed_actor<
   // self -> self: send heartbeats, judge the peers (a sequence number: only
   // the latest tick schedules the next).
   caf::reacts_to<hb_tick_atom, uint64_t>,
-  // controller -> agent, when a node that was declared failed is back:
-  // stop every copy here (they were replaced elsewhere) and lift the
-  // self-fence. Replies when done.
-  caf::replies_to<reset_atom>::with<ok_atom>>;
+  // controller -> agent, when a node that fenced itself or was declared
+  // failed is back: lift the self-fence and, if `true` (it was declared
+  // failed: its copies were replaced elsewhere), stop every copy here.
+  // Replies when done.
+  caf::replies_to<reset_atom, bool>::with<ok_atom>>;
 
 } // namespace keel

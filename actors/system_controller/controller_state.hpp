@@ -225,6 +225,14 @@ public:
   const copy_record* find(const copy_id& copy) const;
 
   /// False once the node crashed (its actors are gone).
+  /// A new epoch for `key` (the same active, promoted again); returns it.
+  epoch_t bump_epoch(const partition_key& key) {
+    auto& part = partitions_.at(key);
+    if (!config_.test_skip_epoch_bump)
+      part.epoch += 1;
+    return part.epoch;
+  }
+
   /// A node declared failed is back (reset, empty): placements may use it.
   void mark_node_alive(const node_id& node) {
     failed_nodes_.erase(node);

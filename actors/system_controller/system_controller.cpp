@@ -42,6 +42,15 @@ void enqueue(self_ptr self, system_controller_actor_state::work_item item) {
   run_next(self);
 }
 
+/// Queues `item` but starts the queue only after the messages already in
+/// the mailbox: reports that arrived together (several nodes failed at
+/// once) are all known before the first recovery picks a node.
+void enqueue_later(self_ptr self,
+                   system_controller_actor_state::work_item item) {
+  self->state.work.push_back(std::move(item));
+  self->send(self, run_queue_atom::value);
+}
+
 // -- helpers ------------------------------------------------------------------------
 
 standby_ref ref_of(self_ptr self, const copy_id& copy) {
@@ -367,6 +376,10 @@ void add_standby(self_ptr self, const partition_key& key,
     fields["copy"] = to_string(standby);
     fields["error"] = render(err);
     emit(self, "standby_restore_failed", std::move(fields));
+    // The plan counts it as a standby already: try again, or the partition
+    // would stay short of one unnoticed.
+    self->delayed_send(self, control_timeout(self), retry_standby_atom::value,
+                       key.first, key.second, standby);
   };
   self->request(reach(self, standby), timeout, assign_roles_atom::value,
                 roles)
@@ -832,7 +845,7 @@ void rejoin_node(self_ptr self, const node_id& node,
   }
   self
     ->request(reach_agent(self, node, ni->second.agent),
-              control_timeout(self), reset_atom::value)
+              control_timeout(self), reset_atom::value, true)
     .then(
       [self, node, done](ok_atom) {
         auto& st = self->state;
@@ -858,6 +871,66 @@ void rejoin_node(self_ptr self, const node_id& node,
                    node, false);
         done();
       });
+}
+
+/// A node fenced itself (it lost the majority, e.g. with the controller in
+/// a minority) but nobody declared it failed: its copies still hold their
+/// state. Every partition whose active it holds is promoted again, on the
+/// same copy, with epoch + 1 (its standbys learn the epoch first); then the
+/// node lifts its fence.
+void reinstate_node(self_ptr self, const node_id& node,
+                    std::function<void()> done) {
+  auto& st = self->state;
+  auto ni = st.nodes.find(node);
+  if (ni == st.nodes.end() || !st.plan->node_alive(node)) {
+    self->send(st.handles.fault_manager, node_up_atom::value, node, false);
+    done();
+    return;
+  }
+  std::vector<controller_state::promotion> again;
+  for (auto& [key, part] : st.plan->partitions())
+    if (part.active) {
+      auto rec = st.plan->find(*part.active);
+      if (rec && rec->alive && rec->node == node)
+        again.push_back(controller_state::promotion{
+          key, *part.active, part.epoch, part.standbys});
+    }
+  auto finish = [self, node, done, agent = ni->second.agent](size_t) {
+    self
+      ->request(reach_agent(self, node, agent), control_timeout(self),
+                reset_atom::value, false)
+      .then(
+        [self, node, done](ok_atom) {
+          emit(self, "node_reinstated", json{{"node", node}});
+          self->send(self->state.handles.fault_manager, node_up_atom::value,
+                     node, true);
+          done();
+        },
+        [self, node, done](caf::error& err) {
+          emit(self, "node_rejoin_failed",
+               json{{"node", node}, {"error", render(err)}});
+          self->send(self->state.handles.fault_manager, node_up_atom::value,
+                     node, false);
+          done();
+        });
+  };
+  if (again.empty()) {
+    finish(0);
+    return;
+  }
+  std::vector<partition_key> keys;
+  for (auto& p : again)
+    keys.push_back(p.key);
+  auto counter = std::make_shared<fan_out_counter>(
+    again.size(), [self, keys, finish](size_t) {
+      install_routes(self, keys, [finish] { finish(0); });
+    });
+  for (auto& p : again) {
+    p.epoch = st.plan->bump_epoch(p.key);
+    promote(self, p, "reinstated after self-fencing",
+            std::make_shared<std::set<copy_id>>(),
+            [counter] { counter->answer(true); });
+  }
 }
 
 /// A fault on a copy of the running switchover abandons its current stage
@@ -902,7 +975,7 @@ system_controller_impl(system_controller_pointer self, context_ptr ctx) {
       for (auto& copy : copies) {
         copy_failed cf{copy, report.node, "node " + report.node + " failed",
                        handle_of(self, copy)};
-        enqueue(self, [self, cf](std::function<void()> done) {
+        enqueue_later(self, [self, cf](std::function<void()> done) {
           recover_copy(self, cf, std::move(done));
         });
       }
@@ -915,6 +988,12 @@ system_controller_impl(system_controller_pointer self, context_ptr ctx) {
       emit(self, has ? "controller_resumed" : "controller_frozen",
            json{{"queued", st.work.size()}});
       run_next(self);
+    },
+    [self](run_queue_atom) { run_next(self); },
+    [self](self_fence_atom, node_id& node) {
+      enqueue(self, [self, node](std::function<void()> done) {
+        reinstate_node(self, node, std::move(done));
+      });
     },
     [self](rejoin_atom, node_id& node) {
       enqueue(self, [self, node](std::function<void()> done) {
@@ -981,6 +1060,16 @@ system_controller_impl(system_controller_pointer self, context_ptr ctx) {
             std::move(done));
         });
       return promise;
+    },
+    [self](retry_standby_atom, app_name& app, partition_id partition,
+           copy_id& standby) {
+      auto part = self->state.plan->find(partition_key{app, partition});
+      if (!part || !part->active
+          || std::find(part->standbys.begin(), part->standbys.end(), standby)
+               == part->standbys.end())
+        return;  // moved on
+      add_standby(self, partition_key{app, partition}, standby, *part->active,
+                  part->epoch);
     },
     [self](get_assignment_atom) {
       auto& st = self->state;

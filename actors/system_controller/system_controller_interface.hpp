@@ -100,6 +100,11 @@ using system_controller_actor = fault_listener_actor::extend<
   caf::replies_to<switchover_atom, app_name, partition_id>::with<epoch_t>,
   // admin -> controller: switch over every partition a copy is active for
   // (maintenance of that copy or its node). Replies with the number moved.
-  caf::replies_to<switchover_atom, copy_id>::with<uint32_t>>;
+  caf::replies_to<switchover_atom, copy_id>::with<uint32_t>,
+  // self -> self: add a standby again whose addition failed (a request or
+  // its answer was lost); skipped if the assignment moved on.
+  caf::reacts_to<retry_standby_atom, app_name, partition_id, copy_id>,
+  // self -> self: start the work queue (after the mailbox's reports).
+  caf::reacts_to<run_queue_atom>>;
 
 } // namespace keel

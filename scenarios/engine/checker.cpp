@@ -60,10 +60,13 @@ failover_timelines(const std::vector<trace_event>& trace) {
       for (size_t j = i + 1; j < trace.size(); ++j) {
         auto& later = trace[j];
         if (later.name == "fault_injected"
-            && later.fields.value("copies", json::array()).dump().find(
-                 "\"" + copy + "\"")
-                 != std::string::npos)
-          break;  // the same copy fails again: a new fault
+            && (later.fields.value("copies", json::array()).dump().find(
+                  "\"" + copy + "\"")
+                  != std::string::npos
+                || (later.fields.value("copies", json::array()).empty()
+                    && str(later.fields, "kind").rfind("end_", 0) != 0)))
+          break;  // the same copy fails again, or a network fault (its
+                  // copies are not listed) starts: what follows is theirs
         if (detected < 0
             && (((later.name == "copy_down" || later.name == "copy_hung")
                  && str(later.fields, "copy") == copy)

@@ -398,6 +398,7 @@ caf::expected<scenario> parse_scenario(const json& doc,
                                                        + std::to_string(i)
                                                        + "]"));
     }
+    obj.optional("fuzz");  // read by keel scenario fuzz (fuzz.hpp)
     obj.finish({"title", "seed", "topology", "tuning", "workload",
                 "settle_timeout_ms", "steps", "checks", "fuzz"});
     // The journal-based checks read the workload app's final state.
