@@ -35,7 +35,7 @@ int main(int argc, char** argv) {
   std::string run_file;
   uint64_t seed = 0;
   auto run = scenario->add_subcommand(
-    "run", "run a scenario on the embedded runtime (real time) and check it");
+    "run", "run a scenario on the embedded runtime (real time, or a deterministic simulation with --mode sim) and check it");
   run->add_option("file", run_file, "scenario JSON file")->required();
   run->add_option("--mode", opts.mode,
                   "realtime (threads, wall clock; default) or sim "

@@ -400,10 +400,11 @@ report check_run(const scenario& sc, const run_data& data,
                      "its configured standbys until the run ended";
       } else {
         res.passed = since <= c.bound_ms;
-        res.detail = "every partition had an active and its standbys "
-                     + std::to_string(since)
-                     + " ms after the last fault ended (bound "
-                     + std::to_string(c.bound_ms) + " ms)";
+        std::ostringstream detail;
+        detail << "every partition had an active and its standbys " << since
+               << " ms after the last fault ended (bound " << c.bound_ms
+               << " ms)";
+        res.detail = detail.str();
       }
     } else if (c.name == "detected_within_ms") {
       res.passed = true;
