@@ -134,6 +134,18 @@ void read_tuning(const json& value, const std::string& path, tuning& out) {
                           "must exceed snapshot_interval_events ("
                             + std::to_string(out.snapshot_interval_events)
                             + "), got " + std::to_string(out.retention_max));
+  // A copy rebuilt from a snapshot replays up to snapshot_interval_events
+  // events through its handler; the app-to-app sends they cause again are
+  // recognised as duplicates only within the receiver's dedupe window.
+  if (out.dedupe_window <= out.snapshot_interval_events)
+    throw json_path_error(obj.path_of("dedupe_window"),
+                          "must exceed snapshot_interval_events ("
+                            + std::to_string(out.snapshot_interval_events)
+                            + "): a copy rebuilt from a snapshot replays up "
+                              "to that many events, and the app-to-app "
+                              "events they send again are recognised as "
+                              "duplicates only within the window; got "
+                            + std::to_string(out.dedupe_window));
 }
 
 caf::expected<system_config> parse_system_config(const json& doc) {
