@@ -43,6 +43,7 @@ KEEL_ATOM(get_snapshot_atom, "get_snap");
 KEEL_ATOM(quiesce_atom, "quiesce");
 KEEL_ATOM(quiesce_timeout_atom, "quiet_tmo");
 KEEL_ATOM(flush_atom, "flush");
+KEEL_ATOM(retransmit_atom, "retransmit");
 KEEL_ATOM(resume_atom, "resume");
 KEEL_ATOM(switchover_atom, "switchover");
 

@@ -7,13 +7,15 @@
 namespace keel {
 
 caf::actor spawn_blackhole(caf::actor_system& sys) {
-  return sys.spawn([](caf::event_based_actor* self) -> caf::behavior {
+  // An argument on purpose: CAF 0.17 dereferences a null tuple for an actor
+  // spawned without one (harmless, but UBSan stops on it).
+  return sys.spawn([](caf::event_based_actor* self, int) -> caf::behavior {
     self->set_default_handler(
       [](caf::scheduled_actor*, caf::message_view&) -> caf::result<caf::message> {
         return caf::delegated<caf::message>{};  // no answer, ever
       });
     return {[](caf::unit_t) {}};
-  });
+  }, 0);
 }
 
 network::network(uint64_t seed) : rng_(seed ^ 0x6e6574776f726bull) {
@@ -63,17 +65,32 @@ bool network::reachable(const node_id& from, const node_id& to) {
   return cut_.count(key) == 0;
 }
 
-void network::partition(const std::vector<node_id>& side,
+void network::recompute_cut() {
+  cut_.clear();
+  for (auto& [id, links] : cuts_)
+    cut_.insert(links.begin(), links.end());
+}
+
+void network::partition(uint64_t id, const std::vector<node_id>& side,
                         const std::vector<node_id>& all) {
   std::lock_guard<std::mutex> guard{mtx_};
+  auto& links = cuts_[id];
   for (auto& a : side)
     for (auto& b : all)
       if (std::find(side.begin(), side.end(), b) == side.end())
-        cut_.insert(undirected(a, b));
+        links.insert(undirected(a, b));
+  recompute_cut();
+}
+
+void network::heal(uint64_t id) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  cuts_.erase(id);
+  recompute_cut();
 }
 
 void network::heal() {
   std::lock_guard<std::mutex> guard{mtx_};
+  cuts_.clear();
   cut_.clear();
 }
 

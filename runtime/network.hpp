@@ -55,9 +55,13 @@ public:
   /// partition). Requests are neither delayed nor lost on a lossy link.
   bool reachable(const node_id& from, const node_id& to);
 
-  /// Cuts `side` off from every other node of `all` (both directions).
-  void partition(const std::vector<node_id>& side,
+  /// Cuts `side` off from every other node of `all` (both directions), as
+  /// cut number `id`.
+  void partition(uint64_t id, const std::vector<node_id>& side,
                  const std::vector<node_id>& all);
+
+  /// Ends cut `id` (other cuts stay).
+  void heal(uint64_t id);
 
   /// Ends every partition.
   void heal();
@@ -96,7 +100,10 @@ private:
 
   mutable std::mutex mtx_;
   random_source rng_;
-  std::set<link> cut_;                           ///< undirected
+  void recompute_cut();
+
+  std::map<uint64_t, std::set<link>> cuts_;      ///< by cut id
+  std::set<link> cut_;                           ///< union of cuts_
   std::map<link, std::pair<int64_t, int64_t>> delay_;  ///< undirected
   std::map<link, double> loss_;                  ///< undirected
   std::map<link, int64_t> last_arrival_;         ///< directed: FIFO per link

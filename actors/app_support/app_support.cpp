@@ -49,6 +49,12 @@ wait_for_sync(app_support_pointer self,
                      std::chrono::milliseconds{
                        st.args.ctx->config.knobs.control_timeout_ms},
                      sync_timeout_atom::value, id);
+  if (!st.retransmit_scheduled) {
+    st.retransmit_scheduled = true;
+    self->delayed_send(self,
+                       std::chrono::microseconds{st.limits.retransmit_after_us},
+                       retransmit_atom::value);
+  }
   return promise;
 }
 
@@ -625,6 +631,22 @@ app_support_actor::behavior_type app_support_impl(app_support_pointer self,
           waiters.erase(i);
           return;
         }
+    },
+    [self](retransmit_atom) {
+      auto& st = self->state;
+      st.retransmit_scheduled = false;
+      if (st.waiters.empty() || hung(self))
+        return;
+      replica_outbox out;
+      for (size_t p = 0; p < st.replicas.size(); ++p)
+        if (auto r = replica_at(self, static_cast<partition_id>(p)))
+          if (r->serving())
+            r->retransmit_stalled(out);
+      flush(self, out);
+      st.retransmit_scheduled = true;
+      self->delayed_send(
+        self, std::chrono::microseconds{st.limits.retransmit_after_us},
+        retransmit_atom::value);
     },
     [self](self_fence_atom) {
       auto& st = self->state;

@@ -58,6 +58,8 @@ struct app_support_state {
   std::map<partition_id, caf::typed_response_promise<log_index>> quiescing;
   /// Earliest time the next load tick may run (one chain of ticks).
   int64_t next_tick_us = 0;
+  /// A retransmit check is pending (while role changes wait for syncs).
+  bool retransmit_scheduled = false;
   /// A flush_atom is scheduled (checkpoint_flush_interval_us).
   bool flush_scheduled = false;
   /// An injected fault (scenarios, drills).

@@ -249,6 +249,9 @@ using app_support_actor = caf::typed_actor<
   // copy serves goes offline at once (it no longer acks anything). Only
   // the controller brings the copy back (after a reset of the node).
   caf::reacts_to<self_fence_atom>,
+  // self -> self, while a role change waits for standbys to sync: send
+  // again transfers and checkpoints whose acks are overdue (lost).
+  caf::reacts_to<retransmit_atom>,
   // controller -> active: planned switchover, step 1. The partition goes
   // quiescing (new events are refused with not_active and stay with the
   // distributor), and the reply, the last applied index, comes once every

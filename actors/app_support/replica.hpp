@@ -246,6 +246,10 @@ public:
   /// Sends checkpoint batches that were held for filling.
   void flush(replica_outbox& out);
 
+  /// Sends again a checkpoint batch or state transfer that has waited for
+  /// its ack longer than retransmit_after_us (lost on the network).
+  void retransmit_stalled(replica_outbox& out);
+
   // -- state transfer ---------------------------------------------------------
 
   replica_meta meta() const;
@@ -289,8 +293,6 @@ private:
   void send_transfer(standby_progress& sb, replica_outbox& out);
 
   void pump(replica_outbox& out);
-
-  void retransmit_stalled(replica_outbox& out);
 
   void release_acks(replica_outbox& out);
 

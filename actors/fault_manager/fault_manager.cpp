@@ -15,7 +15,8 @@ std::vector<router_actor> routers_of(fault_manager_pointer self) {
   auto& st = self->state;
   auto& ctx = *st.ctx;
   for (auto& [id, n] : st.nodes)
-    if (st.unreachable.count(id) == 0 && st.declaring.count(id) == 0)
+    if (st.unreachable.count(id) == 0 && st.declaring.count(id) == 0
+        && st.view_unreachable.count(id) == 0)
       result.push_back(transport::via(ctx, ctx.control_node, id, n.router));
   // Routers of nodes declared unreachable are skipped: waiting for them
   // would hold every recovery for control_timeout_ms. They get the whole
@@ -151,6 +152,8 @@ void declare_unreachable(
 
 void on_view(fault_manager_pointer self, const node_view& view) {
   auto& st = self->state;
+  st.view_unreachable = std::set<node_id>(view.unreachable.begin(),
+                                          view.unreachable.end());
   auto now = st.ctx->now_us(self);
   if (view.majority != st.majority) {
     st.majority = view.majority;

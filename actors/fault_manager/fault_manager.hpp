@@ -39,6 +39,8 @@ struct fault_manager_state {
   // while their agent runs, nodes being reset, and until when a reset
   // node's stale "fenced" flag is ignored.
   std::set<node_id> declaring;
+  /// What the last view said is unreachable (not waited for when fencing).
+  std::set<node_id> view_unreachable;
   std::set<node_id> unreachable;
   std::set<node_id> rejoining;
   std::map<node_id, int64_t> fence_grace_until_us;

@@ -71,8 +71,13 @@ void heartbeat_round(node_agent_pointer self) {
   for (auto& [node, p] : st.peers)
     transport::send(self, ctx, st.node, node, p.agent,
                     heartbeat{st.node, st.fenced});
-  auto window = int64_t{ctx.config.knobs.heartbeat_interval_ms} * 1000
-                * ctx.config.knobs.heartbeat_misses;
+  auto interval = int64_t{ctx.config.knobs.heartbeat_interval_ms} * 1000;
+  auto window = interval * ctx.config.knobs.heartbeat_misses;
+  auto late = st.last_round_us > 0 && now - st.last_round_us > 2 * interval;
+  st.last_round_us = now;
+  if (late)
+    return;  // this node was stopped: the peers' heartbeats queued behind
+             // this tick; judge them next round
   node_view view;
   view.from = st.node;
   size_t heard = 1;  // this node

@@ -38,6 +38,7 @@ struct node_agent_state {
   view_listener_actor listener;
   bool fenced = false;
   uint64_t tick_seq = 0;
+  int64_t last_round_us = 0;
   static inline const char* name = "keel.node_agent";
 };
 

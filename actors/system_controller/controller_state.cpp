@@ -230,6 +230,10 @@ controller_state::promotion_refused(const partition_key& key,
       continue;
     part.active = *i;
     part.standbys.erase(i);
+    // A new epoch: the refused copy may have taken the role after all (its
+    // answer timed out), and one epoch never has two actives (G4).
+    if (!config_.test_skip_epoch_bump)
+      part.epoch += 1;
     return promotion{key, *part.active, part.epoch, part.standbys};
   }
   return std::nullopt;

@@ -107,9 +107,9 @@ void run_network_step(driver_ptr self, uint32_t index, bool undo) {
   auto& net = *ctx.net;
   if (step.kind == "partition") {
     if (undo)
-      net.heal();
+      net.heal(index);  // this cut only
     else
-      net.partition(step.nodes, st.sc->system.nodes);
+      net.partition(index, step.nodes, st.sc->system.nodes);
   } else if (step.kind == "heal") {
     net.heal();
   } else if (step.kind == "delay_link") {
