@@ -132,7 +132,7 @@ void declare_unreachable(
     for (auto& [node, why] : declared) {
       self->state.declaring.erase(node);
       self->state.unreachable.insert(node);
-      self->send(self->state.listener, node_failed{node, why});
+      self->send(self->state.listener, node_failed{node, why, true});
     }
   };
   if (gone.empty()) {
@@ -242,6 +242,8 @@ fault_manager_impl(fault_manager_pointer self, context_ptr ctx,
     [self](watch_copy_atom, copy_id& copy, node_id& node,
            app_support_actor& handle) {
       auto& copies = self->state.copies;
+      if (!handle)
+        return ok_atom::value;  // nothing to watch
       if (auto i = copies.find(copy); i != copies.end())
         self->demonitor(i->second.handle.address());  // a new incarnation
       self->monitor(handle);

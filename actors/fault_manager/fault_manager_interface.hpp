@@ -31,11 +31,14 @@ typename Inspector::result_type inspect(Inspector& f, copy_failed& x) {
 struct node_failed {
   node_id node;
   std::string reason;
+  /// Unreachable, not crashed: its copies may come back with their state.
+  bool may_return = false;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, node_failed& x) {
-  return f(caf::meta::type_name("keel_node_failed"), x.node, x.reason);
+  return f(caf::meta::type_name("keel_node_failed"), x.node, x.reason,
+           x.may_return);
 }
 
 /// Who receives fault reports (the system controller).

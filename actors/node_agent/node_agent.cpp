@@ -1,5 +1,7 @@
 #include "actors/node_agent/node_agent.hpp"
 
+#include <algorithm>
+
 #include <caf/all.hpp>
 
 #include "actors/app_support/app_support.hpp"
@@ -107,6 +109,32 @@ void heartbeat_round(node_agent_pointer self) {
     self->send(st.listener, std::move(view));
 }
 
+/// Lifts the self-fence and stops every copy not in `keep`.
+void reset_node(node_agent_pointer self, const std::vector<copy_id>& keep) {
+  auto& st = self->state;
+  size_t stopped = 0;
+  for (auto i = st.copies.begin(); i != st.copies.end();) {
+    if (std::find(keep.begin(), keep.end(), i->first) != keep.end()) {
+      ++i;
+      continue;
+    }
+    self->demonitor(i->second.handle.address());
+    self->send_exit(i->second.handle, caf::exit_reason::user_shutdown);
+    ++stopped;
+    i = st.copies.erase(i);
+  }
+  st.ctx->emit(self, "node_reset",
+               json{{"node", st.node},
+                    {"copies_stopped", stopped},
+                    {"copies_kept", st.copies.size()},
+                    {"was_fenced", st.fenced}});
+  st.fenced = false;
+  // Tell the peers at once, so nobody sees the old fence after this.
+  for (auto& [node, p] : st.peers)
+    transport::send(self, *st.ctx, st.node, node, p.agent,
+                    heartbeat{st.node, false});
+}
+
 void schedule_heartbeat(node_agent_pointer self) {
   auto& st = self->state;
   self->delayed_send(self,
@@ -210,26 +238,22 @@ node_agent_actor::behavior_type node_agent_impl(node_agent_pointer self,
       schedule_heartbeat(self);
     },
     [self](reset_atom, bool stop_copies) {
-      auto& st = self->state;
-      size_t stopped = 0;
-      if (stop_copies) {
-        for (auto& [id, c] : st.copies) {
-          self->demonitor(c.handle.address());
-          self->send_exit(c.handle, caf::exit_reason::user_shutdown);
-        }
-        stopped = st.copies.size();
-        st.copies.clear();
-      }
-      st.ctx->emit(self, "node_reset",
-                   json{{"node", st.node},
-                        {"copies_stopped", stopped},
-                        {"was_fenced", st.fenced}});
-      st.fenced = false;
-      // Tell the peers at once, so nobody sees the old fence after this.
-      for (auto& [node, p] : st.peers)
-        transport::send(self, *st.ctx, st.node, node, p.agent,
-                        heartbeat{st.node, false});
+      std::vector<copy_id> keep;
+      if (!stop_copies)
+        for (auto& [id, c] : self->state.copies)
+          keep.push_back(id);
+      reset_node(self, keep);
       return ok_atom::value;
+    },
+    [self](reset_atom, std::vector<copy_id>& keep) {
+      reset_node(self, keep);
+      std::vector<app_support_actor> handles;
+      for (auto& id : keep) {
+        auto i = self->state.copies.find(id);
+        handles.push_back(i != self->state.copies.end() ? i->second.handle
+                                                        : app_support_actor{});
+      }
+      return handles;
     },
   };
 }

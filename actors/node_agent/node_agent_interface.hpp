@@ -105,6 +105,11 @@ using node_agent_actor = caf::typed_actor<
   // failed is back: lift the self-fence and, if `true` (it was declared
   // failed: its copies were replaced elsewhere), stop every copy here.
   // Replies when done.
-  caf::replies_to<reset_atom, bool>::with<ok_atom>>;
+  caf::replies_to<reset_atom, bool>::with<ok_atom>,
+  // The same, stopping every copy except those listed (they kept the only
+  // state of some partition and take their roles back). Replies with their
+  // handles, in the order asked (an invalid handle: not running here).
+  caf::replies_to<reset_atom, std::vector<copy_id>>::with<
+    std::vector<app_support_actor>>>;
 
 } // namespace keel

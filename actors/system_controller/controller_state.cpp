@@ -123,7 +123,7 @@ controller_state::plan_copy_failure(const copy_id& copy, time_point now) {
       // The first live standby takes over (deterministic: list order).
       auto live = std::find_if(part.standbys.begin(), part.standbys.end(),
                                [&](const copy_id& sb) {
-                                 return copies_.at(sb).alive;
+                                 return promotable(sb);
                                });
       if (live != part.standbys.end()) {
         part.active = *live;
@@ -150,7 +150,12 @@ controller_state::plan_copy_failure(const copy_id& copy, time_point now) {
       plan.restart = restart_decision{copy, *node, false};
   };
   if (!node_usable(rec.node)) {
-    replace({});  // the node failed (or left service): not the copy's fault
+    // The node failed (or left service): not the copy's fault. A copy cut
+    // off (not crashed) that holds the only state of a partition is not
+    // replaced: it waits for its node, which brings the state back.
+    if (may_return_.count(rec.node) > 0 && !plan.orphaned.empty())
+      return plan;
+    replace({});
     return plan;
   }
   if (rec.window.try_restart(now)) {
@@ -179,8 +184,11 @@ controller_state::plan_copy_failure(const copy_id& copy, time_point now) {
   return plan;
 }
 
-std::vector<copy_id> controller_state::mark_node_failed(const node_id& node) {
+std::vector<copy_id> controller_state::mark_node_failed(const node_id& node,
+                                                       bool may_return) {
   failed_nodes_.insert(node);
+  if (may_return)
+    may_return_.insert(node);
   std::vector<copy_id> result;
   for (auto& [id, rec] : copies_)
     if (rec.alive && rec.node == node)
@@ -226,7 +234,7 @@ controller_state::promotion_refused(const partition_key& key,
     part.standbys.push_back(refused);
   }
   for (auto i = part.standbys.begin(); i != part.standbys.end(); ++i) {
-    if (tried.count(*i) > 0 || !copies_.at(*i).alive)
+    if (tried.count(*i) > 0 || !promotable(*i))
       continue;
     part.active = *i;
     part.standbys.erase(i);
@@ -256,7 +264,7 @@ controller_state::plan_switchover(const partition_key& key) const {
   plan.from = *part->active;
   auto live = std::find_if(part->standbys.begin(), part->standbys.end(),
                            [&](const copy_id& sb) {
-                             return copies_.at(sb).alive;
+                             return promotable(sb);
                            });
   if (live == part->standbys.end()) {
     plan.error = "partition has no live standby to take over";
@@ -417,8 +425,17 @@ controller_state::reassign_orphans(const app_name& app) {
   return steps;
 }
 
+std::vector<copy_id> controller_state::awaiting(const node_id& node) const {
+  std::vector<copy_id> result;
+  for (auto& [id, rec] : copies_)
+    if (!rec.alive && rec.node == node)
+      result.push_back(id);
+  return result;
+}
+
 std::vector<controller_state::rejoin_step>
-controller_state::rejoin(const copy_id& copy, const node_id& node) {
+controller_state::rejoin(const copy_id& copy, const node_id& node,
+                         bool with_state) {
   std::vector<rejoin_step> steps;
   auto& rec = copies_.at(copy);
   rec.alive = true;
@@ -430,7 +447,7 @@ controller_state::rejoin(const copy_id& copy, const node_id& node) {
              != part.standbys.end())
       continue;
     if (!part.active) {
-      if (!can_activate_without_state(copy.app))
+      if (!with_state && !can_activate_without_state(copy.app))
         continue;  // nobody holds its state: it stays unavailable
       part.active = copy;
       part.epoch += 1;

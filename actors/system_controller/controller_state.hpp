@@ -121,7 +121,8 @@ public:
 
   /// A node failed. Returns its copies that are still marked alive (each
   /// must be recovered as failed).
-  std::vector<copy_id> mark_node_failed(const node_id& node);
+  std::vector<copy_id> mark_node_failed(const node_id& node,
+                                        bool may_return = false);
 
   /// Picks a node for a copy whose node failed, or nullopt if none is left.
   /// Nodes in `exclude` (tried already) are skipped.
@@ -205,7 +206,12 @@ public:
   /// partitions that have an active - unless the model has no standbys -,
   /// active of those that have none if can_activate_without_state, with a
   /// new epoch) and updates the assignment.
-  std::vector<rejoin_step> rejoin(const copy_id& copy, const node_id& node);
+  std::vector<rejoin_step> rejoin(const copy_id& copy, const node_id& node,
+                                  bool with_state = false);
+
+  /// Copies of `node` that were not replaced elsewhere when it failed: they
+  /// hold the only state of some partition and wait for their node.
+  std::vector<copy_id> awaiting(const node_id& node) const;
 
   /// Marks a copy as running on `node` (after spawn).
   void mark_alive(const copy_id& copy, const node_id& node);
@@ -233,9 +239,18 @@ public:
     return part.epoch;
   }
 
+  /// Alive, and on a node not declared failed (a copy cut off with its node
+  /// cannot take a role: the request would only time out).
+  bool promotable(const copy_id& copy) const {
+    auto i = copies_.find(copy);
+    return i != copies_.end() && i->second.alive
+           && failed_nodes_.count(i->second.node) == 0;
+  }
+
   /// A node declared failed is back (reset, empty): placements may use it.
   void mark_node_alive(const node_id& node) {
     failed_nodes_.erase(node);
+    may_return_.erase(node);
   }
 
   bool node_alive(const node_id& node) const {
@@ -262,6 +277,7 @@ public:
 private:
   void assign_model(const app_config& app);
 
+  std::set<node_id> may_return_;
   system_config config_;
   std::map<copy_id, copy_record> copies_;
   std::map<partition_key, partition_record> partitions_;

@@ -284,7 +284,8 @@ bool seeded_model(self_ptr self, const app_name& app) {
 /// without a standby start from the distributor's last snapshot.
 void activate_steps(self_ptr self, const copy_id& copy,
                     const std::vector<controller_state::rejoin_step>& steps,
-                    const std::string& cause, std::function<void()> done) {
+                    const std::string& cause, std::function<void()> done,
+                    bool own_state = false) {
   std::vector<partition_key> keys;
   for (auto& s : steps)
     keys.push_back(s.key);
@@ -322,6 +323,16 @@ void activate_steps(self_ptr self, const copy_id& copy,
   };
   for (auto& s : steps) {
     auto empty = initial_seed(s.key.first, s.key.second);
+    if (own_state) {
+      // The copy came back with its node and kept its state: no seed (it
+      // refuses if that state is not complete).
+      partition_snapshot none;
+      none.app = s.key.first;
+      none.partition = s.key.second;
+      none.present = false;
+      assign(s, std::move(none));
+      continue;
+    }
     if (!seeded_model(self, s.key.first)) {
       // Only reached with unclean_activation: nobody holds the state.
       auto fields = key_fields(s.key);
@@ -428,9 +439,9 @@ void restore_redundancy(self_ptr self, const app_name& app) {
 /// none, standby elsewhere. Standbys sync in the background (the active
 /// sends the state); the recovery does not wait for them.
 void rejoin(self_ptr self, const copy_id& copy, const node_id& node,
-            std::function<void()> done) {
+            std::function<void()> done, bool with_state = false) {
   auto& st = self->state;
-  auto steps = st.plan->rejoin(copy, node);
+  auto steps = st.plan->rejoin(copy, node, with_state);
   std::vector<controller_state::rejoin_step> actives;
   for (auto& s : steps) {
     if (s.new_role == role::active) {
@@ -439,7 +450,8 @@ void rejoin(self_ptr self, const copy_id& copy, const node_id& node,
     }
     add_standby(self, s.key, copy, *s.active, s.epoch);
   }
-  activate_steps(self, copy, actives, to_string(copy), std::move(done));
+  activate_steps(self, copy, actives, to_string(copy), std::move(done),
+                 with_state);
 }
 
 /// Partitions left without an active because their copy will not come
@@ -843,26 +855,56 @@ void rejoin_node(self_ptr self, const node_id& node,
     done();
     return;
   }
+  // Copies that were not replaced elsewhere hold the only state of some
+  // partition: they stay, and take their roles back.
+  auto keep = st.plan->awaiting(node);
   self
     ->request(reach_agent(self, node, ni->second.agent),
-              control_timeout(self), reset_atom::value, true)
+              control_timeout(self), reset_atom::value, keep)
     .then(
-      [self, node, done](ok_atom) {
+      [self, node, keep, done](std::vector<app_support_actor>& handles) {
         auto& st = self->state;
         st.plan->mark_node_alive(node);
-        emit(self, "node_rejoined", json{{"node", node}});
+        emit(self, "node_rejoined",
+             json{{"node", node}, {"copies_kept", keep.size()}});
         self->send(st.handles.fault_manager, node_up_atom::value, node, true);
-        std::vector<partition_key> keys;
-        std::set<app_name> apps;
-        for (auto& [key, part] : st.plan->partitions()) {
-          keys.push_back(key);
-          apps.insert(key.first);
+        auto finish = [self, done] {
+          auto& st = self->state;
+          std::vector<partition_key> keys;
+          std::set<app_name> apps;
+          for (auto& [key, part] : st.plan->partitions()) {
+            keys.push_back(key);
+            apps.insert(key.first);
+          }
+          install_routes(self, keys, [self, apps, done] {
+            for (auto& app : apps)
+              restore_redundancy(self, app);
+            done();
+          });
+        };
+        if (keep.empty()) {
+          finish();
+          return;
         }
-        install_routes(self, keys, [self, apps, done] {
-          for (auto& app : apps)
-            restore_redundancy(self, app);
-          done();
-        });
+        auto counter = std::make_shared<fan_out_counter>(
+          keep.size(), [finish](size_t) { finish(); });
+        for (size_t i = 0; i < keep.size(); ++i) {
+          auto& copy = keep[i];
+          auto handle = i < handles.size() ? handles[i] : app_support_actor{};
+          if (!handle) {
+            emit(self, "copy_lost_with_node",
+                 json{{"copy", to_string(copy)}, {"node", node}});
+            counter->answer(false);
+            continue;
+          }
+          st.copies[copy] = handle;
+          self
+            ->request(st.handles.fault_manager, control_timeout(self),
+                      watch_copy_atom::value, copy, node, handle)
+            .then([](ok_atom) {}, [](caf::error&) {});
+          rejoin(self, copy, node, [counter] { counter->answer(true); },
+                 true);
+        }
       },
       [self, node, done](caf::error& err) {
         emit(self, "node_rejoin_failed",
@@ -965,7 +1007,7 @@ system_controller_impl(system_controller_pointer self, context_ptr ctx) {
       auto& st = self->state;
       if (!st.plan->node_alive(report.node))
         return;
-      auto copies = st.plan->mark_node_failed(report.node);
+      auto copies = st.plan->mark_node_failed(report.node, report.may_return);
       for (auto& copy : copies)
         abandon_switchover_of(self, copy, "node " + report.node + " failed");
       emit(self, "node_failed",
