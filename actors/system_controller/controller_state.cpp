@@ -425,6 +425,19 @@ controller_state::reassign_orphans(const app_name& app) {
   return steps;
 }
 
+bool controller_state::holds_lost_state(const copy_id& copy) const {
+  auto i = copies_.find(copy);
+  if (i == copies_.end() || i->second.alive
+      || may_return_.count(i->second.node) == 0)
+    return false;
+  for (auto p : i->second.home) {
+    auto part = partitions_.find(partition_key{copy.app, p});
+    if (part != partitions_.end() && !part->second.active)
+      return true;
+  }
+  return false;
+}
+
 std::vector<copy_id> controller_state::awaiting(const node_id& node) const {
   std::vector<copy_id> result;
   for (auto& [id, rec] : copies_)

@@ -209,6 +209,11 @@ public:
   std::vector<rejoin_step> rejoin(const copy_id& copy, const node_id& node,
                                   bool with_state = false);
 
+  /// `copy` (failed, not yet replaced) is on a node that may come back and
+  /// was active or standby for a partition that now has no active: its
+  /// state is the only one left.
+  bool holds_lost_state(const copy_id& copy) const;
+
   /// Copies of `node` that were not replaced elsewhere when it failed: they
   /// hold the only state of some partition and wait for their node.
   std::vector<copy_id> awaiting(const node_id& node) const;

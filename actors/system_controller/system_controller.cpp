@@ -598,6 +598,13 @@ void recover_copy(self_ptr self, copy_failed report,
       return;
     }
     auto r = *plan.restart;
+    if (self->state.plan->holds_lost_state(r.copy)) {
+      // A promotion failed after all and the copy, cut off with its node,
+      // holds the only state of a partition: it waits for its node.
+      emit(self, "copy_awaits_node", json{{"copy", cause}});
+      finish();
+      return;
+    }
     spawn_copy(self, r.copy, r.node,
                [self, r, app, cause, finish](std::optional<node_id> where) {
                  if (!where) {
