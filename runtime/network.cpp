@@ -31,14 +31,10 @@ network::verdict network::route(const node_id& from, const node_id& to,
     return {};
   std::lock_guard<std::mutex> guard{mtx_};
   auto key = undirected(from, to);
-  if (cut_.count(key) > 0) {
-    ++dropped_;
+  if (cut_.count(key) > 0)
     return {verdict::drop, 0};
-  }
-  if (auto i = loss_.find(key); i != loss_.end() && rng_.unit() < i->second) {
-    ++dropped_;
+  if (auto i = loss_.find(key); i != loss_.end() && rng_.unit() < i->second)
     return {verdict::drop, 0};
-  }
   int64_t delay = 0;
   if (auto i = delay_.find(key); i != delay_.end()) {
     delay = i->second.first;
@@ -139,16 +135,6 @@ bool network::runnable(caf::actor_id id) const {
     return true;
   auto i = placed_.find(id);
   return i == placed_.end() || hung_.count(i->second) == 0;
-}
-
-bool network::hung(const node_id& node) const {
-  std::lock_guard<std::mutex> guard{mtx_};
-  return hung_.count(node) > 0;
-}
-
-uint64_t network::dropped() const {
-  std::lock_guard<std::mutex> guard{mtx_};
-  return dropped_;
 }
 
 

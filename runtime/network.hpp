@@ -77,7 +77,6 @@ public:
   /// Stops a node: its actors are not scheduled until `resume`.
   void hang(const node_id& node);
   void resume(const node_id& node);
-  bool hung(const node_id& node) const;
 
   /// Records that actor `id` lives on `node` (components call this once).
   void place(caf::actor_id id, const node_id& node);
@@ -85,9 +84,6 @@ public:
 
   /// Whether the simulation may run actor `id` now (its node is not hung).
   bool runnable(caf::actor_id id) const;
-
-  /// Messages lost so far (partitions, lossy links).
-  uint64_t dropped() const;
 
 private:
   using link = std::pair<node_id, node_id>;
@@ -109,7 +105,6 @@ private:
   std::map<link, int64_t> last_arrival_;         ///< directed: FIFO per link
   std::set<node_id> hung_;
   std::map<caf::actor_id, node_id> placed_;
-  uint64_t dropped_ = 0;
 };
 
 } // namespace keel

@@ -64,6 +64,44 @@ void on_copy_down(fault_manager_pointer self,
   });
 }
 
+/// Stops watching every copy of `node` and returns them.
+std::vector<fault_manager_state::watched_copy>
+take_copies_of(fault_manager_pointer self, const node_id& node) {
+  auto& st = self->state;
+  std::vector<fault_manager_state::watched_copy> gone;
+  for (auto i = st.copies.begin(); i != st.copies.end();) {
+    if (i->second.node == node) {
+      self->demonitor(i->second.handle.address());
+      gone.push_back(std::move(i->second));
+      i = st.copies.erase(i);
+    } else {
+      ++i;
+    }
+  }
+  return gone;
+}
+
+/// Isolates every copy in `gone` (killing them if `kill`), each traced as
+/// down because its node is `state` ("down", "unreachable"); then `report`.
+void isolate_all(fault_manager_pointer self,
+                 const std::vector<fault_manager_state::watched_copy>& gone,
+                 const std::string& state, bool kill,
+                 std::function<void()> report) {
+  if (gone.empty()) {
+    report();
+    return;
+  }
+  auto counter = std::make_shared<fan_out_counter>(
+    gone.size(), [report](size_t) { report(); });
+  for (auto& copy : gone) {
+    self->state.ctx->emit(self, "copy_down",
+                          json{{"copy", to_string(copy.copy)},
+                               {"node", copy.node},
+                               {"reason", "node " + copy.node + " " + state}});
+    isolate(self, copy, [counter] { counter->answer(true); }, kill);
+  }
+}
+
 void on_node_down(fault_manager_pointer self,
                   fault_manager_state::watched_node dead,
                   const caf::error& reason) {
@@ -73,37 +111,14 @@ void on_node_down(fault_manager_pointer self,
   // Every copy of the node is gone with it (they quit when their agent
   // does, a little later). Isolate them all now, stop watching them, and
   // report the node once: the controller recovers its copies.
-  std::vector<fault_manager_state::watched_copy> gone;
-  for (auto i = st.copies.begin(); i != st.copies.end();) {
-    if (i->second.node == dead.node) {
-      self->demonitor(i->second.handle.address());
-      gone.push_back(std::move(i->second));
-      i = st.copies.erase(i);
-    } else {
-      ++i;
-    }
-  }
-  auto report = [self, node = dead.node, why] {
-    self->send(self->state.listener, node_failed{node, why});
-  };
-  if (gone.empty()) {
-    report();
-    return;
-  }
-  auto counter = std::make_shared<fan_out_counter>(
-    gone.size(), [report](size_t) { report(); });
-  for (auto& copy : gone) {
-    st.ctx->emit(self, "copy_down",
-                 json{{"copy", to_string(copy.copy)},
-                      {"node", copy.node},
-                      {"reason", "node " + dead.node + " down"}});
-    isolate(self, copy, [counter] { counter->answer(true); });
-  }
+  isolate_all(self, take_copies_of(self, dead.node), "down", true,
+              [self, node = dead.node, why] {
+                self->send(self->state.listener, node_failed{node, why});
+              });
 }
 
 /// Nodes whose agent still runs but that the control node no longer hears
-/// are declared failed: its copies are fenced at
-/// every router (they cannot be killed across a partition; the epoch fence
+/// are declared failed: their copies are fenced at every router (they cannot be killed across a partition; the epoch fence
 /// and their own self-fencing keep them harmless) and the controller
 /// recovers them elsewhere. It comes back through rejoin.
 void declare_unreachable(
@@ -115,15 +130,8 @@ void declare_unreachable(
     st.declaring.insert(node);
     st.ctx->emit(self, "node_unreachable",
                  json{{"node", node}, {"reason", why}});
-    for (auto i = st.copies.begin(); i != st.copies.end();) {
-      if (i->second.node == node) {
-        self->demonitor(i->second.handle.address());
-        gone.push_back(std::move(i->second));
-        i = st.copies.erase(i);
-      } else {
-        ++i;
-      }
-    }
+    auto copies = take_copies_of(self, node);
+    gone.insert(gone.end(), copies.begin(), copies.end());
   }
   // Reported together once every copy is fenced: the controller learns of
   // every node gone at once (it must not place a replacement on one of
@@ -135,19 +143,7 @@ void declare_unreachable(
       self->send(self->state.listener, node_failed{node, why, true});
     }
   };
-  if (gone.empty()) {
-    report();
-    return;
-  }
-  auto counter = std::make_shared<fan_out_counter>(
-    gone.size(), [report](size_t) { report(); });
-  for (auto& copy : gone) {
-    st.ctx->emit(self, "copy_down",
-                 json{{"copy", to_string(copy.copy)},
-                      {"node", copy.node},
-                      {"reason", "node " + copy.node + " unreachable"}});
-    isolate(self, copy, [counter] { counter->answer(true); }, false);
-  }
+  isolate_all(self, gone, "unreachable", false, std::move(report));
 }
 
 void on_view(fault_manager_pointer self, const node_view& view) {

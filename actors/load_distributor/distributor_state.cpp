@@ -233,9 +233,8 @@ distributor_state::resend_due(int64_t now_us, int64_t after_us) {
   now_us_ = now_us;
   for (auto& app : apps_)
     for (auto& e : app.partitions) {
-      bool waiting = std::any_of(e.buffer.begin(), e.buffer.end(),
-                                 [](auto& item) { return !item.acked; });
-      if (!waiting || e.current.in_transition || !e.current.handle) {
+      // Acked events leave the front at once: a non-empty buffer waits.
+      if (e.buffer.empty() || e.current.in_transition || !e.current.handle) {
         e.progress_us = now_us;
         continue;
       }

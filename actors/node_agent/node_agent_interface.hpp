@@ -61,11 +61,6 @@ typename Inspector::result_type inspect(Inspector& f, node_view& x) {
            x.fenced, x.majority);
 }
 
-inline bool operator==(const node_view& x, const node_view& y) {
-  return x.unreachable == y.unreachable && x.fenced == y.fenced
-         && x.majority == y.majority;
-}
-
 /// Who gets a node's view (the fault manager, on the control node).
 using view_listener_actor = caf::typed_actor<caf::reacts_to<node_view>>;
 

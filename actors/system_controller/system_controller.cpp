@@ -849,6 +849,15 @@ void switchover(self_ptr self, partition_key key, switchover_reply reply,
       });
 }
 
+/// A rejoining node could not be reset: it counts as failed again (the
+/// fault manager tries once more when it next hears it).
+void rejoin_failed(self_ptr self, const node_id& node, const caf::error& err) {
+  emit(self, "node_rejoin_failed",
+       json{{"node", node}, {"error", render(err)}});
+  self->send(self->state.handles.fault_manager, node_up_atom::value, node,
+             false);
+}
+
 /// A node declared failed is reachable again: its agent stops every copy
 /// it still runs (they were replaced elsewhere; any that still believed
 /// itself active was fenced by epoch) and lifts its self-fence; then the
@@ -914,10 +923,7 @@ void rejoin_node(self_ptr self, const node_id& node,
         }
       },
       [self, node, done](caf::error& err) {
-        emit(self, "node_rejoin_failed",
-             json{{"node", node}, {"error", render(err)}});
-        self->send(self->state.handles.fault_manager, node_up_atom::value,
-                   node, false);
+        rejoin_failed(self, node, err);
         done();
       });
 }
@@ -956,10 +962,7 @@ void reinstate_node(self_ptr self, const node_id& node,
           done();
         },
         [self, node, done](caf::error& err) {
-          emit(self, "node_rejoin_failed",
-               json{{"node", node}, {"error", render(err)}});
-          self->send(self->state.handles.fault_manager, node_up_atom::value,
-                     node, false);
+          rejoin_failed(self, node, err);
           done();
         });
   };

@@ -23,13 +23,6 @@ const std::vector<std::string>& fuzzable_kinds() {
 
 namespace {
 
-std::string join(const std::vector<std::string>& xs) {
-  std::string result;
-  for (auto& x : xs)
-    result += (result.empty() ? "" : ", ") + x;
-  return result;
-}
-
 /// Kinds that last for_ms and are then undone by the driver.
 bool is_undone(const std::string& kind) {
   return kind == "partition" || kind == "delay_link" || kind == "drop_link"
@@ -84,7 +77,7 @@ void read_kinds(const json& value, const std::string& path,
                                              + "\" is not drawn by the fuzzer"
                                          : "unknown step kind \"" + name
                                              + "\"")
-                                  + " (it draws: " + join(fuzzable) + ")");
+                                  + " (it draws: " + join_names(fuzzable) + ")");
     }
     auto w = static_cast<uint32_t>(read_uint(weight, at, 0, 1000));
     if (w == 0)

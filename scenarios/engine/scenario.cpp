@@ -22,14 +22,14 @@ public:
   json_object_reader obj;
 };
 
-namespace {
-
-std::string join(const std::vector<std::string>& xs) {
+std::string join_names(const std::vector<std::string>& xs) {
   std::string result;
   for (auto& x : xs)
     result += (result.empty() ? "" : ", ") + x;
   return result;
 }
+
+namespace {
 
 workload_spec read_workload(const json& value, const std::string& path,
                             const system_config& sys) {
@@ -250,7 +250,7 @@ step_spec read_step(const json& value, const std::string& path,
       names.emplace_back(k.name);
     throw json_path_error(in.obj.path_of("do"), "unknown step \"" + s.kind
                                                   + "\" (known steps: "
-                                                  + join(names) + ")");
+                                                  + join_names(names) + ")");
   }
   kind->read(in, s, sc);
   auto fields = kind->fields;
@@ -290,7 +290,7 @@ check_spec read_check(const json& value, const std::string& path) {
   }
   if (std::find(names.begin(), names.end(), c.name) == names.end())
     throw json_path_error(path, "unknown check \"" + c.name
-                                  + "\" (known checks: " + join(names) + ")");
+                                  + "\" (known checks: " + join_names(names) + ")");
   return c;
 }
 

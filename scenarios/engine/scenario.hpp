@@ -90,6 +90,9 @@ struct step_kind {
 
 const std::vector<step_kind>& step_kinds();
 
+/// "a, b, c": names listed in messages.
+std::string join_names(const std::vector<std::string>& xs);
+
 /// Names of the checks a scenario may list.
 const std::vector<std::string>& check_names();
 
