@@ -6,6 +6,7 @@
 //   keel scenario check FILE
 //   keel config check FILE
 //   keel knobs
+//   keel bench [NAME...] [--repeat N] [--json FILE] [--peer DIR] [--smoke]
 //
 // Exit codes: 0 success, 1 a check failed or the run broke, 2 bad input.
 #include <iostream>
@@ -15,6 +16,7 @@
 #include <CLI/CLI.hpp>
 
 #include "actors/bootstrap.hpp"
+#include "apps/bench/bench.hpp"
 #include "apps/builtin_apps.hpp"
 #include "runtime/config.hpp"
 #include "runtime/error.hpp"
@@ -98,6 +100,39 @@ int main(int argc, char** argv) {
     "knobs", "list the tuning knobs a scenario or config may set under "
              "\"tuning\", with defaults");
 
+  keel::bench::options bench_opts;
+  auto bench = app.add_subcommand(
+    "bench",
+    "benchmark keel's real components against raw CAF measured in the same "
+    "run, interleaved (T1 n_way_active throughput, T3 2n throughput, L1 "
+    "routed latency at 50 % load, F1 failover time idle and loaded, S1 "
+    "memory and spawn time per copy); prints median and min-max over the "
+    "rounds and the events lost (must be 0). Exit 0 ran, 1 a run failed or "
+    "lost events, 2 bad options");
+  bench->add_option("names", bench_opts.names,
+                    "benchmarks to run: T1 T3 L1 F1 S1 (default: all)");
+  bench->add_option("--repeat", bench_opts.repeat,
+                    "counted rounds after one warm-up round (default 5)");
+  bench->add_option("--json", bench_opts.json_out,
+                    "write the results as JSON to this file");
+  bench->add_option("--peer", bench_opts.peer_dir,
+                    "the Erlang/OTP peer's directory: run its run.sh first "
+                    "(about 2 minutes) and print keel / OTP per figure");
+  bench->add_option("--peer-results", bench_opts.peer_results,
+                    "compare with the output of an earlier run of the "
+                    "peer's run.sh instead of running it");
+  bench->add_option("--f1-trials", bench_opts.f1_trials,
+                    "F1 trials per state (idle, loaded) over all rounds "
+                    "(default 200)");
+  bench->add_option("--max-threads", bench_opts.max_threads,
+                    "CAF scheduler.max-threads (default 2)");
+  bench->add_option("--max-throughput", bench_opts.max_throughput,
+                    "CAF scheduler.max-throughput: messages an actor handles "
+                    "before it yields its thread (default 64)");
+  bench->add_flag("--smoke", bench_opts.smoke,
+                  "tiny sizes and no warm-up: checks that every benchmark "
+                  "runs and loses nothing, measures nothing");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -105,6 +140,8 @@ int main(int argc, char** argv) {
     return code == 0 ? 0 : 2;
   }
 
+  if (bench->parsed())
+    return keel::bench::run(bench_opts, std::cout, std::cerr);
   if (run->parsed()) {
     if (seed_opt->count() > 0)
       opts.seed = seed;
