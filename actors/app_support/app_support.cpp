@@ -383,6 +383,35 @@ app_support_actor::behavior_type app_support_impl(app_support_pointer self,
       }
       flush(self, out);
     },
+    [self](routed_batch& rb) {
+      auto& st = self->state;
+      if (hung(self))
+        return;
+      replica_outbox out;
+      auto i = st.sources.find(rb.source);
+      if (i == st.sources.end())
+        st.sources.emplace(rb.source, rb.reply_to);
+      else if (i->second != rb.reply_to)
+        i->second = rb.reply_to;
+      auto r = replica_at(self, rb.partition);
+      auto refuse = [&](error_code code) {
+        for (auto& item : rb.items)
+          out.nacks.push_back(replica_outbox::nack{
+            rb.source, rb.partition, rb.epoch, item.seq, code});
+      };
+      if (r == nullptr) {
+        refuse(error_code::not_active);
+      } else if (st.outbound.size()
+                 >= st.args.ctx->config.knobs.app_send_max) {
+        refuse(error_code::overloaded);
+      } else {
+        for (auto& item : rb.items)
+          r->on_event(rb.source, item.seq, rb.epoch, item.ev, out, rb.floor,
+                      false);
+        r->settle(out);
+      }
+      flush(self, out);
+    },
     [self](checkpoint& cp) {
       auto& st = self->state;
       if (hung(self))

@@ -153,6 +153,36 @@ typename Inspector::result_type inspect(Inspector& f, routed_event& x) {
            x.seq, x.source, x.reply_to, x.ev, x.floor);
 }
 
+/// One event of a routed_batch.
+struct routed_item {
+  seq_t seq = 0;
+  event ev;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, routed_item& x) {
+  return f(caf::meta::type_name("keel_routed_item"), x.seq, x.ev);
+}
+
+/// distributor -> active copy: several events of one partition, in
+/// sequence order, in one message; exactly like one routed_event per item
+/// (same epoch, source, reply_to and floor), but the copy replicates and
+/// acknowledges them together.
+struct routed_batch {
+  partition_id partition = 0;
+  epoch_t epoch = 0;
+  std::string source;
+  ack_sink_actor reply_to;
+  seq_t floor = 0;
+  std::vector<routed_item> items;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, routed_batch& x) {
+  return f(caf::meta::type_name("keel_routed_batch"), x.partition, x.epoch,
+           x.source, x.reply_to, x.floor, x.items);
+}
+
 /// One applied event in a copy's per-partition log: the unit of replication.
 struct log_entry {
   log_index index = 0;
@@ -206,6 +236,8 @@ struct copy_status;
 using app_support_actor = caf::typed_actor<
   // distributor/router -> active copy. Replies go to routed_event::reply_to.
   caf::reacts_to<routed_event>,
+  // distributor -> active copy: several events of one partition.
+  caf::reacts_to<routed_batch>,
   // active -> standby: log entries in index order. Answered with
   // checkpoint_ack on checkpoint::reply_to. Entries of an older epoch are
   // rejected (fencing: a deposed active never gets a standby's ack).

@@ -247,7 +247,8 @@ void replica::apply_in_order(const std::string& source, seq_t seq,
 }
 
 void replica::on_event(const std::string& source, seq_t seq, epoch_t epoch,
-                       const event& ev, replica_outbox& out, seq_t floor) {
+                       const event& ev, replica_outbox& out, seq_t floor,
+                       bool settle_now) {
   auto nack = [&](error_code code) {
     out.nacks.push_back(
       replica_outbox::nack{source, partition_, epoch, seq, code});
@@ -326,6 +327,11 @@ void replica::on_event(const std::string& source, seq_t seq, epoch_t epoch,
     if (held.empty())
       held_.erase(i);
   }
+  if (settle_now)
+    settle(out);
+}
+
+void replica::settle(replica_outbox& out) {
   pump(out);
   release_acks(out);
   maybe_snapshot(out);

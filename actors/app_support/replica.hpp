@@ -222,8 +222,16 @@ public:
 
   /// A routed event from `source`. See the file comment for the path.
   /// `floor` is the source's lowest unacknowledged seq (routed_event).
+  /// With `settle` false the checkpoint, acks and snapshot the event
+  /// makes due wait for settle(): a batch of events settles once, so its
+  /// events replicate and acknowledge together.
   void on_event(const std::string& source, seq_t seq, epoch_t epoch,
-                const event& ev, replica_outbox& out, seq_t floor = 0);
+                const event& ev, replica_outbox& out, seq_t floor = 0,
+                bool settle = true);
+
+  /// Sends what applied events made due: a checkpoint batch to standbys
+  /// with none in flight, acks of durable events, a snapshot.
+  void settle(replica_outbox& out);
 
   /// A standby acknowledged (or lost sync).
   void on_checkpoint_ack(const checkpoint_ack& ack, replica_outbox& out);

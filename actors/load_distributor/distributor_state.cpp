@@ -134,7 +134,7 @@ distributor_state::route_of(const app_name& app, partition_id partition,
 }
 
 std::vector<distributor_state::completed>
-distributor_state::on_acks(const event_acks& acks) {
+distributor_state::on_acks(event_acks& acks) {
   std::vector<completed> result;
   auto e = find(acks.app, acks.partition);
   if (!e)
@@ -143,6 +143,7 @@ distributor_state::on_acks(const event_acks& acks) {
     stale_acks_ += acks.entries.size();
     return result;
   }
+  result.reserve(acks.entries.size());
   for (auto& a : acks.entries) {
     if (e->buffer.empty())
       break;
@@ -154,7 +155,8 @@ distributor_state::on_acks(const event_acks& acks) {
       continue;
     item.acked = true;
     e->progress_us = now_us_;
-    result.push_back(completed{item.client, acks.partition, a.seq, a});
+    result.push_back(completed{item.client, acks.partition, a.seq,
+                               item.ev.request_id, std::move(a)});
   }
   bool retain = app_of(acks.app)->retain;
   while (!e->buffer.empty() && e->buffer.front().acked) {

@@ -51,6 +51,7 @@ public:
     token client = 0;
     partition_id partition = 0;
     seq_t seq = 0;
+    uint64_t request_id = 0;
     ack_entry ack;
   };
 
@@ -80,7 +81,7 @@ public:
 
   /// Accepts acks of an epoch that is not fenced; returns what completed.
   /// Stale acks are counted and ignored.
-  std::vector<completed> on_acks(const event_acks& acks);
+  std::vector<completed> on_acks(event_acks& acks);
 
   /// A copy or router refused `seq`: keep it, resend on the next tick.
   void on_nack(const event_nack& nack);

@@ -1,5 +1,8 @@
 #include "actors/load_distributor/load_distributor.hpp"
 
+#include <algorithm>
+#include <optional>
+
 #include <caf/all.hpp>
 
 #include "runtime/transport.hpp"
@@ -19,6 +22,126 @@ void send_dispatch(load_distributor_pointer self,
   else
     transport::send(self, *st.ctx, st.node, st.node, st.router,
                     std::move(re));
+}
+
+constexpr distributor_state::token batch_token = uint64_t{1} << 63;
+constexpr size_t batch_sinks_max = 4096;
+constexpr size_t batch_events_max = 65536;
+
+/// The slot of a batch client, registered (and monitored) on first use;
+/// nullopt if batch_sinks_max clients are registered.
+std::optional<uint32_t> slot_of(load_distributor_pointer self,
+                                const result_sink_actor& sink) {
+  auto& st = self->state;
+  auto addr = sink.address();
+  if (auto i = st.sink_index.find(addr); i != st.sink_index.end())
+    return i->second;
+  uint32_t slot;
+  if (!st.free_sinks.empty()) {
+    slot = st.free_sinks.back();
+    st.free_sinks.pop_back();
+  } else if (st.sinks.size() < batch_sinks_max) {
+    slot = static_cast<uint32_t>(st.sinks.size());
+    st.sinks.emplace_back();
+  } else {
+    return std::nullopt;
+  }
+  st.sinks[slot].sink = sink;
+  ++st.sinks[slot].generation;
+  st.sink_index.emplace(addr, slot);
+  self->monitor(sink);
+  return slot;
+}
+
+distributor_state::token token_of(load_distributor_pointer self,
+                                  uint32_t slot) {
+  return batch_token
+         | (uint64_t{self->state.sinks[slot].generation} << 32) | slot;
+}
+
+/// The live batch client of `token`, or nullptr (gone since).
+const result_sink_actor* sink_of(load_distributor_pointer self,
+                                 distributor_state::token token) {
+  auto& st = self->state;
+  auto slot = static_cast<uint32_t>(token & 0xffffffffu);
+  auto generation = static_cast<uint32_t>((token >> 32) & 0x7fffffffu);
+  if (slot >= st.sinks.size() || !st.sinks[slot].sink
+      || (st.sinks[slot].generation & 0x7fffffffu) != generation)
+    return nullptr;
+  return &st.sinks[slot].sink;
+}
+
+void on_sink_down(load_distributor_pointer self, const caf::down_msg& msg) {
+  auto& st = self->state;
+  auto i = st.sink_index.find(msg.source);
+  if (i == st.sink_index.end())
+    return;
+  st.sinks[i->second].sink = nullptr;
+  st.free_sinks.push_back(i->second);
+  st.sink_index.erase(i);
+}
+
+/// Admits a batch: each event as if sent alone; the ones that go straight
+/// to an active travel in one routed_batch per partition.
+void admit_batch(load_distributor_pointer self, event_batch& batch) {
+  auto& st = self->state;
+  event_results refused;
+  auto refuse = [&](const event& ev, error_code code, std::string why) {
+    ++st.refused;
+    refused.results.push_back(event_result{
+      ev.request_id, 0, 0, static_cast<uint8_t>(code), std::move(why), {}});
+  };
+  auto slot = slot_of(self, batch.reply_to);
+  if (!slot || batch.events.size() > batch_events_max) {
+    auto why = slot ? "a batch holds at most " + std::to_string(batch_events_max)
+                        + " events"
+                    : "more than " + std::to_string(batch_sinks_max)
+                        + " batch clients";
+    auto code = slot ? error_code::invalid_event : error_code::overloaded;
+    for (auto& ev : batch.events)
+      refuse(ev, code, why);
+    if (batch.reply_to)
+      self->send(batch.reply_to, std::move(refused));
+    return;
+  }
+  auto token = token_of(self, *slot);
+  struct group {
+    const route* target;
+    routed_batch msg;
+  };
+  std::vector<group> groups;
+  for (auto& ev : batch.events) {
+    auto app = ev.app;
+    auto request_id = ev.request_id;
+    auto adm = st.table->admit(std::move(ev), token);
+    if (adm.code != error_code::none) {
+      ++st.refused;
+      refused.results.push_back(event_result{request_id, 0, 0,
+                                             static_cast<uint8_t>(adm.code),
+                                             std::move(adm.why), {}});
+      continue;
+    }
+    ++st.accepted;
+    auto d = st.table->route_of(app, adm.partition, adm.seq);
+    if (!d.target || !d.item) {
+      send_dispatch(self, d);
+      continue;
+    }
+    auto g = std::find_if(groups.begin(), groups.end(),
+                          [&](const group& x) { return x.target == d.target; });
+    if (g == groups.end()) {
+      groups.push_back(group{d.target, routed_batch{d.partition, d.epoch,
+                                                    st.table->source(), self,
+                                                    d.floor, {}}});
+      g = groups.end() - 1;
+    }
+    g->msg.items.push_back(routed_item{d.item->seq, d.item->ev});
+  }
+  for (auto& g : groups)
+    transport::send(self, *st.ctx, st.node, g.target->node, g.target->handle,
+                    std::move(g.msg));
+  if (!refused.results.empty())
+    self->send(batch.reply_to, std::move(refused));
 }
 
 void install(load_distributor_pointer self, const std::vector<route>& routes) {
@@ -52,6 +175,8 @@ load_distributor_impl(load_distributor_pointer self, node_id node,
   auto interval = std::chrono::milliseconds{
     st.ctx->config.knobs.retransmit_interval_ms};
   self->delayed_send(self, interval, tick_atom::value);
+  self->set_down_handler(
+    [self](caf::down_msg& msg) { on_sink_down(self, msg); });
   return {
     [self](event& ev) -> caf::result<event_reply> {
       auto& st = self->state;
@@ -68,9 +193,31 @@ load_distributor_impl(load_distributor_pointer self, node_id node,
       send_dispatch(self, st.table->route_of(app, adm.partition, adm.seq));
       return promise;
     },
+    [self](event_batch& batch) { admit_batch(self, batch); },
     [self](event_acks& acks) {
       auto& st = self->state;
+      // Outcomes for batch clients: one event_results per client.
+      std::vector<std::pair<const result_sink_actor*, event_results>> out;
       for (auto& done : st.table->on_acks(acks)) {
+        if (done.client & batch_token) {
+          auto sink = sink_of(self, done.client);
+          if (sink == nullptr)
+            continue;
+          ++st.acknowledged;
+          auto o = std::find_if(out.begin(), out.end(),
+                                [&](auto& x) { return x.first == sink; });
+          if (o == out.end()) {
+            out.emplace_back(sink, event_results{});
+            o = out.end() - 1;
+          }
+          auto code = done.ack.rejection.empty() ? error_code::none
+                                                 : error_code::app_rejected;
+          o->second.results.push_back(event_result{
+            done.request_id, done.partition, done.seq,
+            static_cast<uint8_t>(code), std::move(done.ack.rejection),
+            std::move(done.ack.result)});
+          continue;
+        }
         auto i = st.clients.find(done.client);
         if (i == st.clients.end())
           continue;
@@ -83,6 +230,8 @@ load_distributor_impl(load_distributor_pointer self, node_id node,
             make_error(error_code::app_rejected, done.ack.rejection));
         st.clients.erase(i);
       }
+      for (auto& [sink, results] : out)
+        self->send(*sink, std::move(results));
     },
     [self](event_nack& nack) { self->state.table->on_nack(nack); },
     [self](partition_snapshot& snap) {

@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include <caf/typed_response_promise.hpp>
 
@@ -25,6 +26,16 @@ struct load_distributor_actor_state {
                      caf::typed_response_promise<event_reply>>
     clients;
   distributor_state::token next_token = 1;
+  /// Batch clients (event_batch::reply_to) by slot; a batch event's token
+  /// is batch_token | generation << 32 | slot, so an outcome never reaches
+  /// a later client that reused the slot of a dead one.
+  struct sink_slot {
+    result_sink_actor sink;
+    uint32_t generation = 0;
+  };
+  std::vector<sink_slot> sinks;
+  std::vector<uint32_t> free_sinks;
+  std::unordered_map<caf::actor_addr, uint32_t> sink_index;
   uint64_t accepted = 0;
   uint64_t acknowledged = 0;
   uint64_t refused = 0;

@@ -35,6 +35,10 @@ typename Inspector::result_type inspect(Inspector& f, distributor_status& x) {
 
 using load_distributor_actor = event_sink_actor::extend_with<
   ack_sink_actor, route_subscriber_actor, snapshot_source_actor>::extend<
+  // client -> distributor: the batch ingress (see event_batch); outcomes
+  // go to event_batch::reply_to. At most 65536 events per batch and 4096
+  // batch clients at a time (beyond: every event refused, with the reason).
+  caf::reacts_to<event_batch>,
   // any -> distributor: counters. Safe to repeat.
   caf::replies_to<status_atom>::with<distributor_status>,
   // self -> self: resend events a copy or router refused.

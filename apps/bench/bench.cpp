@@ -28,6 +28,8 @@ using ping_atom = caf::atom_constant<caf::atom("ping")>;
 
 constexpr uint32_t window = 20000;
 constexpr uint32_t partitions = 8;
+/// Events per event_batch message of the throughput clients.
+constexpr uint32_t ingress_batch = 128;
 
 // -- the application under test ------------------------------------------------
 
@@ -317,7 +319,7 @@ bool throughput_round(caf::actor_system& sys, const sizes& sz, bool two_n,
   }
   auto total = two_n ? sz.t3_events : sz.t1_events;
   auto out = flood(sys, rs->handles.distributor, rs->app, make_keys(1024),
-                   total, window, "bench");
+                   total, window, "bench", ingress_batch);
   auto& r = acc.row(id);
   if (two_n)
     describe(r, "events/s, 2n, 8 partitions, replication before ack",
@@ -351,7 +353,8 @@ double saturation(caf::actor_system& sys, const sizes& sz, bool two_n,
   if (!rs)
     return 0;
   auto out = flood(sys, rs->handles.distributor, rs->app, make_keys(1024),
-                   two_n ? sz.t3_events : sz.t1_events, window, "sat");
+                   two_n ? sz.t3_events : sz.t1_events, window, "sat",
+                   ingress_batch);
   known = static_cast<double>(out.acked) * 1e9
           / static_cast<double>(std::max<int64_t>(out.elapsed_ns, 1));
   return known;

@@ -72,6 +72,7 @@ struct flood_state {
   std::vector<std::string> keys;
   uint64_t total = 0;
   uint32_t window = 0;
+  uint32_t batch = 0;
   uint64_t next_id = 0;
   int64_t start_ns = 0;
   std::shared_ptr<load_outcome> out;
@@ -110,11 +111,41 @@ void flood_answered(flood_ptr self) {
   }
 }
 
+/// Sends one batch of up to `st.batch` events.
+void flood_send_batch(flood_ptr self) {
+  auto& st = self->state;
+  event_batch b;
+  b.reply_to = caf::actor_cast<result_sink_actor>(self);
+  auto n = std::min<uint64_t>(st.batch, st.total - st.out->sent);
+  b.events.reserve(n);
+  for (uint64_t i = 0; i < n; ++i) {
+    auto& key = st.keys[st.next_id % st.keys.size()];
+    b.events.push_back(
+      event{st.app, key, json_value{json(1)}, st.client_id, ++st.next_id});
+  }
+  st.out->sent += n;
+  self->send(caf::actor_cast<caf::actor>(st.sink), std::move(b));
+}
+
+void flood_refill(flood_ptr self) {
+  auto& st = self->state;
+  auto answered = st.out->acked + st.out->failed;
+  while (st.out->sent < st.total
+         && st.out->sent - answered + st.batch <= st.window)
+    flood_send_batch(self);
+  if (answered == st.total && st.done.pending()) {
+    st.out->elapsed_ns = now_ns() - st.start_ns;
+    st.done.deliver(done_atom::value);
+  }
+}
+
 caf::behavior flood_actor(flood_ptr self, event_sink_actor sink,
                           std::string app, std::string client_id,
                           std::vector<std::string> keys, uint64_t total,
-                          uint32_t window, std::shared_ptr<load_outcome> out) {
+                          uint32_t window, uint32_t batch,
+                          std::shared_ptr<load_outcome> out) {
   auto& st = self->state;
+  st.batch = batch;
   st.sink = std::move(sink);
   st.app = std::move(app);
   st.client_id = std::move(client_id);
@@ -131,8 +162,26 @@ caf::behavior flood_actor(flood_ptr self, event_sink_actor sink,
         st.done.deliver(done_atom::value);
         return;
       }
+      if (st.batch > 0) {
+        flood_refill(self);
+        return;
+      }
       for (uint32_t i = 0; i < st.window && st.out->sent < st.total; ++i)
         flood_send(self);
+    },
+    [self](event_results& res) {
+      auto& st = self->state;
+      for (auto& r : res.results) {
+        if (r.code == 0)
+          ++st.out->acked;
+        else {
+          ++st.out->failed;
+          if (st.out->first_error.empty())
+            st.out->first_error = "request " + std::to_string(r.request_id)
+                                  + ": " + r.error;
+        }
+      }
+      flood_refill(self);
     },
   };
 }
@@ -280,10 +329,10 @@ caf::behavior probe_actor(probe_ptr self, event_sink_actor sink,
 load_outcome flood(caf::actor_system& sys, const event_sink_actor& sink,
                    const std::string& app, const std::vector<std::string>& keys,
                    uint64_t total, uint32_t window,
-                   const std::string& client_id) {
+                   const std::string& client_id, uint32_t batch) {
   auto out = std::make_shared<load_outcome>();
   auto client = sys.spawn(flood_actor, sink, app, client_id, keys, total,
-                          window, out);
+                          window, batch, out);
   caf::scoped_actor self{sys};
   self->request(client, caf::infinite, go_atom::value)
     .receive([](done_atom) {},

@@ -66,11 +66,13 @@ struct load_outcome {
 };
 
 /// Sends `total` events to `sink` keeping at most `window` unanswered;
-/// returns when every one is answered. Keys cycle through `keys`.
+/// returns when every one is answered. Keys cycle through `keys`. With
+/// `batch` > 0 the events go in event_batch messages of that many (the
+/// sink must be a distributor), else one request per event.
 load_outcome flood(caf::actor_system& sys, const event_sink_actor& sink,
                    const std::string& app, const std::vector<std::string>& keys,
                    uint64_t total, uint32_t window,
-                   const std::string& client_id);
+                   const std::string& client_id, uint32_t batch = 0);
 
 /// A paced background load: `rate` events/s in 1 ms steps, at most `window`
 /// unanswered (beyond it, it falls behind rather than queue without bound).
