@@ -6,13 +6,27 @@
 
 namespace keel {
 
+namespace {
+
+template <class Requests>
+auto lower_bound_of(Requests& requests, uint64_t request_id) {
+  return std::lower_bound(
+    requests.begin(), requests.end(), request_id,
+    [](const auto& x, uint64_t id) { return x.first < id; });
+}
+
+} // namespace
+
 const dedupe_table::entry* dedupe_table::find(const std::string& client,
                                               uint64_t request_id) const {
   auto i = clients_.find(client);
   if (i == clients_.end())
     return nullptr;
-  auto j = i->second.by_request.find(request_id);
-  return j == i->second.by_request.end() ? nullptr : &j->second;
+  auto& requests = i->second.requests;
+  if (requests.empty() || request_id > requests.back().first)
+    return nullptr;
+  auto j = lower_bound_of(requests, request_id);
+  return j != requests.end() && j->first == request_id ? &j->second : nullptr;
 }
 
 void dedupe_table::evict_least_recent_client() {
@@ -24,7 +38,7 @@ void dedupe_table::evict_least_recent_client() {
       victim = i;
     }
   if (victim != clients_.end()) {
-    evicted_ += victim->second.order.size();
+    evicted_ += victim->second.requests.size();
     clients_.erase(victim);
   }
 }
@@ -39,11 +53,17 @@ void dedupe_table::record(const std::string& client, uint64_t request_id,
   }
   auto& c = i->second;
   c.last_seen = ++clock_;
-  if (c.by_request.emplace(request_id, std::move(value)).second)
-    c.order.push_back(request_id);
-  while (c.order.size() > window_) {
-    c.by_request.erase(c.order.front());
-    c.order.pop_front();
+  auto& requests = c.requests;
+  if (requests.empty() || request_id > requests.back().first) {
+    requests.emplace_back(request_id, std::move(value));
+  } else {
+    auto j = lower_bound_of(requests, request_id);
+    if (j != requests.end() && j->first == request_id)
+      return;  // remembered already: the first reply stays
+    requests.emplace(j, request_id, std::move(value));
+  }
+  while (requests.size() > window_) {
+    requests.pop_front();
     ++evicted_;
   }
 }
@@ -58,10 +78,8 @@ json dedupe_table::to_json() const {
   json clients = json::array();
   for (auto* kvp : sorted) {
     json requests = json::array();
-    for (auto rid : kvp->second.order) {
-      auto& e = kvp->second.by_request.at(rid);
+    for (auto& [rid, e] : kvp->second.requests)
       requests.push_back(json::array({rid, e.index, e.result, e.rejection}));
-    }
     clients.push_back(json::array({kvp->first, kvp->second.last_seen,
                                    std::move(requests)}));
   }
@@ -78,10 +96,12 @@ bool dedupe_table::from_json(const json& state) {
       entry_ref.last_seen = c.at(1).get<uint64_t>();
       for (auto& r : c.at(2)) {
         auto rid = r.at(0).get<uint64_t>();
-        entry_ref.by_request.emplace(
-          rid, entry{r.at(1).get<log_index>(), r.at(2),
-                     r.at(3).get<std::string>()});
-        entry_ref.order.push_back(rid);
+        auto& requests = entry_ref.requests;
+        entry value{r.at(1).get<log_index>(), r.at(2),
+                    r.at(3).get<std::string>()};
+        auto j = lower_bound_of(requests, rid);
+        if (j == requests.end() || j->first != rid)
+          requests.emplace(j, rid, std::move(value));
       }
     }
     return true;

@@ -54,8 +54,10 @@ public:
 
 private:
   struct client_entry {
-    std::unordered_map<uint64_t, entry> by_request;
-    std::deque<uint64_t> order;  // oldest first
+    /// Ordered by request id: clients use increasing ids, so a record is
+    /// an append and a lookup a binary search (no node per request). The
+    /// window keeps the `window_` highest ids.
+    std::deque<std::pair<uint64_t, entry>> requests;
     uint64_t last_seen = 0;
   };
 

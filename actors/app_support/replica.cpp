@@ -239,7 +239,8 @@ void replica::apply_in_order(const std::string& source, seq_t seq,
   auto& result = apply(source, seq, ev, true, &out);
   ++applied_since_snapshot_;
   pending_.push_back(
-    pending_ack{applied_, source, seq, result.result, result.rejection});
+    pending_ack{applied_, source_name(source), seq, result.result,
+                result.rejection});
   if (!standbys_.empty()) {
     log_.push_back(log_entry{applied_, source, seq, ev});
     log_times_.push_back(now_us_);
@@ -278,7 +279,8 @@ void replica::on_event(const std::string& source, seq_t seq, epoch_t epoch,
     auto hit = dedupe_.find(ev.client_id, ev.request_id);
     if (!hit)
       ++out.dedupe_misses;
-    pending_.push_back(pending_ack{hit ? hit->index : applied_, source, seq,
+    pending_.push_back(pending_ack{hit ? hit->index : applied_,
+                                   source_name(source), seq,
                                    hit ? hit->result : json{},
                                    hit ? hit->rejection : std::string{}});
     release_acks(out);
@@ -302,7 +304,8 @@ void replica::on_event(const std::string& source, seq_t seq, epoch_t epoch,
     return nack(error_code::overloaded);
   apply_in_order(source, seq, ev, out);
   // Apply held events that are now in order.
-  if (auto i = held_.find(source); i != held_.end()) {
+  if (auto i = held_.empty() ? held_.end() : held_.find(source);
+      i != held_.end()) {
     auto& held = i->second;
     while (!held.empty()) {
       auto first = held.begin();
@@ -401,14 +404,30 @@ void replica::trim_log() {
   }
 }
 
+const std::shared_ptr<const std::string>&
+replica::source_name(const std::string& source) {
+  for (auto i = source_names_.rbegin(); i != source_names_.rend(); ++i)
+    if (**i == source)
+      return *i;
+  if (source_names_.size() >= 64) {
+    // Bounded: forget names no pending ack holds any more.
+    source_names_.erase(
+      std::remove_if(source_names_.begin(), source_names_.end(),
+                     [](auto& x) { return x.use_count() == 1; }),
+      source_names_.end());
+  }
+  source_names_.push_back(std::make_shared<const std::string>(source));
+  return source_names_.back();
+}
+
 void replica::release_acks(replica_outbox& out) {
   auto limit = durable();
   while (!pending_.empty() && pending_.front().index <= limit) {
     auto& p = pending_.front();
-    if (out.acks.empty() || out.acks.back().source != p.source
+    if (out.acks.empty() || out.acks.back().source != *p.source
         || out.acks.back().partition != partition_)
       out.acks.push_back(
-        replica_outbox::ack_batch{p.source, partition_, epoch_, {}});
+        replica_outbox::ack_batch{*p.source, partition_, epoch_, {}});
     out.acks.back().entries.push_back(ack_entry{
       p.seq, json_value{std::move(p.result)}, std::move(p.rejection)});
     pending_.pop_front();

@@ -277,7 +277,8 @@ private:
 
   struct pending_ack {
     log_index index = 0;
-    std::string source;
+    /// Interned (source_name): one name shared by all its pending acks.
+    std::shared_ptr<const std::string> source;
     seq_t seq = 0;
     json result;
     std::string rejection;
@@ -303,6 +304,10 @@ private:
   void pump(replica_outbox& out);
 
   void release_acks(replica_outbox& out);
+
+  /// The shared copy of a source's name (distributor incarnations are few).
+  const std::shared_ptr<const std::string>& source_name(
+    const std::string& source);
 
   void trim_log();
 
@@ -336,6 +341,7 @@ private:
   std::deque<int64_t> log_times_;  // when each log_ entry was applied
   int64_t now_us_ = 0;
   std::deque<pending_ack> pending_;
+  std::vector<std::shared_ptr<const std::string>> source_names_;
   size_t applied_since_snapshot_ = 0;
 };
 

@@ -60,6 +60,7 @@ struct sizes {
   size_t latency_samples;
   int64_t latency_max_ns;
   size_t s1_copies;  // a multiple of 64
+  bool skip_baselines = false;
 };
 
 sizes sizes_for(bool smoke) {
@@ -310,7 +311,7 @@ void describe(result& r, std::string what, std::string unit,
 bool throughput_round(caf::actor_system& sys, const sizes& sz, bool two_n,
                       accumulator& acc) {
   auto id = two_n ? std::string{"T3"} : std::string{"T1"};
-  auto base = raw_oneway(sys, sz.raw_messages);
+  auto base = sz.skip_baselines ? 0.0 : raw_oneway(sys, sz.raw_messages);
   std::string why;
   auto rs = two_n ? start_2n(sys, why) : start_t1(sys, why);
   if (!rs) {
@@ -812,6 +813,7 @@ int run(const options& opts, std::ostream& out, std::ostream& err) {
   caf::actor_system sys{cfg};
   auto started = utc_now();
   auto sz = sizes_for(opts.smoke);
+  sz.skip_baselines = opts.skip_baselines;
   out << "keel bench " << started << ": CAF 0.17.6, scheduler.max-threads="
       << opts.max_threads << " scheduler.max-throughput="
       << opts.max_throughput << " (work-stealing), "

@@ -37,6 +37,8 @@ struct options {
   size_t max_throughput = 64;
   /// F1 trials per state (idle, loaded), over all rounds.
   int f1_trials = 200;
+  /// Profiling aid: T1/T3 without their baselines (no ratios).
+  bool skip_baselines = false;
 };
 
 /// The names run when none are given, in order.

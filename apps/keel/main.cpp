@@ -129,6 +129,9 @@ int main(int argc, char** argv) {
   bench->add_option("--max-throughput", bench_opts.max_throughput,
                     "CAF scheduler.max-throughput: messages an actor handles "
                     "before it yields its thread (default 64)");
+  bench->add_flag("--skip-baselines", bench_opts.skip_baselines,
+                  "profiling aid: T1 and T3 without their raw CAF baselines")
+    ->group("");
   bench->add_flag("--smoke", bench_opts.smoke,
                   "tiny sizes and no warm-up: checks that every benchmark "
                   "runs and loses nothing, measures nothing");
