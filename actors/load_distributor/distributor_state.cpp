@@ -134,7 +134,7 @@ distributor_state::route_of(const app_name& app, partition_id partition,
 }
 
 std::vector<distributor_state::completed>
-distributor_state::on_acks(event_acks& acks) {
+distributor_state::on_acks(event_acks acks) {
   std::vector<completed> result;
   auto e = find(acks.app, acks.partition);
   if (!e)

@@ -81,7 +81,7 @@ public:
 
   /// Accepts acks of an epoch that is not fenced; returns what completed.
   /// Stale acks are counted and ignored.
-  std::vector<completed> on_acks(event_acks& acks);
+  std::vector<completed> on_acks(event_acks acks);
 
   /// A copy or router refused `seq`: keep it, resend on the next tick.
   void on_nack(const event_nack& nack);

@@ -198,7 +198,7 @@ load_distributor_impl(load_distributor_pointer self, node_id node,
       auto& st = self->state;
       // Outcomes for batch clients: one event_results per client.
       std::vector<std::pair<const result_sink_actor*, event_results>> out;
-      for (auto& done : st.table->on_acks(acks)) {
+      for (auto& done : st.table->on_acks(std::move(acks))) {
         if (done.client & batch_token) {
           auto sink = sink_of(self, done.client);
           if (sink == nullptr)

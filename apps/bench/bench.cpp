@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <iostream>
 #include <iomanip>
 #include <map>
 #include <memory>
@@ -149,13 +150,27 @@ double raw_oneway(caf::actor_system& sys, uint64_t total) {
                       : 0;
 }
 
-/// Raw CAF request/response: answers every event at once.
-event_sink_actor::behavior_type raw_server() {
+/// Raw CAF request/response: answers every event at once, and every event
+/// of a batch with one event_results message (what a distributor answers,
+/// without keel in between).
+caf::behavior raw_server_impl() {
   return {
     [](event& ev) -> event_reply {
       return event_reply{0, ev.request_id, json_value{json(1)}};
     },
+    [](event_batch& b) {
+      event_results res;
+      res.results.reserve(b.events.size());
+      for (auto& ev : b.events)
+        res.results.push_back(
+          event_result{ev.request_id, 0, 0, 0, {}, json_value{json(1)}});
+      caf::anon_send(b.reply_to, std::move(res));
+    },
   };
+}
+
+event_sink_actor spawn_raw_server(caf::actor_system& sys) {
+  return caf::actor_cast<event_sink_actor>(sys.spawn(raw_server_impl));
 }
 
 // -- keel systems -----------------------------------------------------------
@@ -383,7 +398,7 @@ bool latency_round(caf::actor_system& sys, const sizes& sz, accumulator& acc) {
   }
   auto keys = make_keys(1024);
   // Raw CAF: request/response to one server, idle and under the same load.
-  auto server = sys.spawn(raw_server);
+  auto server = spawn_raw_server(sys);
   auto raw_idle = probe_latency(sys, server, "bench", keys, sz.latency_samples,
                                 sz.latency_max_ns, "probe");
   std::vector<double> raw_loaded;
@@ -439,23 +454,29 @@ bool latency_round(caf::actor_system& sys, const sizes& sz, accumulator& acc) {
 
 // -- F1 -------------------------------------------------------------------------
 
+bool trace_f1 = false;
+
 struct killer_state {
   event_sink_actor sink;
   std::shared_ptr<double> out;
+  std::shared_ptr<int64_t> kill_at;
   caf::response_promise done;
 };
 
 /// Kills `victim` and sends one event for the victim's partition right
 /// after; answers with the time from the kill to that event's reply.
 caf::behavior killer(caf::stateful_actor<killer_state>* self,
-                     event_sink_actor sink, std::shared_ptr<double> out) {
+                     event_sink_actor sink, std::shared_ptr<double> out,
+                     std::shared_ptr<int64_t> kill_at) {
   self->state.sink = std::move(sink);
   self->state.out = std::move(out);
+  self->state.kill_at = std::move(kill_at);
   return {
     [self](go_atom, caf::actor victim, event& ev) {
       auto& st = self->state;
       st.done = self->make_response_promise();
       auto t0 = now_ns();
+      *st.kill_at = t0;
       self->send_exit(victim, caf::exit_reason::kill);
       self->request(st.sink, caf::infinite, std::move(ev))
         .then(
@@ -506,7 +527,8 @@ bool failover_trial(caf::actor_system& sys, bool loaded, double rate,
                         : std::uniform_int_distribution<int>{2000, 5000}(rng);
   std::this_thread::sleep_for(std::chrono::microseconds{wait_us});
   auto out = std::make_shared<double>(0);
-  auto k = sys.spawn(killer, dist, out);
+  auto kill_at = std::make_shared<int64_t>(0);
+  auto k = sys.spawn(killer, dist, out, kill_at);
   auto probe_key = key_per_partition(partitions)[0];
   bool ok = false;
   {
@@ -531,6 +553,18 @@ bool failover_trial(caf::actor_system& sys, bool loaded, double rate,
     return false;
   }
   samples.push_back(*out);
+  if (trace_f1 && samples.size() <= 3) {
+    auto start_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                      rs->handles.ctx->start.time_since_epoch())
+                      .count();
+    auto kill_us = (*kill_at - start_ns) / 1000;
+    std::cerr << "F1 trial (" << (loaded ? "loaded" : "idle")
+              << "): reply after " << *out << " us; trace from the kill:\n";
+    for (auto& ev : rs->handles.ctx->trace->snapshot())
+      if (ev.t_us >= kill_us)
+        std::cerr << "  +" << (ev.t_us - kill_us) << " us " << ev.name << " "
+                  << ev.fields.dump() << "\n";
+  }
   if (!check_state(*rs, acked + 1, r, why)) {
     acc.fail("F1: " + why);
     return false;
@@ -814,6 +848,7 @@ int run(const options& opts, std::ostream& out, std::ostream& err) {
   auto started = utc_now();
   auto sz = sizes_for(opts.smoke);
   sz.skip_baselines = opts.skip_baselines;
+  trace_f1 = opts.trace_f1;
   out << "keel bench " << started << ": CAF 0.17.6, scheduler.max-threads="
       << opts.max_threads << " scheduler.max-throughput="
       << opts.max_throughput << " (work-stealing), "

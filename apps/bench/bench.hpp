@@ -39,6 +39,8 @@ struct options {
   int f1_trials = 200;
   /// Profiling aid: T1/T3 without their baselines (no ratios).
   bool skip_baselines = false;
+  /// Debugging aid: print the trace of the first F1 trials to stderr.
+  bool trace_f1 = false;
 };
 
 /// The names run when none are given, in order.

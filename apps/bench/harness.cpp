@@ -198,6 +198,7 @@ struct paced_state {
   uint64_t next_id = 0;
   int64_t start_ns = 0;
   bool stopping = false;
+  bool batched = false;
   load_outcome out;
   std::shared_ptr<load_outcome> result;
   caf::response_promise stopped;
@@ -217,9 +218,10 @@ void paced_maybe_stopped(paced_ptr self) {
 
 caf::behavior paced_actor(paced_ptr self, event_sink_actor sink,
                           std::string app, std::vector<std::string> keys,
-                          double rate, std::string client_id,
+                          double rate, std::string client_id, bool batched,
                           std::shared_ptr<load_outcome> result) {
   auto& st = self->state;
+  st.batched = batched;
   st.sink = std::move(sink);
   st.app = std::move(app);
   st.keys = std::move(keys);
@@ -235,6 +237,23 @@ caf::behavior paced_actor(paced_ptr self, event_sink_actor sink,
         return;
       auto elapsed_s = static_cast<double>(now_ns() - st.start_ns) / 1e9;
       auto due = static_cast<uint64_t>(st.rate * elapsed_s);
+      if (st.batched) {
+        // One event_batch per tick with everything due (within the window).
+        event_batch b;
+        b.reply_to = caf::actor_cast<result_sink_actor>(self);
+        while (st.out.sent < due
+               && st.out.sent - st.out.acked - st.out.failed < st.window) {
+          auto& key = st.keys[st.next_id % st.keys.size()];
+          b.events.push_back(event{st.app, key, json_value{json(1)},
+                                   st.client_id, ++st.next_id});
+          ++st.out.sent;
+        }
+        if (!b.events.empty())
+          self->send(caf::actor_cast<caf::actor>(st.sink), std::move(b));
+        self->delayed_send(self, std::chrono::milliseconds{1},
+                           tick_atom::value);
+        return;
+      }
       while (st.out.sent < due
              && st.out.sent - st.out.acked - st.out.failed < st.window) {
         auto& key = st.keys[st.next_id % st.keys.size()];
@@ -253,6 +272,19 @@ caf::behavior paced_actor(paced_ptr self, event_sink_actor sink,
             });
       }
       self->delayed_send(self, std::chrono::milliseconds{1}, tick_atom::value);
+    },
+    [self](event_results& res) {
+      auto& st = self->state;
+      for (auto& r : res.results) {
+        if (r.code == 0) {
+          ++st.out.acked;
+        } else {
+          ++st.out.failed;
+          if (st.out.first_error.empty())
+            st.out.first_error = r.error;
+        }
+      }
+      paced_maybe_stopped(self);
     },
     [self](stop_atom) {
       auto& st = self->state;
@@ -343,11 +375,12 @@ load_outcome flood(caf::actor_system& sys, const event_sink_actor& sink,
 
 paced_load::paced_load(caf::actor_system& sys, event_sink_actor sink,
                        std::string app, std::vector<std::string> keys,
-                       double rate, std::string client_id)
+                       double rate, std::string client_id, bool batched)
   : sys_(sys) {
   result_ = std::make_shared<load_outcome>();
   actor_ = sys.spawn(paced_actor, std::move(sink), std::move(app),
-                     std::move(keys), rate, std::move(client_id), result_);
+                     std::move(keys), rate, std::move(client_id), batched,
+                     result_);
 }
 
 paced_load::~paced_load() {

@@ -76,11 +76,13 @@ load_outcome flood(caf::actor_system& sys, const event_sink_actor& sink,
 
 /// A paced background load: `rate` events/s in 1 ms steps, at most `window`
 /// unanswered (beyond it, it falls behind rather than queue without bound).
+/// `batched`: each step's events go in one event_batch, else one request
+/// per event.
 class paced_load {
 public:
   paced_load(caf::actor_system& sys, event_sink_actor sink, std::string app,
              std::vector<std::string> keys, double rate,
-             std::string client_id);
+             std::string client_id, bool batched = true);
   ~paced_load();
   /// Stops sending, waits for every answer and returns the counts.
   load_outcome stop();

@@ -132,6 +132,9 @@ int main(int argc, char** argv) {
   bench->add_flag("--skip-baselines", bench_opts.skip_baselines,
                   "profiling aid: T1 and T3 without their raw CAF baselines")
     ->group("");
+  bench->add_flag("--trace-f1", bench_opts.trace_f1,
+                  "debugging aid: print the trace of the first F1 trials")
+    ->group("");
   bench->add_flag("--smoke", bench_opts.smoke,
                   "tiny sizes and no warm-up: checks that every benchmark "
                   "runs and loses nothing, measures nothing");
