@@ -110,13 +110,25 @@ route route_of(self_ptr self, const partition_key& key) {
   return r;
 }
 
+/// Routers of live nodes. The control node's router comes last: the
+/// distributors subscribe to it, so a failover's new routes reach traffic
+/// through it, and CAF's work stealing runs the actor it enqueued last
+/// first (LIFO), so asking it last gets it installed first.
 std::vector<router_actor> live_routers(self_ptr self) {
+  auto& st = self->state;
   std::vector<router_actor> result;
-  for (auto& [node, h] : self->state.nodes)
-    if (self->state.plan->node_alive(node))
-      result.push_back(transport::via(*self->state.ctx,
-                                      self->state.ctx->control_node, node,
-                                      h.router));
+  router_actor control;
+  for (auto& [node, h] : st.nodes) {
+    if (!st.plan->node_alive(node))
+      continue;
+    auto r = transport::via(*st.ctx, st.ctx->control_node, node, h.router);
+    if (node == st.ctx->control_node)
+      control = r;
+    else
+      result.push_back(r);
+  }
+  if (control)
+    result.push_back(control);
   return result;
 }
 

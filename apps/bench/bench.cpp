@@ -208,6 +208,8 @@ std::unique_ptr<running_system> start(caf::actor_system& sys, const json& doc,
     return nullptr;
   }
   auto ctx = make_context(sys, *config);
+  if (getenv("KEEL_BENCH_NO_TRACE"))
+    std::const_pointer_cast<runtime_context>(ctx)->trace = nullptr;
   auto handles = start_system(sys, ctx, app_registry::global(),
                               std::chrono::seconds{30});
   if (!handles) {
