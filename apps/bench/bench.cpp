@@ -11,6 +11,7 @@
 #include <sstream>
 #include <thread>
 
+#include <dlfcn.h>
 #include <malloc.h>
 
 #include "apps/api/app_registry.hpp"
@@ -601,7 +602,22 @@ bool failover_round(caf::actor_system& sys, const sizes& sz, int trials,
 
 // -- S1 -------------------------------------------------------------------------
 
+/// Bytes the allocator has handed out and not taken back: jemalloc's
+/// stats.allocated when keel runs on jemalloc (see KeelDependencies.cmake),
+/// else glibc's mallinfo2.
 size_t heap_in_use() {
+  using mallctl_fn = int (*)(const char*, void*, size_t*, void*, size_t);
+  static auto mallctl = reinterpret_cast<mallctl_fn>(
+    dlsym(RTLD_DEFAULT, "mallctl"));
+  if (mallctl) {
+    uint64_t epoch = 1;
+    size_t len = sizeof epoch;
+    mallctl("epoch", &epoch, &len, &epoch, len);  // refresh the stats
+    size_t allocated = 0;
+    len = sizeof allocated;
+    if (mallctl("stats.allocated", &allocated, &len, nullptr, 0) == 0)
+      return allocated;
+  }
   auto info = mallinfo2();
   return info.uordblks + info.hblkhd;
 }

@@ -206,6 +206,9 @@ struct paced_state {
 
 using paced_ptr = caf::stateful_actor<paced_state>*;
 
+/// The paced load's step: small, so that its bursts stay small.
+constexpr auto pace_step = std::chrono::microseconds{250};
+
 void paced_maybe_stopped(paced_ptr self) {
   auto& st = self->state;
   if (st.stopping && st.out.acked + st.out.failed == st.out.sent
@@ -250,7 +253,7 @@ caf::behavior paced_actor(paced_ptr self, event_sink_actor sink,
         }
         if (!b.events.empty())
           self->send(caf::actor_cast<caf::actor>(st.sink), std::move(b));
-        self->delayed_send(self, std::chrono::milliseconds{1},
+        self->delayed_send(self, pace_step,
                            tick_atom::value);
         return;
       }
@@ -271,7 +274,7 @@ caf::behavior paced_actor(paced_ptr self, event_sink_actor sink,
               paced_maybe_stopped(self);
             });
       }
-      self->delayed_send(self, std::chrono::milliseconds{1}, tick_atom::value);
+      self->delayed_send(self, pace_step, tick_atom::value);
     },
     [self](event_results& res) {
       auto& st = self->state;

@@ -74,7 +74,7 @@ load_outcome flood(caf::actor_system& sys, const event_sink_actor& sink,
                    uint64_t total, uint32_t window,
                    const std::string& client_id, uint32_t batch = 0);
 
-/// A paced background load: `rate` events/s in 1 ms steps, at most `window`
+/// A paced background load: `rate` events/s in 250 us steps, at most `window`
 /// unanswered (beyond it, it falls behind rather than queue without bound).
 /// `batched`: each step's events go in one event_batch, else one request
 /// per event.

@@ -41,3 +41,38 @@ TEST_CASE("dedupe_table: survives a JSON round trip") {
   CHECK_FALSE(u.from_json(json{{"clients", 3}}));
   CHECK(u.clients() == 0);
 }
+
+TEST_CASE("dedupe_table: ids out of order are kept in order, the first "
+          "reply stays, the window keeps the highest ids") {
+  dedupe_table t{3, 4};
+  t.record("c", 5, {1, json(5), ""});
+  t.record("c", 2, {2, json(2), ""});  // lower than the last: inserted
+  t.record("c", 5, {3, json(99), ""}); // a repeat: the first reply stays
+  REQUIRE(t.find("c", 2));
+  CHECK(t.find("c", 2)->result == json(2));
+  CHECK(t.find("c", 5)->result == json(5));
+  CHECK_FALSE(t.find("c", 3));
+  CHECK_FALSE(t.find("c", 7));
+  t.record("c", 7, {4, json(7), "late"});
+  t.record("c", 9, {5, json(9), ""});  // window 3: id 2 goes
+  CHECK_FALSE(t.find("c", 2));
+  CHECK(t.find("c", 5));
+  CHECK(t.evicted() == 1);
+  dedupe_table u{3, 4};
+  REQUIRE(u.from_json(t.to_json()));
+  CHECK(u.to_json() == t.to_json());
+  REQUIRE(u.find("c", 7));
+  CHECK(u.find("c", 7)->rejection == "late");
+  CHECK(u.find("c", 9)->index == 5);
+}
+
+TEST_CASE("dedupe_table: refuses columns of different lengths") {
+  dedupe_table t{3, 4};
+  auto bad = json{{"clock", 1},
+                  {"clients", json::array({json::array(
+                                {"c", 1, json::array({1, 2}), json::array({1}),
+                                 json::array({nullptr, nullptr}),
+                                 json::array()})})}};
+  CHECK_FALSE(t.from_json(bad));
+  CHECK(t.clients() == 0);
+}
