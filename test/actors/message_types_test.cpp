@@ -43,7 +43,9 @@ TEST_CASE("message types: every keel type name is registered") {
         "keel_routes", "keel_distributor_status", "keel_copy_spec",
         "keel_copy_failed", "keel_node_failed", "keel_assignment_table",
         "keel_activation", "keel_app_support_actor",
-        "keel_route_subscriber_actor"}) {
+        "keel_route_subscriber_actor", "keel_event_batch",
+        "keel_event_results", "keel_event_result", "keel_result_sink_actor",
+        "keel_routed_batch", "keel_routed_item"}) {
     INFO(name);
     CHECK(sys.types().make_value(name) != nullptr);
   }
@@ -103,6 +105,21 @@ TEST_CASE("message types: control messages survive binary serialization") {
   auto lr2 = round_trip(sys, lr);
   CHECK(lr2.events_per_s == 456.5);
   CHECK(lr2.partitions.at(0).current_role == role::standby);
+  event_batch batch{{}, {event{"journal", "k1", json_value{json(1)}, "c", 7}}};
+  auto batch2 = round_trip(sys, batch);
+  REQUIRE(batch2.events.size() == 1);
+  CHECK(batch2.events[0].request_id == 7);
+  event_results results{{event_result{7, 2, 3, 0, "", json_value{json(5)}}}};
+  auto results2 = round_trip(sys, results);
+  REQUIRE(results2.results.size() == 1);
+  CHECK(results2.results[0].seq == 3);
+  CHECK(results2.results[0].result.value == json(5));
+  routed_batch rb{1, 2, "src", {}, 4, {routed_item{9, batch.events[0]}}};
+  auto rb2 = round_trip(sys, rb);
+  CHECK(rb2.floor == 4);
+  REQUIRE(rb2.items.size() == 1);
+  CHECK(rb2.items[0].seq == 9);
+  CHECK(rb2.items[0].ev.key == "k1");
   event_nack nack{"journal", 1, 2, 3, 4};
   auto nack2 = round_trip(sys, nack);
   CHECK(nack2.seq == 3);

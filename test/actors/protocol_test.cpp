@@ -262,3 +262,92 @@ TEST_CASE("load_manager: collects the periodic load reports of copies and "
   shutdown(t, {caf::actor_cast<caf::actor>(copy), caf::actor_cast<caf::actor>(lm),
                caf::actor_cast<caf::actor>(sink)});
 }
+
+namespace {
+
+result_sink_actor::behavior_type
+result_recorder(result_sink_actor::pointer,
+                std::shared_ptr<std::vector<event_result>> log) {
+  return {
+    [log](event_results& r) {
+      for (auto& x : r.results)
+        log->push_back(std::move(x));
+    },
+  };
+}
+
+} // namespace
+
+TEST_CASE("load_distributor: the batch ingress admits each event on its own, "
+          "answers in event_results and survives a failover") {
+  test::deterministic_system t;
+  auto ctx = make_ctx(t.sys, 1);
+  auto lm = t.sys.spawn(load_manager_impl, ctx);
+  auto router = t.sys.spawn(router_impl, node_id{"n1"}, ctx);
+  auto dist = t.sys.spawn(load_distributor_impl, node_id{"n1"}, ctx, router);
+  auto a = spawn_copy(t, ctx, 0, 1, lm);
+  auto b = spawn_copy(t, ctx, 1, 1, lm);
+  auto log = std::make_shared<std::vector<event_result>>();
+  auto sink = t.sys.spawn(result_recorder, log);
+  t.run();
+  ask_ok(t, b, assign_roles_atom::value,
+         std::vector<role_assignment>{role_assignment{0, role::standby, 1, {}}});
+  ask_ok(t, a, assign_roles_atom::value,
+         std::vector<role_assignment>{role_assignment{
+           0, role::active, 1, {standby_ref{copy_id{"journal", 1}, "n2", b}},
+           initial_seed("journal", 0)}});
+  ask_ok(t, router, set_routes_atom::value,
+         std::vector<route>{route_to(a, 0, 1)});
+  auto batch = [&](uint64_t from, uint64_t to) {
+    event_batch b;
+    b.reply_to = sink;
+    for (auto rid = from; rid <= to; ++rid)
+      b.events.push_back(event{"journal", "k" + std::to_string(rid),
+                               json_value{json::object()}, "client", rid});
+    return b;
+  };
+  // Five good events and one without a key: refused alone, at once.
+  auto first = batch(1, 5);
+  first.events.push_back(
+    event{"journal", "", json_value{json::object()}, "client", 6});
+  t.self->send(dist, std::move(first));
+  t.run();
+  REQUIRE(log->size() == 6);
+  auto refused = std::count_if(log->begin(), log->end(), [](auto& r) {
+    return r.code == static_cast<uint8_t>(error_code::invalid_event);
+  });
+  CHECK(refused == 1);
+  for (auto& r : *log)
+    if (r.code == 0)
+      CHECK(r.request_id <= 5);
+  // A dies; a batch goes to the dead copy; B is promoted and gets it.
+  caf::anon_send_exit(a, caf::exit_reason::kill);
+  t.run();
+  t.self->send(dist, batch(7, 9));
+  t.run();
+  CHECK(log->size() == 6);
+  auto fenced = t.self->request(router, caf::infinite, fence_copy_atom::value,
+                                copy_id{"journal", 0}, a);
+  t.run();
+  fenced.receive([](uint32_t n) { CHECK(n == 1); },
+                 [](caf::error& err) { FAIL(render(err)); });
+  ask_ok(t, b, assign_roles_atom::value,
+         std::vector<role_assignment>{role_assignment{0, role::active, 2, {}}});
+  ask_ok(t, router, set_routes_atom::value,
+         std::vector<route>{route_to(b, 1, 2)});
+  REQUIRE(log->size() == 9);
+  std::set<uint64_t> acked;
+  for (auto& r : *log)
+    if (r.code == 0)
+      CHECK(acked.insert(r.request_id).second);  // each answered once
+  CHECK(acked == std::set<uint64_t>{1, 2, 3, 4, 5, 7, 8, 9});
+  std::map<std::string, std::vector<apps::journal::entry>> journal;
+  REQUIRE(apps::read_journal_snapshot(state_of(t, b).app_state.value,
+                                      journal));
+  CHECK(journal.size() == 8);
+  for (auto& [key, list] : journal)
+    CHECK(list.size() == 1);
+  shutdown(t, {caf::actor_cast<caf::actor>(router),
+               caf::actor_cast<caf::actor>(dist), caf::actor_cast<caf::actor>(b),
+               caf::actor_cast<caf::actor>(lm), caf::actor_cast<caf::actor>(sink)});
+}
