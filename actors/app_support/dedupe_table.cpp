@@ -17,12 +17,23 @@ auto lower_bound_of(Requests& requests, uint64_t request_id) {
 
 } // namespace
 
-const dedupe_table::entry* dedupe_table::find(const std::string& client,
-                                              uint64_t request_id) const {
-  auto i = clients_.find(client);
+dedupe_table::client_entry*
+dedupe_table::lookup(const std::string& client) const {
+  if (last_ != nullptr && last_->first == client)
+    return &last_->second;
+  auto i = const_cast<dedupe_table*>(this)->clients_.find(client);
   if (i == clients_.end())
     return nullptr;
-  auto& requests = i->second.requests;
+  last_ = &*i;
+  return &i->second;
+}
+
+const dedupe_table::entry* dedupe_table::find(const std::string& client,
+                                              uint64_t request_id) const {
+  auto c = lookup(client);
+  if (c == nullptr)
+    return nullptr;
+  auto& requests = c->requests;
   if (requests.empty() || request_id > requests.back().first)
     return nullptr;
   auto j = lower_bound_of(requests, request_id);
@@ -39,19 +50,22 @@ void dedupe_table::evict_least_recent_client() {
     }
   if (victim != clients_.end()) {
     evicted_ += victim->second.requests.size();
+    last_ = nullptr;
     clients_.erase(victim);
   }
 }
 
 void dedupe_table::record(const std::string& client, uint64_t request_id,
                           entry value) {
-  auto i = clients_.find(client);
-  if (i == clients_.end()) {
+  auto found = lookup(client);
+  if (found == nullptr) {
     if (clients_.size() >= clients_max_)
       evict_least_recent_client();
-    i = clients_.emplace(client, client_entry{}).first;
+    auto i = clients_.emplace(client, client_entry{}).first;
+    last_ = &*i;
+    found = &i->second;
   }
-  auto& c = i->second;
+  auto& c = *found;
   c.last_seen = ++clock_;
   auto& requests = c.requests;
   if (requests.empty() || request_id > requests.back().first) {
@@ -108,6 +122,7 @@ json dedupe_table::to_json() const {
 }
 
 bool dedupe_table::from_json(const json& state) {
+  last_ = nullptr;
   clients_.clear();
   clock_ = 0;
   try {
@@ -139,6 +154,7 @@ bool dedupe_table::from_json(const json& state) {
     }
     return true;
   } catch (const std::exception&) {
+    last_ = nullptr;
     clients_.clear();
     clock_ = 0;
     return false;

@@ -63,11 +63,17 @@ private:
 
   void evict_least_recent_client();
 
+  /// The entry of `client` (nullptr if none), checking the last one used
+  /// first: a partition's traffic comes in runs from one client.
+  client_entry* lookup(const std::string& client) const;
+
   size_t window_;
   size_t clients_max_;
   uint64_t clock_ = 0;  // logical: bumped on every record
   uint64_t evicted_ = 0;
   std::unordered_map<std::string, client_entry> clients_;
+  /// lookup's cache: a node of clients_ (stable until erased).
+  mutable std::pair<const std::string, client_entry>* last_ = nullptr;
 };
 
 } // namespace keel

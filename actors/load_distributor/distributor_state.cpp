@@ -23,9 +23,20 @@ distributor_state::distributor_state(std::string source,
   }
 }
 
-distributor_state::app_entry* distributor_state::app_of(const app_name& app) {
+size_t distributor_state::index_of(const app_name& app) const {
+  // Traffic comes in runs of one application: check the last one first.
+  if (last_app_ < apps_.size() && apps_[last_app_].name == app)
+    return last_app_;
   auto i = app_index_.find(app);
-  return i == app_index_.end() ? nullptr : &apps_[i->second];
+  if (i == app_index_.end())
+    return no_app;
+  last_app_ = i->second;
+  return i->second;
+}
+
+distributor_state::app_entry* distributor_state::app_of(const app_name& app) {
+  auto i = index_of(app);
+  return i == no_app ? nullptr : &apps_[i];
 }
 
 bool distributor_state::on_snapshot(partition_snapshot snap) {
@@ -65,10 +76,10 @@ partition_snapshot distributor_state::snapshot_of(
 
 distributor_state::partition_entry*
 distributor_state::find(const app_name& app, partition_id partition) {
-  auto i = app_index_.find(app);
-  if (i == app_index_.end())
+  auto i = index_of(app);
+  if (i == no_app)
     return nullptr;
-  auto& parts = apps_[i->second].partitions;
+  auto& parts = apps_[i].partitions;
   return partition < parts.size() ? &parts[partition] : nullptr;
 }
 
@@ -84,8 +95,8 @@ const route& distributor_state::route_for(const app_name& app,
 }
 
 distributor_state::admitted distributor_state::admit(event ev, token client) {
-  auto i = app_index_.find(ev.app);
-  if (i == app_index_.end())
+  auto i = index_of(ev.app);
+  if (i == no_app)
     return {error_code::unknown_app, "no application named \"" + ev.app + "\""};
   if (ev.key.empty() || ev.key.size() > 1024)
     return {error_code::invalid_event, "key must have 1-1024 bytes"};
@@ -96,7 +107,7 @@ distributor_state::admitted distributor_state::admit(event ev, token client) {
   if (ev.request_id >= (uint64_t{1} << 57))
     return {error_code::invalid_event,
             "request_id must be below 2^57 (app-to-app ids derive from it)"};
-  auto& parts = apps_[i->second].partitions;
+  auto& parts = apps_[i].partitions;
   auto p = partition_of(ev.key, static_cast<uint32_t>(parts.size()));
   auto& entry = parts[p];
   if (entry.buffer.size() >= replay_buffer_max_)

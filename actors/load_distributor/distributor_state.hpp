@@ -159,6 +159,11 @@ private:
     std::vector<partition_entry> partitions;
   };
 
+  static constexpr size_t no_app = static_cast<size_t>(-1);
+
+  /// The index of `app` in apps_, or no_app.
+  size_t index_of(const app_name& app) const;
+
   app_entry* app_of(const app_name& app);
 
   partition_entry* find(const app_name& app, partition_id partition);
@@ -171,6 +176,7 @@ private:
   size_t replay_buffer_max_;
   std::vector<app_entry> apps_;
   std::unordered_map<app_name, size_t> app_index_;
+  mutable size_t last_app_ = no_app;  ///< index_of's cache
   uint64_t pending_total_ = 0;
   uint64_t stale_acks_ = 0;
   uint64_t replayed_ = 0;

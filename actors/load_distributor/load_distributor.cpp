@@ -134,6 +134,7 @@ void admit_batch(load_distributor_pointer self, event_batch& batch) {
                                                     st.table->source(), self,
                                                     d.floor, {}}});
       g = groups.end() - 1;
+      g->msg.items.reserve(batch.events.size());
     }
     g->msg.items.push_back(routed_item{d.item->seq, d.item->ev});
   }
@@ -198,7 +199,8 @@ load_distributor_impl(load_distributor_pointer self, node_id node,
       auto& st = self->state;
       // Outcomes for batch clients: one event_results per client.
       std::vector<std::pair<const result_sink_actor*, event_results>> out;
-      for (auto& done : st.table->on_acks(std::move(acks))) {
+      auto completed = st.table->on_acks(std::move(acks));
+      for (auto& done : completed) {
         if (done.client & batch_token) {
           auto sink = sink_of(self, done.client);
           if (sink == nullptr)
@@ -209,6 +211,7 @@ load_distributor_impl(load_distributor_pointer self, node_id node,
           if (o == out.end()) {
             out.emplace_back(sink, event_results{});
             o = out.end() - 1;
+            o->second.results.reserve(completed.size());
           }
           auto code = done.ack.rejection.empty() ? error_code::none
                                                  : error_code::app_rejected;
