@@ -67,7 +67,7 @@ struct sizes {
 
 sizes sizes_for(bool smoke) {
   if (smoke)
-    return {40000, 20000, 10000, 300, 500'000'000, 128};
+    return {40000, 20000, 10000, 300, 500'000'000, 320};
   return {4'000'000, 1'000'000, 500'000, 20000, 2'000'000'000, 1024};
 }
 
@@ -635,6 +635,17 @@ caf::behavior idle_actor(caf::stateful_actor<idle_state>* self) {
   };
 }
 
+size_t idle_running = 0;
+
+/// Waits (up to 10 s) until the actors of earlier runs are gone, so that
+/// their memory and threads do not blur the next measurement.
+void wait_idle(caf::actor_system& sys) {
+  auto deadline = clock_type::now() + std::chrono::seconds{10};
+  while (sys.registry().running() > idle_running
+         && clock_type::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds{1});
+}
+
 /// Raw CAF: spawns `k` actors and awaits a reply from each. Returns
 /// (ns per actor, heap bytes per actor).
 std::pair<double, double> raw_spawn(caf::actor_system& sys, size_t k) {
@@ -653,6 +664,8 @@ std::pair<double, double> raw_spawn(caf::actor_system& sys, size_t k) {
   auto mem = static_cast<double>(heap_in_use()) - static_cast<double>(mem0);
   for (auto& a : actors)
     self->send_exit(a, caf::exit_reason::user_shutdown);
+  actors.clear();
+  self->wait_for();
   return {static_cast<double>(elapsed) / static_cast<double>(k),
           mem / static_cast<double>(k)};
 }
@@ -664,17 +677,23 @@ bool keel_spawn(caf::actor_system& sys, size_t k, int64_t& ns, double& bytes,
   auto apps = json::array();
   for (size_t i = 0; i < k / 64; ++i)
     apps.push_back(app_entry("s" + std::to_string(i), "n_way_active", 64, 64));
+  wait_idle(sys);
   auto mem0 = heap_in_use();
   auto t0 = now_ns();
   auto rs = start(sys, topology({"n1"}, apps), why);
   ns = now_ns() - t0;
   bytes = static_cast<double>(heap_in_use()) - static_cast<double>(mem0);
-  return rs != nullptr;
+  auto ok = rs != nullptr;
+  rs.reset();
+  wait_idle(sys);
+  return ok;
 }
 
 bool spawn_round(caf::actor_system& sys, const sizes& sz, accumulator& acc) {
   auto k = sz.s1_copies;
+  wait_idle(sys);
   auto raw = raw_spawn(sys, k);
+  wait_idle(sys);
   int64_t ns_small = 0, ns_big = 0;
   double mem_small = 0, mem_big = 0;
   std::string why;
@@ -863,6 +882,7 @@ int run(const options& opts, std::ostream& out, std::ostream& err) {
   cfg.set("scheduler.max-threads", opts.max_threads);
   cfg.set("scheduler.max-throughput", opts.max_throughput);
   caf::actor_system sys{cfg};
+  idle_running = sys.registry().running();
   auto started = utc_now();
   auto sz = sizes_for(opts.smoke);
   sz.skip_baselines = opts.skip_baselines;
