@@ -105,6 +105,7 @@ void replica::restore_from(const json& app_state, const replica_meta& meta,
   app_->restore(app_state);
   applied_ = index;
   applied_seqs_.clear();
+  last_seq_ = nullptr;
   for (auto& [source, seq] : meta.applied_seqs)
     applied_seqs_[source] = seq;
   dedupe_.from_json(meta.dedupe.value);
@@ -212,7 +213,7 @@ const dedupe_table::entry& replica::apply(const std::string& source, seq_t seq,
                                           replica_outbox* out) {
   ++applied_;
   ++applied_total_;
-  applied_seqs_[source] = seq;
+  seq_of(source) = seq;
   if (auto hit = dedupe_.find(ev.client_id, ev.request_id))
     return *hit;  // a retry: same reply, no state change (G2)
   context ctx{self_, partition_, ev, emit_sends, out};
@@ -258,7 +259,7 @@ void replica::on_event(const std::string& source, seq_t seq, epoch_t epoch,
     return nack(error_code::stale_epoch);
   if (role_ != role::active || epoch > epoch_)
     return nack(error_code::not_active);
-  auto& last = applied_seqs_[source];
+  auto& last = seq_of(source);
   if (floor > last + 1) {
     if (limits_.snapshot_interval_events > 0) {
       // No standby, and no snapshot covered what the floor says was
@@ -309,7 +310,7 @@ void replica::on_event(const std::string& source, seq_t seq, epoch_t epoch,
     auto& held = i->second;
     while (!held.empty()) {
       auto first = held.begin();
-      auto next = applied_seqs_[source] + 1;
+      auto next = seq_of(source) + 1;
       if (first->first < next) {
         held.erase(first);  // a duplicate of something applied meanwhile
         continue;
@@ -402,6 +403,13 @@ void replica::trim_log() {
     log_.pop_front();
     log_times_.pop_front();
   }
+}
+
+seq_t& replica::seq_of(const std::string& source) {
+  // Events come in runs from one source: check the last one first.
+  if (last_seq_ == nullptr || last_seq_->first != source)
+    last_seq_ = &*applied_seqs_.try_emplace(source, 0).first;
+  return last_seq_->second;
 }
 
 const std::shared_ptr<const std::string>&

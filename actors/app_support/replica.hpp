@@ -305,6 +305,9 @@ private:
 
   void release_acks(replica_outbox& out);
 
+  /// The last applied seq of `source` (0 if none yet), to read or set.
+  seq_t& seq_of(const std::string& source);
+
   /// The shared copy of a source's name (distributor incarnations are few).
   const std::shared_ptr<const std::string>& source_name(
     const std::string& source);
@@ -333,6 +336,8 @@ private:
   uint64_t applied_total_ = 0;
 
   std::map<std::string, seq_t> applied_seqs_;  // per source
+  /// seq_of's cache: a node of applied_seqs_ (stable until cleared).
+  std::pair<const std::string, seq_t>* last_seq_ = nullptr;
   std::unordered_map<std::string, std::map<seq_t, held_event>> held_;
   dedupe_table dedupe_;
 
