@@ -1,6 +1,7 @@
 #include "apps/bench/harness.hpp"
 
 #include <cmath>
+#include <cstdio>
 #include <memory>
 
 #include "runtime/error.hpp"
@@ -22,6 +23,20 @@ double percentile(std::vector<double>& xs, double p) {
   auto hi = std::min(lo + 1, xs.size() - 1);
   auto frac = rank - static_cast<double>(lo);
   return xs[lo] + (xs[hi] - xs[lo]) * frac;
+}
+
+std::string fmt(double x) {
+  char buf[64];
+  auto ax = std::fabs(x);
+  if (ax >= 1e6)
+    std::snprintf(buf, sizeof buf, "%.3gM", x / 1e6);
+  else if (ax >= 1e4)
+    std::snprintf(buf, sizeof buf, "%.0fk", x / 1e3);
+  else if (ax >= 100)
+    std::snprintf(buf, sizeof buf, "%.0f", x);
+  else
+    std::snprintf(buf, sizeof buf, "%.3g", x);
+  return buf;
 }
 
 double median(std::vector<double> xs) {

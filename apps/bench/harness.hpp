@@ -29,6 +29,9 @@ double percentile(std::vector<double>& xs, double p);
 
 double median(std::vector<double> xs);
 
+/// A number for the table: 3 significant digits, k/M suffixes.
+std::string fmt(double x);
+
 /// One row of the table and of the JSON file.
 struct result {
   std::string id;

@@ -40,10 +40,13 @@ std::vector<pairing> pairings(const peer_figures& p) {
     {"L1 p50 us (idle, closed loop)", "L1 idle p50", p.l1_p50, false},
     {"L1 p99 us (idle, closed loop)", "L1 idle p99", p.l1_p99, false},
     {"L1 p99.9 us (idle, closed loop)", "L1 idle p99.9", p.l1_p999, false},
-    {"F1 idle p50 us", "F1 idle p50", p.f1_idle_p50, false},
-    {"F1 idle p99 us", "F1 idle p99", p.f1_idle_p99, false},
-    {"F1 loaded p50 us", "F1 loaded p50", p.f1_loaded_p50, false},
-    {"F1 loaded p99 us", "F1 loaded p99", p.f1_loaded_p99, false},
+    // OTP: kill -> the promoted copy handles its first event.
+    {"F1 idle served p50 us", "F1 idle served p50", p.f1_idle_p50, false},
+    {"F1 idle served p99 us", "F1 idle served p99", p.f1_idle_p99, false},
+    {"F1 loaded served p50 us", "F1 loaded served p50", p.f1_loaded_p50,
+     false},
+    {"F1 loaded served p99 us", "F1 loaded served p99", p.f1_loaded_p99,
+     false},
   };
 }
 
@@ -149,7 +152,9 @@ bool run_peer(const std::string& dir, bool smoke, peer_figures& out,
   }
   if (!parse_peer(text, out, why))
     return false;
-  log << "OTP peer: " << out.header << "\n";
+  // Its whole output, so that a saved log can be compared again later
+  // (--peer-results reads it back).
+  log << "---- OTP peer output ----\n" << text << "---- end of OTP peer output ----\n";
   return true;
 }
 
@@ -169,12 +174,14 @@ void print_peer_comparison(const std::vector<result>& rows,
     char buf[32];
     std::snprintf(buf, sizeof buf, "%.2f", ratio);
     out << std::left << std::setw(34) << p.figure << std::right
-        << std::setw(12) << r->value << std::setw(12) << p.peer_value
+        << std::setw(12) << fmt(r->value) << std::setw(12)
+        << fmt(p.peer_value)
         << std::setw(10) << buf << "  " << (beats ? "keel ahead" : "OTP ahead")
         << "\n";
   }
   if (peer.b_raw > 0)
-    out << "(raw one-way for reference: BEAM " << peer.b_raw << " msgs/s)\n";
+    out << "(raw one-way for reference: BEAM " << fmt(peer.b_raw)
+        << " msgs/s)\n";
 }
 
 nlohmann::json peer_json(const std::vector<result>& rows,

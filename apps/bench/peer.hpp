@@ -29,8 +29,8 @@ bool parse_peer(const std::string& text, peer_figures& out, std::string& why);
 
 bool read_peer(const std::string& file, peer_figures& out, std::string& why);
 
-/// Runs `dir`/run.sh (tput lat f1; quick if `smoke`), echoing a line per
-/// section to `log`, and parses its output.
+/// Runs `dir`/run.sh (tput lat f1; quick if `smoke`), parses its output
+/// and copies it to `log`.
 bool run_peer(const std::string& dir, bool smoke, peer_figures& out,
               std::ostream& log, std::string& why);
 

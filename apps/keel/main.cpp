@@ -119,8 +119,9 @@ int main(int argc, char** argv) {
                     "the Erlang/OTP peer's directory: run its run.sh first "
                     "(about 2 minutes) and print keel / OTP per figure");
   bench->add_option("--peer-results", bench_opts.peer_results,
-                    "compare with the output of an earlier run of the "
-                    "peer's run.sh instead of running it");
+                    "compare with a saved output of the peer's run.sh (or "
+                    "a saved keel bench --peer log, which includes it) "
+                    "instead of running it");
   bench->add_option("--f1-trials", bench_opts.f1_trials,
                     "F1 trials per state (idle, loaded) over all rounds "
                     "(default 200)");
