@@ -55,8 +55,9 @@ void dedupe_table::evict_least_recent_client() {
   }
 }
 
-void dedupe_table::record(const std::string& client, uint64_t request_id,
-                          entry value) {
+const dedupe_table::entry& dedupe_table::record(const std::string& client,
+                                                uint64_t request_id,
+                                                entry value) {
   auto found = lookup(client);
   if (found == nullptr) {
     if (clients_.size() >= clients_max_)
@@ -70,16 +71,29 @@ void dedupe_table::record(const std::string& client, uint64_t request_id,
   auto& requests = c.requests;
   if (requests.empty() || request_id > requests.back().first) {
     requests.emplace_back(request_id, std::move(value));
-  } else {
-    auto j = lower_bound_of(requests, request_id);
-    if (j != requests.end() && j->first == request_id)
-      return;  // remembered already: the first reply stays
-    requests.emplace(j, request_id, std::move(value));
+    if (requests.size() > window_) {
+      requests.pop_front();
+      ++evicted_;
+    }
+    return requests.back().second;
   }
-  while (requests.size() > window_) {
-    requests.pop_front();
+  auto j = lower_bound_of(requests, request_id);
+  if (j != requests.end() && j->first == request_id)
+    return j->second;  // remembered already: the first reply stays
+  if (j == requests.begin() && requests.size() >= window_) {
+    // Older than the whole window: the lowest id would go at once.
     ++evicted_;
+    evicted_entry_ = std::move(value);
+    return evicted_entry_;
   }
+  auto pos = j - requests.begin();
+  requests.emplace(j, request_id, std::move(value));
+  if (requests.size() > window_) {
+    requests.pop_front();  // the lowest id goes (not the one just inserted)
+    ++evicted_;
+    --pos;
+  }
+  return requests[static_cast<size_t>(pos)].second;
 }
 
 // Per client, columns rather than one array per request: flat arrays of

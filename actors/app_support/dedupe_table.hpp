@@ -33,8 +33,11 @@ public:
   /// The remembered reply of (client, request_id), or nullptr.
   const entry* find(const std::string& client, uint64_t request_id) const;
 
-  /// Remembers a reply. `index` is the log index that applied the request.
-  void record(const std::string& client, uint64_t request_id, entry value);
+  /// Remembers a reply (`index` is the log index that applied the request)
+  /// unless one is remembered already; returns the remembered one. The
+  /// reference is valid until the next record.
+  const entry& record(const std::string& client, uint64_t request_id,
+                      entry value);
 
   /// Number of clients remembered.
   size_t clients() const noexcept {
@@ -74,6 +77,8 @@ private:
   std::unordered_map<std::string, client_entry> clients_;
   /// lookup's cache: a node of clients_ (stable until erased).
   mutable std::pair<const std::string, client_entry>* last_ = nullptr;
+  /// What record returns for a request older than the whole window.
+  entry evicted_entry_;
 };
 
 } // namespace keel

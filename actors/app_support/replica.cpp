@@ -229,10 +229,9 @@ const dedupe_table::entry& replica::apply(const std::string& source, seq_t seq,
   } catch (...) {
     r = reply::reject("handler threw a non-standard exception");
   }
-  dedupe_.record(ev.client_id, ev.request_id,
-                 dedupe_table::entry{applied_, std::move(r.value),
-                                     std::move(r.rejection)});
-  return *dedupe_.find(ev.client_id, ev.request_id);
+  return dedupe_.record(ev.client_id, ev.request_id,
+                        dedupe_table::entry{applied_, std::move(r.value),
+                                            std::move(r.rejection)});
 }
 
 void replica::apply_in_order(const std::string& source, seq_t seq,

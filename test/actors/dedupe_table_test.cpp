@@ -76,3 +76,20 @@ TEST_CASE("dedupe_table: refuses columns of different lengths") {
   CHECK_FALSE(t.from_json(bad));
   CHECK(t.clients() == 0);
 }
+
+TEST_CASE("dedupe_table: record returns the remembered reply, also for a "
+          "request older than the whole window") {
+  dedupe_table t{2, 4};
+  CHECK(t.record("c", 10, {1, json(10), ""}).result == json(10));
+  CHECK(t.record("c", 10, {2, json(99), ""}).result == json(10));
+  CHECK(t.record("c", 12, {3, json(12), ""}).index == 3);
+  CHECK(t.record("c", 11, {4, json(11), ""}).result == json(11));
+  CHECK_FALSE(t.find("c", 10));  // window 2: 11 and 12 stay
+  auto& old = t.record("c", 3, {5, json(3), "no"});
+  CHECK(old.result == json(3));
+  CHECK(old.rejection == "no");
+  CHECK_FALSE(t.find("c", 3));
+  CHECK(t.find("c", 11));
+  CHECK(t.find("c", 12));
+  CHECK(t.evicted() == 2);
+}
