@@ -145,11 +145,38 @@ void admit_batch(load_distributor_pointer self, event_batch& batch) {
     self->send(batch.reply_to, std::move(refused));
 }
 
+/// Sends dispatches in order; runs of events for one active go in one
+/// routed_batch (a failover under load replays thousands).
+void send_dispatches(load_distributor_pointer self,
+                     const std::vector<distributor_state::dispatch>& ds) {
+  constexpr size_t batch_max = 1024;
+  auto& st = self->state;
+  size_t i = 0;
+  while (i < ds.size()) {
+    auto& first = ds[i];
+    if (!first.target || !first.item) {
+      send_dispatch(self, first);
+      ++i;
+      continue;
+    }
+    routed_batch msg{first.partition, first.epoch, st.table->source(), self,
+                     first.floor, {}};
+    auto j = i;
+    while (j < ds.size() && j - i < batch_max && ds[j].target == first.target
+           && ds[j].item && ds[j].epoch == first.epoch) {
+      msg.items.push_back(routed_item{ds[j].item->seq, ds[j].item->ev});
+      ++j;
+    }
+    transport::send(self, *st.ctx, st.node, first.target->node,
+                    first.target->handle, std::move(msg));
+    i = j;
+  }
+}
+
 void install(load_distributor_pointer self, const std::vector<route>& routes) {
   std::vector<distributor_state::dispatch> replays;
   self->state.table->install(routes, replays);
-  for (auto& d : replays)
-    send_dispatch(self, d);
+  send_dispatches(self, replays);
 }
 
 } // namespace
@@ -267,8 +294,7 @@ load_distributor_impl(load_distributor_pointer self, node_id node,
       st.next_tick_us
         = now + int64_t{st.ctx->config.knobs.retransmit_interval_ms} * 500;
       auto after = int64_t{st.ctx->config.knobs.resend_after_ms} * 1000;
-      for (auto& d : st.table->resend_due(now, after))
-        send_dispatch(self, d);
+      send_dispatches(self, st.table->resend_due(now, after));
       auto interval = std::chrono::milliseconds{
         st.ctx->config.knobs.retransmit_interval_ms};
       self->delayed_send(self, interval, tick_atom::value);

@@ -480,7 +480,12 @@ caf::behavior killer(caf::stateful_actor<killer_state>* self,
       st.done = self->make_response_promise();
       auto t0 = now_ns();
       *st.kill_at = t0;
-      self->send_exit(victim, caf::exit_reason::kill);
+      // A crash, not a stop: the exit message goes ahead of the victim's
+      // backlog (CAF's send_exit queues it behind), as exit(Pid, kill)
+      // does in the OTP peer.
+      victim->eq_impl(caf::make_message_id(caf::message_priority::high),
+                      self->ctrl(), self->context(),
+                      caf::exit_msg{self->address(), caf::exit_reason::kill});
       self->request(st.sink, caf::infinite, std::move(ev))
         .then(
           [self, t0](event_reply&) {
