@@ -116,6 +116,33 @@ void send_outbound(app_support_pointer self, uint64_t id) {
           });
 }
 
+/// For routed events from `source`: remembers where its acks go (the
+/// latest handle), and returns the replica of `partition` if it takes
+/// events now; else calls `refuse` with the reason and returns nullptr.
+template <class Refuse>
+replica* accepting_replica(app_support_pointer self, const std::string& source,
+                           const ack_sink_actor& reply_to,
+                           partition_id partition, Refuse refuse) {
+  auto& st = self->state;
+  auto i = st.sources.find(source);
+  if (i == st.sources.end())
+    st.sources.emplace(source, reply_to);
+  else if (i->second != reply_to)
+    i->second = reply_to;
+  auto r = replica_at(self, partition);
+  if (r == nullptr) {
+    refuse(error_code::not_active);
+    return nullptr;
+  }
+  if (st.outbound.size() >= st.args.ctx->config.knobs.app_send_max) {
+    // Back-pressure: app-to-app events this copy sent are not accepted
+    // yet; the distributor keeps the events and resends them.
+    refuse(error_code::overloaded);
+    return nullptr;
+  }
+  return r;
+}
+
 /// Turns a replica outbox into messages and trace events.
 void flush(app_support_pointer self, replica_outbox& out) {
   auto& st = self->state;
@@ -359,52 +386,31 @@ app_support_actor::behavior_type app_support_impl(app_support_pointer self,
   self->delayed_send(self, interval, tick_atom::value);
   return {
     [self](routed_event& re) {
-      auto& st = self->state;
       if (hung(self))
         return;
       replica_outbox out;
-      auto i = st.sources.find(re.source);
-      if (i == st.sources.end())
-        st.sources.emplace(re.source, re.reply_to);
-      else if (i->second != re.reply_to)
-        i->second = re.reply_to;
-      auto r = replica_at(self, re.partition);
-      if (r == nullptr) {
-        out.nacks.push_back(replica_outbox::nack{
-          re.source, re.partition, re.epoch, re.seq, error_code::not_active});
-      } else if (st.outbound.size()
-                 >= st.args.ctx->config.knobs.app_send_max) {
-        // Back-pressure: app-to-app events this copy sent are not accepted
-        // yet; the distributor keeps this event and resends it.
-        out.nacks.push_back(replica_outbox::nack{
-          re.source, re.partition, re.epoch, re.seq, error_code::overloaded});
-      } else {
+      auto r = accepting_replica(self, re.source, re.reply_to, re.partition,
+                                 [&](error_code code) {
+                                   out.nacks.push_back(replica_outbox::nack{
+                                     re.source, re.partition, re.epoch,
+                                     re.seq, code});
+                                 });
+      if (r != nullptr)
         r->on_event(re.source, re.seq, re.epoch, re.ev, out, re.floor);
-      }
       flush(self, out);
     },
     [self](routed_batch& rb) {
-      auto& st = self->state;
       if (hung(self))
         return;
       replica_outbox out;
-      auto i = st.sources.find(rb.source);
-      if (i == st.sources.end())
-        st.sources.emplace(rb.source, rb.reply_to);
-      else if (i->second != rb.reply_to)
-        i->second = rb.reply_to;
-      auto r = replica_at(self, rb.partition);
-      auto refuse = [&](error_code code) {
-        for (auto& item : rb.items)
-          out.nacks.push_back(replica_outbox::nack{
-            rb.source, rb.partition, rb.epoch, item.seq, code});
-      };
-      if (r == nullptr) {
-        refuse(error_code::not_active);
-      } else if (st.outbound.size()
-                 >= st.args.ctx->config.knobs.app_send_max) {
-        refuse(error_code::overloaded);
-      } else {
+      auto r = accepting_replica(self, rb.source, rb.reply_to, rb.partition,
+                                 [&](error_code code) {
+                                   for (auto& item : rb.items)
+                                     out.nacks.push_back(replica_outbox::nack{
+                                       rb.source, rb.partition, rb.epoch,
+                                       item.seq, code});
+                                 });
+      if (r != nullptr) {
         for (auto& item : rb.items)
           r->on_event(rb.source, item.seq, rb.epoch, item.ev, out, rb.floor,
                       false);

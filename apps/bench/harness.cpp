@@ -72,6 +72,13 @@ std::vector<std::string> key_per_partition(uint32_t partitions) {
 
 namespace {
 
+/// The next event of a load actor's state: keys in turn, increasing ids.
+template <class State>
+event next_event(State& st) {
+  auto& key = st.keys[st.next_id % st.keys.size()];
+  return event{st.app, key, json_value{json(1)}, st.client_id, ++st.next_id};
+}
+
 void note_error(load_outcome& out, const caf::error& err) {
   ++out.failed;
   if (out.first_error.empty())
@@ -100,8 +107,7 @@ void flood_answered(flood_ptr self);
 
 void flood_send(flood_ptr self) {
   auto& st = self->state;
-  auto& key = st.keys[st.next_id % st.keys.size()];
-  auto ev = event{st.app, key, json_value{json(1)}, st.client_id, ++st.next_id};
+  auto ev = next_event(st);
   ++st.out->sent;
   self->request(st.sink, caf::infinite, std::move(ev))
     .then(
@@ -134,9 +140,7 @@ void flood_send_batch(flood_ptr self) {
   auto n = std::min<uint64_t>(st.batch, st.total - st.out->sent);
   b.events.reserve(n);
   for (uint64_t i = 0; i < n; ++i) {
-    auto& key = st.keys[st.next_id % st.keys.size()];
-    b.events.push_back(
-      event{st.app, key, json_value{json(1)}, st.client_id, ++st.next_id});
+    b.events.push_back(next_event(st));
   }
   st.out->sent += n;
   self->send(caf::actor_cast<caf::actor>(st.sink), std::move(b));
@@ -261,9 +265,7 @@ caf::behavior paced_actor(paced_ptr self, event_sink_actor sink,
         b.reply_to = caf::actor_cast<result_sink_actor>(self);
         while (st.out.sent < due
                && st.out.sent - st.out.acked - st.out.failed < st.window) {
-          auto& key = st.keys[st.next_id % st.keys.size()];
-          b.events.push_back(event{st.app, key, json_value{json(1)},
-                                   st.client_id, ++st.next_id});
+          b.events.push_back(next_event(st));
           ++st.out.sent;
         }
         if (!b.events.empty())
@@ -274,9 +276,7 @@ caf::behavior paced_actor(paced_ptr self, event_sink_actor sink,
       }
       while (st.out.sent < due
              && st.out.sent - st.out.acked - st.out.failed < st.window) {
-        auto& key = st.keys[st.next_id % st.keys.size()];
-        auto ev = event{st.app, key, json_value{json(1)}, st.client_id,
-                        ++st.next_id};
+        auto ev = next_event(st);
         ++st.out.sent;
         self->request(st.sink, caf::infinite, std::move(ev))
           .then(
@@ -332,8 +332,7 @@ using probe_ptr = caf::stateful_actor<probe_state>*;
 
 void probe_send(probe_ptr self) {
   auto& st = self->state;
-  auto& key = st.keys[st.next_id % st.keys.size()];
-  auto ev = event{st.app, key, json_value{json(1)}, st.client_id, ++st.next_id};
+  auto ev = next_event(st);
   st.sent_ns = now_ns();
   auto next = [self] {
     auto& st = self->state;

@@ -155,9 +155,18 @@ TEST_CASE("router: past router_buffer_max the sender gets overloaded") {
                caf::actor_cast<caf::actor>(sink)});
 }
 
-TEST_CASE("load_distributor: replays unacknowledged events to the promoted "
-          "standby; nothing acknowledged is lost or applied twice") {
-  test::deterministic_system t;
+/// A distributor and router on n1, copy A (journal/0) active and copy B
+/// (journal/1) its standby for the one partition, in epoch 1, routed.
+struct active_standby_setup {
+  context_ptr ctx;
+  load_manager_actor lm;
+  router_actor router;
+  load_distributor_actor dist;
+  app_support_actor a;
+  app_support_actor b;
+};
+
+active_standby_setup active_standby(test::deterministic_system& t) {
   auto ctx = make_ctx(t.sys, 1);
   auto lm = t.sys.spawn(load_manager_impl, ctx);
   auto router = t.sys.spawn(router_impl, node_id{"n1"}, ctx);
@@ -165,7 +174,6 @@ TEST_CASE("load_distributor: replays unacknowledged events to the promoted "
   auto a = spawn_copy(t, ctx, 0, 1, lm);
   auto b = spawn_copy(t, ctx, 1, 1, lm);
   t.run();
-  // Epoch 1: A active, B standby.
   ask_ok(t, b, assign_roles_atom::value,
          std::vector<role_assignment>{role_assignment{0, role::standby, 1, {}}});
   ask_ok(t, a, assign_roles_atom::value,
@@ -174,6 +182,18 @@ TEST_CASE("load_distributor: replays unacknowledged events to the promoted "
            initial_seed("journal", 0)}});
   ask_ok(t, router, set_routes_atom::value,
          std::vector<route>{route_to(a, 0, 1)});
+  return {ctx, lm, router, dist, a, b};
+}
+
+TEST_CASE("load_distributor: replays unacknowledged events to the promoted "
+          "standby; nothing acknowledged is lost or applied twice") {
+  test::deterministic_system t;
+  auto setup = active_standby(t);
+  auto& lm = setup.lm;
+  auto& router = setup.router;
+  auto& dist = setup.dist;
+  auto& a = setup.a;
+  auto& b = setup.b;
   auto send = [&](uint64_t rid) {
     return t.self->request(dist, caf::infinite,
                            event{"journal", "k" + std::to_string(rid),
@@ -281,23 +301,15 @@ result_recorder(result_sink_actor::pointer,
 TEST_CASE("load_distributor: the batch ingress admits each event on its own, "
           "answers in event_results and survives a failover") {
   test::deterministic_system t;
-  auto ctx = make_ctx(t.sys, 1);
-  auto lm = t.sys.spawn(load_manager_impl, ctx);
-  auto router = t.sys.spawn(router_impl, node_id{"n1"}, ctx);
-  auto dist = t.sys.spawn(load_distributor_impl, node_id{"n1"}, ctx, router);
-  auto a = spawn_copy(t, ctx, 0, 1, lm);
-  auto b = spawn_copy(t, ctx, 1, 1, lm);
+  auto setup = active_standby(t);
+  auto& lm = setup.lm;
+  auto& router = setup.router;
+  auto& dist = setup.dist;
+  auto& a = setup.a;
+  auto& b = setup.b;
   auto log = std::make_shared<std::vector<event_result>>();
   auto sink = t.sys.spawn(result_recorder, log);
   t.run();
-  ask_ok(t, b, assign_roles_atom::value,
-         std::vector<role_assignment>{role_assignment{0, role::standby, 1, {}}});
-  ask_ok(t, a, assign_roles_atom::value,
-         std::vector<role_assignment>{role_assignment{
-           0, role::active, 1, {standby_ref{copy_id{"journal", 1}, "n2", b}},
-           initial_seed("journal", 0)}});
-  ask_ok(t, router, set_routes_atom::value,
-         std::vector<route>{route_to(a, 0, 1)});
   auto batch = [&](uint64_t from, uint64_t to) {
     event_batch b;
     b.reply_to = sink;
