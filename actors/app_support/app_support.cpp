@@ -411,9 +411,20 @@ app_support_actor::behavior_type app_support_impl(app_support_pointer self,
                                        item.seq, code});
                                  });
       if (r != nullptr) {
-        for (auto& item : rb.items)
+        auto& st = self->state;
+        auto sends_max = st.args.ctx->config.knobs.app_send_max;
+        for (auto& item : rb.items) {
+          if (st.outbound.size() + out.sends.size() >= sends_max) {
+            // Back-pressure per event, as for single events: the rest is
+            // refused and resent by the distributor.
+            out.nacks.push_back(replica_outbox::nack{
+              rb.source, rb.partition, rb.epoch, item.seq,
+              error_code::overloaded});
+            continue;
+          }
           r->on_event(rb.source, item.seq, rb.epoch, item.ev, out, rb.floor,
                       false);
+        }
         r->settle(out);
       }
       flush(self, out);

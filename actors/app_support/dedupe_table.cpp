@@ -12,7 +12,7 @@ template <class Requests>
 auto lower_bound_of(Requests& requests, uint64_t request_id) {
   return std::lower_bound(
     requests.begin(), requests.end(), request_id,
-    [](const auto& x, uint64_t id) { return x.first < id; });
+    [](const auto& x, uint64_t id) { return x.id < id; });
 }
 
 } // namespace
@@ -34,10 +34,10 @@ const dedupe_table::entry* dedupe_table::find(const std::string& client,
   if (c == nullptr)
     return nullptr;
   auto& requests = c->requests;
-  if (requests.empty() || request_id > requests.back().first)
+  if (requests.empty() || request_id > requests.back().id)
     return nullptr;
   auto j = lower_bound_of(requests, request_id);
-  return j != requests.end() && j->first == request_id ? &j->second : nullptr;
+  return j != requests.end() && j->id == request_id ? &j->value : nullptr;
 }
 
 void dedupe_table::evict_least_recent_client() {
@@ -69,38 +69,54 @@ const dedupe_table::entry& dedupe_table::record(const std::string& client,
   auto& c = *found;
   c.last_seen = ++clock_;
   auto& requests = c.requests;
-  if (requests.empty() || request_id > requests.back().first) {
-    requests.emplace_back(request_id, std::move(value));
-    if (requests.size() > window_) {
-      requests.pop_front();
-      ++evicted_;
-    }
-    return requests.back().second;
+  size_t pos;
+  if (requests.empty() || request_id > requests.back().id) {
+    auto stamp = c.next_stamp++;
+    requests.push_back(client_entry::slot{request_id, stamp, std::move(value)});
+    pos = requests.size() - 1;
+  } else {
+    auto j = lower_bound_of(requests, request_id);
+    if (j != requests.end() && j->id == request_id)
+      return j->value;  // remembered already: the first reply stays
+    pos = static_cast<size_t>(j - requests.begin());
+    auto stamp = c.next_stamp++;
+    requests.insert(j, client_entry::slot{request_id, stamp, std::move(value),
+                                          true});
+    ++c.late;
   }
-  auto j = lower_bound_of(requests, request_id);
-  if (j != requests.end() && j->first == request_id)
-    return j->second;  // remembered already: the first reply stays
-  if (j == requests.begin() && requests.size() >= window_) {
-    // Older than the whole window: the lowest id would go at once.
-    ++evicted_;
-    evicted_entry_ = std::move(value);
-    return evicted_entry_;
-  }
-  auto pos = j - requests.begin();
-  requests.emplace(j, request_id, std::move(value));
   if (requests.size() > window_) {
-    requests.pop_front();  // the lowest id goes (not the one just inserted)
-    ++evicted_;
-    --pos;
+    // The one just recorded is the newest: never the one to go.
+    auto gone = evict_oldest(c);
+    if (gone < pos)
+      --pos;
   }
-  return requests[static_cast<size_t>(pos)].second;
+  return requests[pos].value;
+}
+
+size_t dedupe_table::evict_oldest(client_entry& c) {
+  auto& requests = c.requests;
+  ++evicted_;
+  if (c.late == 0) {
+    requests.pop_front();
+    return 0;
+  }
+  auto oldest = requests.begin();
+  for (auto i = requests.begin(); i != requests.end(); ++i)
+    if (i->stamp < oldest->stamp)
+      oldest = i;
+  if (oldest->late)
+    --c.late;
+  auto gone = static_cast<size_t>(oldest - requests.begin());
+  requests.erase(oldest);
+  return gone;
 }
 
 // Per client, columns rather than one array per request: flat arrays of
 // numbers cost one allocation each, so a snapshot of a full window is a
 // handful of allocations instead of thousands.
 //   {"clock": C, "clients": [[name, last_seen, [ids], [indexes], [results],
-//                             [[position, rejection], ...]], ...]}
+//                             [[position, rejection], ...], [stamps],
+//                             next_stamp], ...]}
 json dedupe_table::to_json() const {
   // Clients sorted by name so that equal tables give equal JSON.
   std::vector<const std::pair<const std::string, client_entry>*> sorted;
@@ -114,23 +130,27 @@ json dedupe_table::to_json() const {
     auto& requests = kvp->second.requests;
     std::vector<uint64_t> ids;
     std::vector<log_index> indexes;
+    std::vector<uint64_t> stamps;
     ids.reserve(requests.size());
     indexes.reserve(requests.size());
+    stamps.reserve(requests.size());
     json results = json::array();
     results.get_ref<json::array_t&>().reserve(requests.size());
     json rejections = json::array();
     size_t position = 0;
-    for (auto& [rid, e] : requests) {
-      ids.push_back(rid);
-      indexes.push_back(e.index);
-      results.push_back(e.result);
-      if (!e.rejection.empty())
-        rejections.push_back(json::array({position, e.rejection}));
+    for (auto& r : requests) {
+      ids.push_back(r.id);
+      indexes.push_back(r.value.index);
+      stamps.push_back(r.stamp);
+      results.push_back(r.value.result);
+      if (!r.value.rejection.empty())
+        rejections.push_back(json::array({position, r.value.rejection}));
       ++position;
     }
-    clients.push_back(json::array({kvp->first, kvp->second.last_seen,
-                                   std::move(ids), std::move(indexes),
-                                   std::move(results), std::move(rejections)}));
+    clients.push_back(json::array(
+      {kvp->first, kvp->second.last_seen, std::move(ids), std::move(indexes),
+       std::move(results), std::move(rejections), std::move(stamps),
+       kvp->second.next_stamp}));
   }
   return json{{"clock", clock_}, {"clients", std::move(clients)}};
 }
@@ -150,21 +170,43 @@ bool dedupe_table::from_json(const json& state) {
       if (!ids.is_array() || indexes.size() != ids.size()
           || results.size() != ids.size())
         throw json::other_error::create(501, "dedupe columns differ", &c);
-      std::vector<std::pair<uint64_t, entry>> rows;
+      // Stamps (recording order) came later: without them, id order.
+      bool has_stamps = c.size() >= 8;
+      if (has_stamps && c.at(6).size() != ids.size())
+        throw json::other_error::create(501, "dedupe columns differ", &c);
+      std::vector<client_entry::slot> rows;
       rows.reserve(ids.size());
       for (size_t i = 0; i < ids.size(); ++i)
-        rows.emplace_back(ids.at(i).get<uint64_t>(),
-                          entry{indexes.at(i).get<log_index>(), results.at(i),
-                                std::string{}});
+        rows.push_back(client_entry::slot{
+          ids.at(i).get<uint64_t>(),
+          has_stamps ? c.at(6).at(i).get<uint64_t>() : uint64_t{i},
+          entry{indexes.at(i).get<log_index>(), results.at(i), std::string{}},
+          false});
       for (auto& r : c.at(5))
-        rows.at(r.at(0).get<size_t>()).second.rejection
+        rows.at(r.at(0).get<size_t>()).value.rejection
           = r.at(1).get<std::string>();
       std::sort(rows.begin(), rows.end(),
-                [](auto& x, auto& y) { return x.first < y.first; });
+                [](auto& x, auto& y) { return x.id < y.id; });
       auto& requests = entry_ref.requests;
-      for (auto& row : rows)
-        if (requests.empty() || requests.back().first != row.first)
-          requests.push_back(std::move(row));
+      uint64_t max_stamp = 0;
+      bool any = false;
+      for (auto& row : rows) {
+        if (!requests.empty() && requests.back().id == row.id)
+          continue;
+        // The entries not marked late must keep increasing stamps.
+        row.late = any && row.stamp < max_stamp;
+        if (row.late) {
+          ++entry_ref.late;
+        } else {
+          max_stamp = row.stamp;
+          any = true;
+        }
+        requests.push_back(std::move(row));
+      }
+      entry_ref.next_stamp = has_stamps ? c.at(7).get<uint64_t>()
+                                        : uint64_t{requests.size()};
+      for (auto& r : requests)
+        entry_ref.next_stamp = std::max(entry_ref.next_stamp, r.stamp + 1);
     }
     return true;
   } catch (const std::exception&) {

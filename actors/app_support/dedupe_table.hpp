@@ -35,7 +35,8 @@ public:
 
   /// Remembers a reply (`index` is the log index that applied the request)
   /// unless one is remembered already; returns the remembered one. The
-  /// reference is valid until the next record.
+  /// reference is valid until the next record. Past the window the oldest
+  /// recorded request of the client is forgotten.
   const entry& record(const std::string& client, uint64_t request_id,
                       entry value);
 
@@ -57,12 +58,30 @@ public:
 
 private:
   struct client_entry {
+    struct slot {
+      uint64_t id = 0;
+      /// Order of recording within the client (the oldest is forgotten
+      /// first).
+      uint64_t stamp = 0;
+      entry value;
+      /// Recorded out of id order (inserted, not appended).
+      bool late = false;
+    };
     /// Ordered by request id: clients use increasing ids, so a record is
-    /// an append and a lookup a binary search (no node per request). The
-    /// window keeps the `window_` highest ids.
-    std::deque<std::pair<uint64_t, entry>> requests;
+    /// usually an append and a lookup a binary search (no node per
+    /// request). A request recorded out of id order (app-to-app ids come
+    /// from several upstream partitions) is inserted in place and counted
+    /// in `late`; the others keep increasing stamps along the deque, so
+    /// while no late one is left the front is the oldest recorded.
+    std::deque<slot> requests;
+    size_t late = 0;
+    uint64_t next_stamp = 0;
     uint64_t last_seen = 0;
   };
+
+  /// Forgets the oldest recorded request of `c` (not empty); returns the
+  /// position it had.
+  size_t evict_oldest(client_entry& c);
 
   void evict_least_recent_client();
 
@@ -77,8 +96,6 @@ private:
   std::unordered_map<std::string, client_entry> clients_;
   /// lookup's cache: a node of clients_ (stable until erased).
   mutable std::pair<const std::string, client_entry>* last_ = nullptr;
-  /// What record returns for a request older than the whole window.
-  entry evicted_entry_;
 };
 
 } // namespace keel

@@ -332,6 +332,8 @@ void replica::on_event(const std::string& source, seq_t seq, epoch_t epoch,
   }
   if (settle_now)
     settle(out);
+  else
+    maybe_snapshot(out);  // per event: snapshots stay within the interval
 }
 
 void replica::settle(replica_outbox& out) {

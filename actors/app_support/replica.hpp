@@ -222,9 +222,10 @@ public:
 
   /// A routed event from `source`. See the file comment for the path.
   /// `floor` is the source's lowest unacknowledged seq (routed_event).
-  /// With `settle` false the checkpoint, acks and snapshot the event
-  /// makes due wait for settle(): a batch of events settles once, so its
-  /// events replicate and acknowledge together.
+  /// With `settle` false the checkpoint and acks the event makes due wait
+  /// for settle(): a batch of events settles once, so its events replicate
+  /// and acknowledge together. (A snapshot due is taken at once: the
+  /// dedupe window must cover the events between two snapshots.)
   void on_event(const std::string& source, seq_t seq, epoch_t epoch,
                 const event& ev, replica_outbox& out, seq_t floor = 0,
                 bool settle = true);

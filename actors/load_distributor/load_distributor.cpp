@@ -91,6 +91,15 @@ void admit_batch(load_distributor_pointer self, event_batch& batch) {
     refused.results.push_back(event_result{
       ev.request_id, 0, 0, static_cast<uint8_t>(code), std::move(why), {}});
   };
+  if (!batch.reply_to) {
+    // Nobody to answer: take nothing (a client that wants no answers
+    // still has to learn about refusals).
+    st.refused += batch.events.size();
+    st.ctx->emit(self, "batch_refused",
+                 json{{"events", batch.events.size()},
+                      {"why", "event_batch without reply_to"}});
+    return;
+  }
   auto slot = slot_of(self, batch.reply_to);
   if (!slot || batch.events.size() > batch_events_max) {
     auto why = slot ? "a batch holds at most " + std::to_string(batch_events_max)
@@ -100,8 +109,7 @@ void admit_batch(load_distributor_pointer self, event_batch& batch) {
     auto code = slot ? error_code::invalid_event : error_code::overloaded;
     for (auto& ev : batch.events)
       refuse(ev, code, why);
-    if (batch.reply_to)
-      self->send(batch.reply_to, std::move(refused));
+    self->send(batch.reply_to, std::move(refused));
     return;
   }
   auto token = token_of(self, *slot);

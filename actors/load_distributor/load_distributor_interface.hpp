@@ -38,6 +38,7 @@ using load_distributor_actor = event_sink_actor::extend_with<
   // client -> distributor: the batch ingress (see event_batch); outcomes
   // go to event_batch::reply_to. At most 65536 events per batch and 4096
   // batch clients at a time (beyond: every event refused, with the reason).
+  // A batch without reply_to is not taken (trace event batch_refused).
   caf::reacts_to<event_batch>,
   // any -> distributor: counters. Safe to repeat.
   caf::replies_to<status_atom>::with<distributor_status>,

@@ -209,8 +209,6 @@ std::unique_ptr<running_system> start(caf::actor_system& sys, const json& doc,
     return nullptr;
   }
   auto ctx = make_context(sys, *config);
-  if (getenv("KEEL_BENCH_NO_TRACE"))
-    std::const_pointer_cast<runtime_context>(ctx)->trace = nullptr;
   auto handles = start_system(sys, ctx, app_registry::global(),
                               std::chrono::seconds{30});
   if (!handles) {
@@ -349,6 +347,11 @@ bool throughput_round(caf::actor_system& sys, const sizes& sz, bool two_n,
   if (out.failed > 0) {
     acc.fail(id + ": " + std::to_string(out.failed)
              + " events failed, first: " + out.first_error);
+    return false;
+  }
+  if (out.acked != out.sent) {
+    acc.fail(id + ": " + std::to_string(out.sent) + " events sent, "
+             + std::to_string(out.acked) + " outcomes (each must come once)");
     return false;
   }
   if (!check_state(*rs, out.acked, r, why)) {

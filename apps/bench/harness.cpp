@@ -10,6 +10,9 @@
 namespace keel::bench {
 
 using go_atom = caf::atom_constant<caf::atom("go")>;
+
+/// How long one load run may take before it is reported as failed.
+constexpr auto run_limit = std::chrono::seconds{300};
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
 using stop_atom = caf::atom_constant<caf::atom("stop")>;
 using done_atom = caf::atom_constant<caf::atom("done")>;
@@ -126,7 +129,7 @@ void flood_answered(flood_ptr self) {
   auto answered = st.out->acked + st.out->failed;
   if (st.out->sent < st.total)
     flood_send(self);
-  else if (answered == st.total) {
+  else if (answered >= st.total && st.done.pending()) {
     st.out->elapsed_ns = now_ns() - st.start_ns;
     st.done.deliver(done_atom::value);
   }
@@ -152,7 +155,7 @@ void flood_refill(flood_ptr self) {
   while (st.out->sent < st.total
          && st.out->sent - answered + st.batch <= st.window)
     flood_send_batch(self);
-  if (answered == st.total && st.done.pending()) {
+  if (answered >= st.total && st.done.pending()) {
     st.out->elapsed_ns = now_ns() - st.start_ns;
     st.done.deliver(done_atom::value);
   }
@@ -230,7 +233,7 @@ constexpr auto pace_step = std::chrono::microseconds{250};
 
 void paced_maybe_stopped(paced_ptr self) {
   auto& st = self->state;
-  if (st.stopping && st.out.acked + st.out.failed == st.out.sent
+  if (st.stopping && st.out.acked + st.out.failed >= st.out.sent
       && st.stopped.pending()) {
     st.out.elapsed_ns = now_ns() - st.start_ns;
     *st.result = st.out;
@@ -383,7 +386,8 @@ load_outcome flood(caf::actor_system& sys, const event_sink_actor& sink,
   auto client = sys.spawn(flood_actor, sink, app, client_id, keys, total,
                           window, batch, out);
   caf::scoped_actor self{sys};
-  self->request(client, caf::infinite, go_atom::value)
+  // A lost or doubled outcome must end the run with an error, not hang it.
+  self->request(client, run_limit, go_atom::value)
     .receive([](done_atom) {},
              [&](caf::error& err) { note_error(*out, err); });
   self->send_exit(client, caf::exit_reason::user_shutdown);
@@ -410,7 +414,7 @@ load_outcome paced_load::stop() {
   caf::scoped_actor self{sys_};
   load_outcome out;
   bool ok = false;
-  self->request(actor_, caf::infinite, stop_atom::value)
+  self->request(actor_, run_limit, stop_atom::value)
     .receive([&](done_atom) { ok = true; },
              [&](caf::error& err) { note_error(out, err); });
   self->send_exit(actor_, caf::exit_reason::user_shutdown);
@@ -431,7 +435,7 @@ std::vector<double> probe_latency(caf::actor_system& sys,
                          client_id, out);
   caf::scoped_actor self{sys};
   std::vector<double> result;
-  self->request(probe, caf::infinite, go_atom::value)
+  self->request(probe, run_limit, go_atom::value)
     .receive([&](done_atom) { result = *out; },
              [&](caf::error&) { result.clear(); });
   self->send_exit(probe, caf::exit_reason::user_shutdown);

@@ -43,7 +43,7 @@ TEST_CASE("dedupe_table: survives a JSON round trip") {
 }
 
 TEST_CASE("dedupe_table: ids out of order are kept in order, the first "
-          "reply stays, the window keeps the highest ids") {
+          "reply stays, the window forgets the oldest recorded") {
   dedupe_table t{3, 4};
   t.record("c", 5, {1, json(5), ""});
   t.record("c", 2, {2, json(2), ""});  // lower than the last: inserted
@@ -54,9 +54,9 @@ TEST_CASE("dedupe_table: ids out of order are kept in order, the first "
   CHECK_FALSE(t.find("c", 3));
   CHECK_FALSE(t.find("c", 7));
   t.record("c", 7, {4, json(7), "late"});
-  t.record("c", 9, {5, json(9), ""});  // window 3: id 2 goes
-  CHECK_FALSE(t.find("c", 2));
-  CHECK(t.find("c", 5));
+  t.record("c", 9, {5, json(9), ""});  // window 3: 5, the oldest, goes
+  CHECK(t.find("c", 2));
+  CHECK_FALSE(t.find("c", 5));
   CHECK(t.evicted() == 1);
   dedupe_table u{3, 4};
   REQUIRE(u.from_json(t.to_json()));
@@ -77,19 +77,48 @@ TEST_CASE("dedupe_table: refuses columns of different lengths") {
   CHECK(t.clients() == 0);
 }
 
-TEST_CASE("dedupe_table: record returns the remembered reply, also for a "
-          "request older than the whole window") {
+TEST_CASE("dedupe_table: record returns the remembered reply; a late "
+          "request is remembered and the oldest recorded one goes") {
   dedupe_table t{2, 4};
   CHECK(t.record("c", 10, {1, json(10), ""}).result == json(10));
   CHECK(t.record("c", 10, {2, json(99), ""}).result == json(10));
   CHECK(t.record("c", 12, {3, json(12), ""}).index == 3);
   CHECK(t.record("c", 11, {4, json(11), ""}).result == json(11));
   CHECK_FALSE(t.find("c", 10));  // window 2: 11 and 12 stay
-  auto& old = t.record("c", 3, {5, json(3), "no"});
-  CHECK(old.result == json(3));
-  CHECK(old.rejection == "no");
-  CHECK_FALSE(t.find("c", 3));
+  // App-to-app ids come from several upstream partitions: a low id can
+  // arrive after higher ones and must still be remembered.
+  auto& late = t.record("c", 3, {5, json(3), "no"});
+  CHECK(late.result == json(3));
+  CHECK(late.rejection == "no");
+  REQUIRE(t.find("c", 3));
+  CHECK(t.find("c", 3)->rejection == "no");
   CHECK(t.find("c", 11));
-  CHECK(t.find("c", 12));
+  CHECK_FALSE(t.find("c", 12));  // recorded before 11 and 3
   CHECK(t.evicted() == 2);
+  // The recording order survives a JSON round trip.
+  dedupe_table u{2, 4};
+  REQUIRE(u.from_json(t.to_json()));
+  CHECK(u.to_json() == t.to_json());
+  u.record("c", 20, {6, json(20), ""});  // 11 is the oldest now
+  CHECK_FALSE(u.find("c", 11));
+  CHECK(u.find("c", 3));
+  CHECK(u.find("c", 20));
+}
+
+TEST_CASE("dedupe_table: many late requests keep the window bounded and "
+          "forget in recording order") {
+  dedupe_table t{8, 2};
+  // Ids from two interleaved upstream streams, one far behind the other.
+  for (uint64_t i = 0; i < 100; ++i) {
+    t.record("a/c", 1000 + i, {i, json(i), ""});
+    t.record("a/c", 10 + i, {i, json(i), ""});
+  }
+  // The last 8 recorded: 1096..1099 and 106..109.
+  for (uint64_t i = 96; i < 100; ++i) {
+    CHECK(t.find("a/c", 1000 + i));
+    CHECK(t.find("a/c", 10 + i));
+  }
+  CHECK_FALSE(t.find("a/c", 1095));
+  CHECK_FALSE(t.find("a/c", 105));
+  CHECK(t.evicted() == 192);
 }
