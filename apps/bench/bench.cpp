@@ -154,24 +154,26 @@ double raw_oneway(caf::actor_system& sys, uint64_t total) {
 /// Raw CAF request/response: answers every event at once, and every event
 /// of a batch with one event_results message (what a distributor answers,
 /// without keel in between).
-caf::behavior raw_server_impl() {
+// The spawn functions below take an argument: CAF 0.17 hands an
+// argument-less spawn a null tuple, which UBSan reports.
+caf::behavior raw_server_impl(int64_t result) {
   return {
-    [](event& ev) -> event_reply {
-      return event_reply{0, ev.request_id, json_value{json(1)}};
+    [result](event& ev) -> event_reply {
+      return event_reply{0, ev.request_id, json_value{json(result)}};
     },
-    [](event_batch& b) {
+    [result](event_batch& b) {
       event_results res;
       res.results.reserve(b.events.size());
       for (auto& ev : b.events)
         res.results.push_back(
-          event_result{ev.request_id, 0, 0, 0, {}, json_value{json(1)}});
+          event_result{ev.request_id, 0, 0, 0, {}, json_value{json(result)}});
       caf::anon_send(b.reply_to, std::move(res));
     },
   };
 }
 
 event_sink_actor spawn_raw_server(caf::actor_system& sys) {
-  return caf::actor_cast<event_sink_actor>(sys.spawn(raw_server_impl));
+  return caf::actor_cast<event_sink_actor>(sys.spawn(raw_server_impl, int64_t{1}));
 }
 
 // -- keel systems -----------------------------------------------------------
@@ -292,6 +294,8 @@ struct accumulator {
   double t3_saturation = 0;
   bool failed = false;
   std::string failure;
+  /// Printed under the table (what could not be measured).
+  std::string note;
 
   result& row(const std::string& id) {
     if (!meta.count(id)) {
@@ -660,11 +664,19 @@ size_t heap_in_use() {
   return info.uordblks + info.hblkhd;
 }
 
+/// False where the allocator keeps no statistics we can read (sanitizer
+/// builds: ASan's allocator leaves mallinfo2 at zero).
+bool heap_measurable() {
+  return heap_in_use() > 0;
+}
+
 struct idle_state {
   uint64_t handled = 0;
 };
 
-caf::behavior idle_actor(caf::stateful_actor<idle_state>* self) {
+caf::behavior idle_actor(caf::stateful_actor<idle_state>* self,
+                         uint64_t handled) {
+  self->state.handled = handled;
   return {
     [self](ping_atom) {
       ++self->state.handled;
@@ -693,7 +705,7 @@ std::pair<double, double> raw_spawn(caf::actor_system& sys, size_t k) {
   auto mem0 = heap_in_use();
   auto t0 = now_ns();
   for (size_t i = 0; i < k; ++i)
-    actors.push_back(sys.spawn(idle_actor));
+    actors.push_back(sys.spawn(idle_actor, uint64_t{0}));
   for (auto& a : actors)
     self->send(a, ping_atom::value);
   for (size_t i = 0; i < k; ++i)
@@ -743,17 +755,23 @@ bool spawn_round(caf::actor_system& sys, const sizes& sz, accumulator& acc) {
   auto extra = static_cast<double>(k - 64);
   auto per_copy_ns = static_cast<double>(ns_big - ns_small) / extra;
   auto per_copy_bytes = (mem_big - mem_small) / extra;
+  describe(acc.row("S1 spawn"),
+           "spawn-to-ready per copy (placed, spawned, assigned, routed); "
+           "baseline: raw CAF spawn + one request answered",
+           "us", "lower", "ratio <= 3");
+  acc.add("S1 spawn", per_copy_ns / 1000.0, raw.first / 1000.0);
+  if (!heap_measurable()) {
+    // Leave the row out rather than report 0 bytes.
+    acc.note = "S1 bytes: not measured, the allocator gives no heap "
+               "statistics (a sanitizer build?)";
+    return true;
+  }
   describe(acc.row("S1 bytes"),
            "heap per idle copy (its app_support actor, one partition, its "
            "share of router, distributor and controller tables); baseline: "
            "a raw CAF stateful actor",
            "bytes", "lower", "bookkeeping (value - baseline) <= 1024 B");
-  describe(acc.row("S1 spawn"),
-           "spawn-to-ready per copy (placed, spawned, assigned, routed); "
-           "baseline: raw CAF spawn + one request answered",
-           "us", "lower", "ratio <= 3");
   acc.add("S1 bytes", per_copy_bytes, raw.second);
-  acc.add("S1 spawn", per_copy_ns / 1000.0, raw.first / 1000.0);
   return true;
 }
 
@@ -966,6 +984,8 @@ int run(const options& opts, std::ostream& out, std::ostream& err) {
   }
   out << "events checked " << checked << ": lost " << lost << ", applied twice "
       << dup << "\n";
+  if (!acc.note.empty())
+    out << acc.note << "\n";
   if (peer.present)
     print_peer_comparison(rows, peer, out);
   if (!opts.json_out.empty()) {
