@@ -55,8 +55,14 @@ workload_spec read_workload(const json& value, const std::string& path,
                             "expected an object, got " + describe_json(*p));
     w.payload = *p;
   }
+  auto ingress = obj.optional_string("ingress", "request");
+  if (ingress != "request" && ingress != "batch")
+    throw json_path_error(obj.path_of("ingress"),
+                          "expected \"request\" or \"batch\", got \""
+                            + ingress + "\"");
+  w.batch = ingress == "batch";
   obj.finish({"app", "clients", "rate_per_s", "keys", "duration_ms",
-              "request_timeout_ms", "max_in_flight", "payload"});
+              "request_timeout_ms", "max_in_flight", "payload", "ingress"});
   return w;
 }
 

@@ -32,6 +32,10 @@ struct workload_spec {
   uint32_t max_in_flight = 10000;
   /// Payload of every event.
   json payload = json::object();
+  /// How clients send: one request per event ("request"), or each tick's
+  /// events in one event_batch ("batch"; outcomes in event_results, an
+  /// event unanswered after request_timeout_ms counts as failed).
+  bool batch = false;
 };
 
 /// One scheduled step. Which fields matter depends on `kind`.

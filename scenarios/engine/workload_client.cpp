@@ -61,6 +61,75 @@ void send_one(client_ptr self) {
       });
 }
 
+/// Batch ingress: this tick's due events in one event_batch.
+void send_batch(client_ptr self, uint64_t due) {
+  auto& st = self->state;
+  event_batch batch;
+  batch.reply_to = caf::actor_cast<result_sink_actor>(self);
+  auto now = st.args.ctx->now_us(self);
+  while (st.sent < due && st.in_flight < st.args.workload.max_in_flight) {
+    auto index = st.args.log->requests.size();
+    request_record rec;
+    rec.request_id = index + 1;
+    rec.key = "k" + std::to_string(st.rng.below(st.args.workload.keys));
+    rec.sent_us = now;
+    batch.events.push_back(event{st.args.workload.app, rec.key,
+                                 json_value{st.args.workload.payload},
+                                 st.args.client_id, rec.request_id});
+    st.args.log->requests.push_back(std::move(rec));
+    st.unanswered.push_back(index);
+    ++st.sent;
+    ++st.in_flight;
+  }
+  if (!batch.events.empty())
+    self->send(caf::actor_cast<caf::actor>(st.args.distributor),
+               std::move(batch));
+}
+
+/// Batch ingress: events unanswered for request_timeout_ms count as failed
+/// (the batch or its outcome may have been lost: effect unknown).
+void expire_batch_requests(client_ptr self) {
+  auto& st = self->state;
+  auto now = st.args.ctx->now_us(self);
+  auto timeout = int64_t{st.args.workload.request_timeout_ms} * 1000;
+  auto& requests = st.args.log->requests;
+  while (!st.unanswered.empty()) {
+    auto& r = requests[st.unanswered.front()];
+    if (r.result == request_record::outcome::open) {
+      if (now - r.sent_us < timeout)
+        break;
+      r.result = request_record::outcome::failed;
+      r.error = "no outcome within request_timeout_ms";
+      r.done_us = now;
+      --st.in_flight;
+    }
+    st.unanswered.pop_front();
+  }
+}
+
+void on_results(client_ptr self, event_results& res) {
+  auto& st = self->state;
+  auto& requests = st.args.log->requests;
+  auto now = st.args.ctx->now_us(self);
+  for (auto& x : res.results) {
+    if (x.request_id == 0 || x.request_id > requests.size())
+      continue;  // not ours
+    auto& r = requests[x.request_id - 1];
+    auto code = static_cast<error_code>(x.code);
+    if (r.result == request_record::outcome::acknowledged
+        || r.result == request_record::outcome::refused)
+      continue;  // answered already
+    if (r.result == request_record::outcome::open)
+      --st.in_flight;
+    // A late outcome replaces "failed": the checker then knows the effect.
+    r.result = code == error_code::none ? request_record::outcome::acknowledged
+                                        : request_record::outcome::refused;
+    r.error = x.error;
+    r.done_us = now;
+  }
+  maybe_done(self);
+}
+
 } // namespace
 
 caf::behavior workload_client(caf::stateful_actor<client_state>* self,
@@ -82,15 +151,23 @@ caf::behavior workload_client(caf::stateful_actor<client_state>* self,
       auto until = std::min<caf::actor_clock::duration_type>(elapsed, duration);
       auto seconds = std::chrono::duration<double>(until).count();
       auto due = static_cast<uint64_t>(st.args.rate_per_s * seconds);
-      while (st.sent < due && st.in_flight < st.args.workload.max_in_flight)
-        send_one(self);
+      if (st.args.workload.batch) {
+        expire_batch_requests(self);
+        send_batch(self, due);
+      } else {
+        while (st.sent < due && st.in_flight < st.args.workload.max_in_flight)
+          send_one(self);
+      }
       if (elapsed >= duration) {
         st.load_over = true;
         maybe_done(self);
-        return;
+        // Batch ingress keeps ticking to expire what is never answered.
+        if (!st.args.workload.batch || st.in_flight == 0)
+          return;
       }
       self->delayed_send(self, tick_interval, tick_atom::value);
     },
+    [self](event_results& res) { on_results(self, res); },
   };
 }
 

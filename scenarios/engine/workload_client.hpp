@@ -8,6 +8,7 @@
 // it sends (done_atom, index) to its driver and quits.
 #pragma once
 
+#include <deque>
 #include <memory>
 #include <string>
 
@@ -45,6 +46,9 @@ struct client_state {
   uint64_t sent = 0;
   uint64_t in_flight = 0;
   bool load_over = false;
+  /// Batch ingress: indexes of requests sent, oldest first (answered ones
+  /// are skipped when they reach the front), for the timeout.
+  std::deque<size_t> unanswered;
   static inline const char* name = "keel.workload_client";
 };
 

@@ -51,6 +51,16 @@ TEST_CASE("scenario: steps and checks are validated with their JSON path") {
   CHECK(msg.find("$.checks[0]: unknown check \"no_loss\"") != std::string::npos);
   msg = error_of(doc(R"("workload": {"rate": 5})").c_str());
   CHECK(msg.find("$.workload.rate: unknown key") != std::string::npos);
+  msg = error_of(doc(R"("workload": {"ingress": "bulk"})").c_str());
+  CHECK(msg.find("$.workload.ingress: expected \"request\" or \"batch\"")
+        != std::string::npos);
+  auto batch = parse_scenario(json::parse(doc(R"("workload": {"ingress": "batch"})")),
+                              "s.json");
+  REQUIRE(batch);
+  CHECK(batch->workload.batch);
+  auto plain = parse_scenario(json::parse(doc("")), "s.json");
+  REQUIRE(plain);
+  CHECK_FALSE(plain->workload.batch);
 }
 
 TEST_CASE("scenario: crashing the control plane's node is refused up front") {
