@@ -123,14 +123,30 @@ distributor_state::admitted distributor_state::admit(event ev, token client) {
   auto seq = entry.next_seq++;
   entry.buffer.push_back(pending{seq, client, std::move(ev)});
   ++pending_total_;
-  return {error_code::none, {}, p, seq};
+  return {error_code::none, {}, p, seq, i};
 }
 
 distributor_state::dispatch
 distributor_state::route_of(const app_name& app, partition_id partition,
                             seq_t seq) {
-  auto e = find(app, partition);
-  dispatch d{app, partition, 0, nullptr, nullptr};
+  auto i = index_of(app);
+  if (i == no_app)
+    return dispatch{app, partition, 0, nullptr, nullptr};
+  admitted adm;
+  adm.partition = partition;
+  adm.seq = seq;
+  adm.app_index = i;
+  return route_of(adm);
+}
+
+distributor_state::dispatch
+distributor_state::route_of(const admitted& adm) {
+  auto& a = apps_[adm.app_index];
+  auto partition = adm.partition;
+  auto seq = adm.seq;
+  dispatch d{a.name, partition, 0, nullptr, nullptr};
+  auto e = partition < a.partitions.size() ? &a.partitions[partition]
+                                           : nullptr;
   if (!e || e->buffer.empty())
     return d;
   auto front = e->buffer.front().seq;

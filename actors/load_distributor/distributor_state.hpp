@@ -45,6 +45,8 @@ public:
     std::string why;
     partition_id partition = 0;
     seq_t seq = 0;
+    /// The application's position here (valid when code is none).
+    size_t app_index = 0;
   };
 
   struct completed {
@@ -78,6 +80,9 @@ public:
 
   /// Where a newly admitted event goes now.
   dispatch route_of(const app_name& app, partition_id partition, seq_t seq);
+
+  /// Where an event admit() just accepted goes now (no name lookup).
+  dispatch route_of(const admitted& adm);
 
   /// Accepts acks of an epoch that is not fenced; returns what completed.
   /// Stale acks are counted and ignored.

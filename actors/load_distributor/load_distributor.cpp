@@ -119,7 +119,6 @@ void admit_batch(load_distributor_pointer self, event_batch& batch) {
   };
   std::vector<group> groups;
   for (auto& ev : batch.events) {
-    auto app = ev.app;
     auto request_id = ev.request_id;
     auto adm = st.table->admit(std::move(ev), token);
     if (adm.code != error_code::none) {
@@ -130,7 +129,7 @@ void admit_batch(load_distributor_pointer self, event_batch& batch) {
       continue;
     }
     ++st.accepted;
-    auto d = st.table->route_of(app, adm.partition, adm.seq);
+    auto d = st.table->route_of(adm);
     if (!d.target || !d.item) {
       send_dispatch(self, d);
       continue;
@@ -217,7 +216,6 @@ load_distributor_impl(load_distributor_pointer self, node_id node,
     [self](event& ev) -> caf::result<event_reply> {
       auto& st = self->state;
       auto token = st.next_token++;
-      auto app = ev.app;
       auto adm = st.table->admit(std::move(ev), token);
       if (adm.code != error_code::none) {
         ++st.refused;
@@ -226,7 +224,7 @@ load_distributor_impl(load_distributor_pointer self, node_id node,
       ++st.accepted;
       auto promise = self->make_response_promise<event_reply>();
       st.clients.emplace(token, promise);
-      send_dispatch(self, st.table->route_of(app, adm.partition, adm.seq));
+      send_dispatch(self, st.table->route_of(adm));
       return promise;
     },
     [self](event_batch& batch) { admit_batch(self, batch); },
