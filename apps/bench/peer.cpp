@@ -64,11 +64,10 @@ bool parse_peer(const std::string& text, peer_figures& out,
   std::istringstream in{text};
   std::string line, section;
   std::smatch m;
-  bool first = true;
   while (std::getline(in, line)) {
-    if (first && line.rfind("Erlang/OTP", 0) == 0)
+    // Its first line; in a saved keel bench --peer log it comes later.
+    if (out.header.empty() && line.rfind("Erlang/OTP", 0) == 0)
       out.header = line;
-    first = false;
     if (std::regex_search(line, m, rate)) {
       auto v = scaled(m[2], m[3]);
       if (m[1] == "B_raw")
