@@ -127,19 +127,6 @@ distributor_state::admitted distributor_state::admit(event ev, token client) {
 }
 
 distributor_state::dispatch
-distributor_state::route_of(const app_name& app, partition_id partition,
-                            seq_t seq) {
-  auto i = index_of(app);
-  if (i == no_app)
-    return dispatch{app, partition, 0, nullptr, nullptr};
-  admitted adm;
-  adm.partition = partition;
-  adm.seq = seq;
-  adm.app_index = i;
-  return route_of(adm);
-}
-
-distributor_state::dispatch
 distributor_state::route_of(const admitted& adm) {
   auto& a = apps_[adm.app_index];
   auto partition = adm.partition;

@@ -78,10 +78,7 @@ public:
   /// On error nothing is kept.
   admitted admit(event ev, token client);
 
-  /// Where a newly admitted event goes now.
-  dispatch route_of(const app_name& app, partition_id partition, seq_t seq);
-
-  /// Where an event admit() just accepted goes now (no name lookup).
+  /// Where an event admit() just accepted goes now.
   dispatch route_of(const admitted& adm);
 
   /// Accepts acks of an epoch that is not fenced; returns what completed.

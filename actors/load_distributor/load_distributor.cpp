@@ -81,16 +81,48 @@ void on_sink_down(load_distributor_pointer self, const caf::down_msg& msg) {
   st.sink_index.erase(i);
 }
 
-/// Admits a batch: each event as if sent alone; the ones that go straight
-/// to an active travel in one routed_batch per partition.
+/// Sends dispatches; the ones for a partition's active go in one
+/// routed_batch per partition (at most 1024 events each), in order. A
+/// failover under load replays thousands; a client batch spans partitions.
+void send_dispatches(load_distributor_pointer self,
+                     const std::vector<distributor_state::dispatch>& ds) {
+  constexpr size_t batch_max = 1024;
+  auto& st = self->state;
+  std::vector<std::pair<const route*, routed_batch>> groups;
+  // Sends the group's events so far; its header stays for the next ones.
+  auto send = [&](std::pair<const route*, routed_batch>& g) {
+    auto& h = g.second;
+    routed_batch msg{h.partition, h.epoch, h.source, h.reply_to, h.floor,
+                     std::move(h.items)};
+    h.items.clear();
+    transport::send(self, *st.ctx, st.node, g.first->node, g.first->handle,
+                    std::move(msg));
+  };
+  for (auto& d : ds) {
+    if (!d.target || !d.item) {
+      send_dispatch(self, d);
+      continue;
+    }
+    auto g = std::find_if(groups.begin(), groups.end(),
+                          [&](auto& x) { return x.first == d.target; });
+    if (g == groups.end()) {
+      groups.emplace_back(d.target, routed_batch{d.partition, d.epoch,
+                                                 st.table->source(), self,
+                                                 d.floor, {}});
+      g = groups.end() - 1;
+    } else if (g->second.items.size() >= batch_max) {
+      send(*g);
+    }
+    g->second.items.push_back(routed_item{d.item->seq, d.item->ev});
+  }
+  for (auto& g : groups)
+    send(g);
+}
+
+/// Admits a batch: each event as if sent alone (send_dispatches groups
+/// what goes straight to an active).
 void admit_batch(load_distributor_pointer self, event_batch& batch) {
   auto& st = self->state;
-  event_results refused;
-  auto refuse = [&](const event& ev, error_code code, std::string why) {
-    ++st.refused;
-    refused.results.push_back(event_result{
-      ev.request_id, 0, 0, static_cast<uint8_t>(code), std::move(why), {}});
-  };
   if (!batch.reply_to) {
     // Nobody to answer: take nothing (a client that wants no answers
     // still has to learn about refusals).
@@ -100,6 +132,12 @@ void admit_batch(load_distributor_pointer self, event_batch& batch) {
                       {"why", "event_batch without reply_to"}});
     return;
   }
+  event_results refused;
+  auto refuse = [&](uint64_t request_id, error_code code, std::string why) {
+    ++st.refused;
+    refused.results.push_back(event_result{
+      request_id, 0, 0, static_cast<uint8_t>(code), std::move(why), {}});
+  };
   auto slot = slot_of(self, batch.reply_to);
   if (!slot || batch.events.size() > batch_events_max) {
     auto why = slot ? "a batch holds at most " + std::to_string(batch_events_max)
@@ -108,76 +146,27 @@ void admit_batch(load_distributor_pointer self, event_batch& batch) {
                         + " batch clients";
     auto code = slot ? error_code::invalid_event : error_code::overloaded;
     for (auto& ev : batch.events)
-      refuse(ev, code, why);
+      refuse(ev.request_id, code, why);
     self->send(batch.reply_to, std::move(refused));
     return;
   }
   auto token = token_of(self, *slot);
-  struct group {
-    const route* target;
-    routed_batch msg;
-  };
-  std::vector<group> groups;
+  std::vector<distributor_state::dispatch> ds;
+  ds.reserve(batch.events.size());
   for (auto& ev : batch.events) {
     auto request_id = ev.request_id;
     auto adm = st.table->admit(std::move(ev), token);
     if (adm.code != error_code::none) {
-      ++st.refused;
-      refused.results.push_back(event_result{request_id, 0, 0,
-                                             static_cast<uint8_t>(adm.code),
-                                             std::move(adm.why), {}});
+      refuse(request_id, adm.code, std::move(adm.why));
       continue;
     }
     ++st.accepted;
-    auto d = st.table->route_of(adm);
-    if (!d.target || !d.item) {
-      send_dispatch(self, d);
-      continue;
-    }
-    auto g = std::find_if(groups.begin(), groups.end(),
-                          [&](const group& x) { return x.target == d.target; });
-    if (g == groups.end()) {
-      groups.push_back(group{d.target, routed_batch{d.partition, d.epoch,
-                                                    st.table->source(), self,
-                                                    d.floor, {}}});
-      g = groups.end() - 1;
-      g->msg.items.reserve(batch.events.size());
-    }
-    g->msg.items.push_back(routed_item{d.item->seq, d.item->ev});
+    // References into the replay buffer stay valid while it grows.
+    ds.push_back(st.table->route_of(adm));
   }
-  for (auto& g : groups)
-    transport::send(self, *st.ctx, st.node, g.target->node, g.target->handle,
-                    std::move(g.msg));
+  send_dispatches(self, ds);
   if (!refused.results.empty())
     self->send(batch.reply_to, std::move(refused));
-}
-
-/// Sends dispatches in order; runs of events for one active go in one
-/// routed_batch (a failover under load replays thousands).
-void send_dispatches(load_distributor_pointer self,
-                     const std::vector<distributor_state::dispatch>& ds) {
-  constexpr size_t batch_max = 1024;
-  auto& st = self->state;
-  size_t i = 0;
-  while (i < ds.size()) {
-    auto& first = ds[i];
-    if (!first.target || !first.item) {
-      send_dispatch(self, first);
-      ++i;
-      continue;
-    }
-    routed_batch msg{first.partition, first.epoch, st.table->source(), self,
-                     first.floor, {}};
-    auto j = i;
-    while (j < ds.size() && j - i < batch_max && ds[j].target == first.target
-           && ds[j].item && ds[j].epoch == first.epoch) {
-      msg.items.push_back(routed_item{ds[j].item->seq, ds[j].item->ev});
-      ++j;
-    }
-    transport::send(self, *st.ctx, st.node, first.target->node,
-                    first.target->handle, std::move(msg));
-    i = j;
-  }
 }
 
 void install(load_distributor_pointer self, const std::vector<route>& routes) {

@@ -75,12 +75,19 @@ std::vector<std::string> key_per_partition(uint32_t partitions) {
 
 namespace {
 
-/// The next event of a load actor's state: keys in turn, increasing ids.
-template <class State>
-event next_event(State& st) {
-  auto& key = st.keys[st.next_id % st.keys.size()];
-  return event{st.app, key, json_value{json(1)}, st.client_id, ++st.next_id};
-}
+/// What a load actor sends and where: keys in turn, increasing ids.
+struct event_source {
+  event_sink_actor sink;
+  std::string app;
+  std::string client_id;
+  std::vector<std::string> keys;
+  uint64_t next_id = 0;
+
+  event next() {
+    auto& key = keys[next_id % keys.size()];
+    return event{app, key, json_value{json(1)}, client_id, ++next_id};
+  }
+};
 
 void note_error(load_outcome& out, const caf::error& err) {
   ++out.failed;
@@ -91,14 +98,10 @@ void note_error(load_outcome& out, const caf::error& err) {
 // -- flood ------------------------------------------------------------------
 
 struct flood_state {
-  event_sink_actor sink;
-  std::string app;
-  std::string client_id;
-  std::vector<std::string> keys;
+  event_source src;
   uint64_t total = 0;
   uint32_t window = 0;
   uint32_t batch = 0;
-  uint64_t next_id = 0;
   int64_t start_ns = 0;
   std::shared_ptr<load_outcome> out;
   caf::response_promise done;
@@ -110,9 +113,9 @@ void flood_answered(flood_ptr self);
 
 void flood_send(flood_ptr self) {
   auto& st = self->state;
-  auto ev = next_event(st);
+  auto ev = st.src.next();
   ++st.out->sent;
-  self->request(st.sink, caf::infinite, std::move(ev))
+  self->request(st.src.sink, caf::infinite, std::move(ev))
     .then(
       [self](event_reply&) {
         ++self->state.out->acked;
@@ -143,10 +146,10 @@ void flood_send_batch(flood_ptr self) {
   auto n = std::min<uint64_t>(st.batch, st.total - st.out->sent);
   b.events.reserve(n);
   for (uint64_t i = 0; i < n; ++i) {
-    b.events.push_back(next_event(st));
+    b.events.push_back(st.src.next());
   }
   st.out->sent += n;
-  self->send(caf::actor_cast<caf::actor>(st.sink), std::move(b));
+  self->send(caf::actor_cast<caf::actor>(st.src.sink), std::move(b));
 }
 
 void flood_refill(flood_ptr self) {
@@ -168,10 +171,10 @@ caf::behavior flood_actor(flood_ptr self, event_sink_actor sink,
                           std::shared_ptr<load_outcome> out) {
   auto& st = self->state;
   st.batch = batch;
-  st.sink = std::move(sink);
-  st.app = std::move(app);
-  st.client_id = std::move(client_id);
-  st.keys = std::move(keys);
+  st.src.sink = std::move(sink);
+  st.src.app = std::move(app);
+  st.src.client_id = std::move(client_id);
+  st.src.keys = std::move(keys);
   st.total = total;
   st.window = window;
   st.out = std::move(out);
@@ -211,13 +214,9 @@ caf::behavior flood_actor(flood_ptr self, event_sink_actor sink,
 // -- paced load -------------------------------------------------------------
 
 struct paced_state {
-  event_sink_actor sink;
-  std::string app;
-  std::string client_id;
-  std::vector<std::string> keys;
+  event_source src;
   double rate = 0;
   uint32_t window = 20000;
-  uint64_t next_id = 0;
   int64_t start_ns = 0;
   bool stopping = false;
   bool batched = false;
@@ -247,11 +246,11 @@ caf::behavior paced_actor(paced_ptr self, event_sink_actor sink,
                           std::shared_ptr<load_outcome> result) {
   auto& st = self->state;
   st.batched = batched;
-  st.sink = std::move(sink);
-  st.app = std::move(app);
-  st.keys = std::move(keys);
+  st.src.sink = std::move(sink);
+  st.src.app = std::move(app);
+  st.src.keys = std::move(keys);
   st.rate = rate;
-  st.client_id = std::move(client_id);
+  st.src.client_id = std::move(client_id);
   st.start_ns = now_ns();
   st.result = std::move(result);
   self->send(self, tick_atom::value);
@@ -268,20 +267,20 @@ caf::behavior paced_actor(paced_ptr self, event_sink_actor sink,
         b.reply_to = caf::actor_cast<result_sink_actor>(self);
         while (st.out.sent < due
                && st.out.sent - st.out.acked - st.out.failed < st.window) {
-          b.events.push_back(next_event(st));
+          b.events.push_back(st.src.next());
           ++st.out.sent;
         }
         if (!b.events.empty())
-          self->send(caf::actor_cast<caf::actor>(st.sink), std::move(b));
+          self->send(caf::actor_cast<caf::actor>(st.src.sink), std::move(b));
         self->delayed_send(self, pace_step,
                            tick_atom::value);
         return;
       }
       while (st.out.sent < due
              && st.out.sent - st.out.acked - st.out.failed < st.window) {
-        auto ev = next_event(st);
+        auto ev = st.src.next();
         ++st.out.sent;
-        self->request(st.sink, caf::infinite, std::move(ev))
+        self->request(st.src.sink, caf::infinite, std::move(ev))
           .then(
             [self](event_reply&) {
               ++self->state.out.acked;
@@ -319,13 +318,9 @@ caf::behavior paced_actor(paced_ptr self, event_sink_actor sink,
 // -- closed-loop probe --------------------------------------------------------
 
 struct probe_state {
-  event_sink_actor sink;
-  std::string app;
-  std::string client_id;
-  std::vector<std::string> keys;
+  event_source src;
   size_t samples = 0;
   int64_t deadline_ns = 0;
-  uint64_t next_id = 0;
   int64_t sent_ns = 0;
   std::shared_ptr<std::vector<double>> out;
   caf::response_promise done;
@@ -335,7 +330,7 @@ using probe_ptr = caf::stateful_actor<probe_state>*;
 
 void probe_send(probe_ptr self) {
   auto& st = self->state;
-  auto ev = next_event(st);
+  auto ev = st.src.next();
   st.sent_ns = now_ns();
   auto next = [self] {
     auto& st = self->state;
@@ -346,7 +341,7 @@ void probe_send(probe_ptr self) {
     else
       probe_send(self);
   };
-  self->request(st.sink, caf::infinite, std::move(ev))
+  self->request(st.src.sink, caf::infinite, std::move(ev))
     .then([next](event_reply&) { next(); },
           [self](caf::error& err) {
             self->state.done.deliver(err);
@@ -359,11 +354,11 @@ caf::behavior probe_actor(probe_ptr self, event_sink_actor sink,
                           std::string client_id,
                           std::shared_ptr<std::vector<double>> out) {
   auto& st = self->state;
-  st.sink = std::move(sink);
-  st.app = std::move(app);
-  st.keys = std::move(keys);
+  st.src.sink = std::move(sink);
+  st.src.app = std::move(app);
+  st.src.keys = std::move(keys);
   st.samples = samples;
-  st.client_id = std::move(client_id);
+  st.src.client_id = std::move(client_id);
   st.out = std::move(out);
   return {
     [self, max_ns](go_atom) {
