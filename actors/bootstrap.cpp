@@ -2,6 +2,7 @@
 
 #include <caf/all.hpp>
 
+#include "actors/cluster/gateway_interface.hpp"
 #include "actors/fault_manager/fault_manager.hpp"
 #include "actors/load_distributor/load_distributor.hpp"
 #include "actors/load_manager/load_manager.hpp"
@@ -62,6 +63,10 @@ void register_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<assignment_table>("keel_assignment_table");
   cfg.add_message_type<node_handles>("keel_node_handles");
   cfg.add_message_type<activation>("keel_activation");
+  cfg.add_message_type<std::vector<node_handles>>("keel_node_handles_list");
+  // cluster gateway
+  cfg.add_message_type<join_request>("keel_join_request");
+  cfg.add_message_type<join_reply>("keel_join_reply");
 }
 
 void configure_actor_system(caf::actor_system_config& cfg,
@@ -95,12 +100,13 @@ caf::error check_app_types(const system_config& config,
 
 context_ptr make_context(caf::actor_system& sys, system_config config,
                          std::ostream* trace_out,
-                         std::shared_ptr<network> net) {
+                         std::shared_ptr<network> net,
+                         std::optional<caf::actor_clock::time_point> origin) {
   auto ctx = std::make_shared<runtime_context>();
   ctx->trace = std::make_shared<trace_sink>(config.knobs.trace_buffer_max,
                                             trace_out);
   ctx->config = std::move(config);
-  ctx->start = sys.clock().now();
+  ctx->start = origin ? *origin : sys.clock().now();
   ctx->control_node = ctx->config.nodes.front();
   if (net) {
     ctx->net = std::move(net);
@@ -147,54 +153,60 @@ caf::actor untyped(const Handle& h) {
 
 } // namespace
 
-caf::expected<system_handles>
-start_system(caf::actor_system& sys, context_ptr ctx,
-             const app_registry& registry, std::chrono::milliseconds timeout,
-             std::function<void(caf::blocking_actor*)> pump) {
-  if (!pump)
-    pump = [](caf::blocking_actor*) {};
-  if (auto err = check_app_types(ctx->config, registry))
-    return err;
-  system_handles result;
-  result.ctx = ctx;
-  caf::scoped_actor self{sys};
-  auto wait_children = [&](const supervisor_actor& sup) -> caf::error {
-    caf::error failure;
-    auto rh = self->request(sup, timeout, which_children_atom::value);
+namespace {
+
+/// Asks `sup` for its children (all started) and waits for the answer.
+caf::error wait_children(caf::scoped_actor& self, const supervisor_actor& sup,
+                         std::chrono::milliseconds timeout,
+                         const std::function<void(caf::blocking_actor*)>& pump) {
+  caf::error failure;
+  auto rh = self->request(sup, timeout, which_children_atom::value);
+  if (pump)
     pump(self.ptr());
-    std::move(rh).receive([](std::vector<child_info>&) {},
-                          [&](caf::error& err) { failure = std::move(err); });
-    return failure;
-  };
-  // 1. One supervisor per node: router, then the agent.
-  for (auto& node : ctx->config.nodes) {
-    auto cells = std::make_shared<node_cells>();
-    supervisor_spec spec;
-    spec.name = "node/" + node;
-    spec.strategy = restart_strategy::one_for_all;
-    spec.intensity = 0;
-    spec.children.push_back(child_spec{
-      "router", [cells, node, ctx](caf::actor_system& sys, const caf::actor&) {
-        cells->router = sys.spawn(router_impl, node, ctx);
-        return untyped(cells->router);
-      }});
-    spec.children.push_back(child_spec{
-      "node_agent", [cells, node, ctx, reg = &registry](
-                      caf::actor_system& sys, const caf::actor& parent) {
-        cells->agent = sys.spawn(node_agent_impl, node, ctx, reg, parent);
-        return untyped(cells->agent);
-      }});
-    auto sup = spawn_supervisor(sys, std::move(spec));
-    result.node_supervisors.emplace(node, sup);
-    if (auto err = wait_children(sup)) {
-      result.shutdown();
-      return err;
-    }
-    result.nodes.emplace(node, node_handles{node, cells->agent, cells->router});
+  std::move(rh).receive([](std::vector<child_info>&) {},
+                        [&](caf::error& err) { failure = std::move(err); });
+  return failure;
+}
+
+} // namespace
+
+caf::expected<spawned_node>
+spawn_node(caf::actor_system& sys, const context_ptr& ctx,
+           const app_registry& registry, const node_id& node,
+           std::chrono::milliseconds timeout,
+           std::function<void(caf::blocking_actor*)> pump) {
+  caf::scoped_actor self{sys};
+  auto cells = std::make_shared<node_cells>();
+  supervisor_spec spec;
+  spec.name = "node/" + node;
+  spec.strategy = restart_strategy::one_for_all;
+  spec.intensity = 0;
+  spec.children.push_back(child_spec{
+    "router", [cells, node, ctx](caf::actor_system& sys, const caf::actor&) {
+      cells->router = sys.spawn(router_impl, node, ctx);
+      return untyped(cells->router);
+    }});
+  spec.children.push_back(child_spec{
+    "node_agent", [cells, node, ctx, reg = &registry](
+                    caf::actor_system& sys, const caf::actor& parent) {
+      cells->agent = sys.spawn(node_agent_impl, node, ctx, reg, parent);
+      return untyped(cells->agent);
+    }});
+  auto sup = spawn_supervisor(sys, std::move(spec));
+  if (auto err = wait_children(self, sup, timeout, pump)) {
+    caf::anon_send_exit(sup, caf::exit_reason::user_shutdown);
+    return err;
   }
-  // 2. The control plane; the distributor sits on the first node.
-  auto first = ctx->config.nodes.front();
-  auto first_router = result.nodes.at(first).router;
+  return spawned_node{sup, node_handles{node, cells->agent, cells->router}};
+}
+
+caf::expected<control_plane>
+spawn_control_plane(caf::actor_system& sys, const context_ptr& ctx,
+                    const router_actor& control_router,
+                    std::chrono::milliseconds timeout,
+                    std::function<void(caf::blocking_actor*)> pump) {
+  caf::scoped_actor self{sys};
+  auto first = ctx->control_node;
   auto cells = std::make_shared<control_cells>();
   supervisor_spec spec;
   spec.name = "control";
@@ -207,10 +219,10 @@ start_system(caf::actor_system& sys, context_ptr ctx,
     }});
   spec.children.push_back(child_spec{
     "load_distributor",
-    [cells, ctx, first, first_router](caf::actor_system& sys,
-                                      const caf::actor&) {
+    [cells, ctx, first, control_router](caf::actor_system& sys,
+                                        const caf::actor&) {
       cells->distributor = sys.spawn(load_distributor_impl, first, ctx,
-                                     first_router);
+                                     control_router);
       return untyped(cells->distributor);
     }});
   spec.children.push_back(child_spec{
@@ -225,45 +237,91 @@ start_system(caf::actor_system& sys, context_ptr ctx,
                                        fault_listener_actor{cells->controller});
       return untyped(cells->fault_manager);
     }});
+  control_plane result;
   result.control = spawn_supervisor(sys, std::move(spec));
-  if (auto err = wait_children(result.control)) {
-    result.shutdown();
+  if (auto err = wait_children(self, result.control, timeout, pump)) {
+    caf::anon_send_exit(result.control, caf::exit_reason::user_shutdown);
     return err;
   }
   result.load_manager = cells->load_manager;
   result.distributor = cells->distributor;
   result.controller = cells->controller;
   result.fault_manager = cells->fault_manager;
-  // 3. Heartbeats: every agent learns the others; the control node's agent
+  return result;
+}
+
+caf::error activate_system(caf::actor_system& sys, const context_ptr& ctx,
+                           const std::map<node_id, node_handles>& nodes,
+                           const control_plane& control,
+                           std::chrono::milliseconds timeout,
+                           std::function<void(caf::blocking_actor*)> pump) {
+  // Heartbeats: every agent learns the others; the control node's agent
   // reports what it hears to the fault manager.
   agent_peers peers;
-  for (auto& [node, h] : result.nodes) {
+  for (auto& [node, h] : nodes) {
     peers.nodes.push_back(node);
     peers.agents.push_back(caf::actor_cast<caf::actor>(h.agent));
   }
-  for (auto& [node, h] : result.nodes) {
+  for (auto& [node, h] : nodes) {
     auto msg = peers;
-    if (node == first)
-      msg.listener = caf::actor_cast<view_listener_actor>(result.fault_manager);
+    if (node == ctx->control_node)
+      msg.listener = caf::actor_cast<view_listener_actor>(
+        control.fault_manager);
     caf::anon_send(h.agent, peers_atom::value, std::move(msg));
   }
-  // 4. Activate.
   activation act;
-  for (auto& [node, h] : result.nodes)
+  for (auto& [node, h] : nodes)
     act.nodes.push_back(h);
-  act.fault_manager = result.fault_manager;
-  act.load_manager = result.load_manager;
-  act.distributor = result.distributor;
-  act.snapshots = result.distributor;
+  act.fault_manager = control.fault_manager;
+  act.load_manager = control.load_manager;
+  act.distributor = control.distributor;
+  act.snapshots = control.distributor;
+  caf::scoped_actor self{sys};
   caf::error failure;
-  auto rh = self->request(result.controller, timeout, activate_atom::value,
+  auto rh = self->request(control.controller, timeout, activate_atom::value,
                           act);
-  pump(self.ptr());
+  if (pump)
+    pump(self.ptr());
   std::move(rh).receive([](ok_atom) {},
                         [&](caf::error& err) { failure = std::move(err); });
-  if (failure) {
+  return failure;
+}
+
+caf::expected<system_handles>
+start_system(caf::actor_system& sys, context_ptr ctx,
+             const app_registry& registry, std::chrono::milliseconds timeout,
+             std::function<void(caf::blocking_actor*)> pump) {
+  if (auto err = check_app_types(ctx->config, registry))
+    return err;
+  system_handles result;
+  result.ctx = ctx;
+  // 1. One supervisor per node: router, then the agent.
+  for (auto& node : ctx->config.nodes) {
+    auto spawned = spawn_node(sys, ctx, registry, node, timeout, pump);
+    if (!spawned) {
+      result.shutdown();
+      return spawned.error();
+    }
+    result.node_supervisors.emplace(node, spawned->supervisor);
+    result.nodes.emplace(node, spawned->handles);
+  }
+  // 2. The control plane; the distributor sits on the control node.
+  auto control = spawn_control_plane(
+    sys, ctx, result.nodes.at(ctx->control_node).router, timeout, pump);
+  if (!control) {
     result.shutdown();
-    return failure;
+    return control.error();
+  }
+  result.control = control->control;
+  result.load_manager = control->load_manager;
+  result.distributor = control->distributor;
+  result.controller = control->controller;
+  result.fault_manager = control->fault_manager;
+  // 3. Heartbeats and activation.
+  if (auto err = activate_system(sys, ctx, result.nodes, *control, timeout,
+                                 pump)) {
+    result.shutdown();
+    return err;
   }
   return result;
 }

@@ -14,8 +14,10 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <ostream>
 
 #include <caf/actor_system.hpp>
@@ -61,6 +63,46 @@ struct system_handles {
   void shutdown();
 };
 
+/// One node's part of the tree: its supervisor (router, node agent).
+struct spawned_node {
+  supervisor_actor supervisor;
+  node_handles handles;
+};
+
+/// Spawns node `node`'s supervisor with its router and agent and waits until
+/// both run. `pump` as in start_system.
+caf::expected<spawned_node>
+spawn_node(caf::actor_system& sys, const context_ptr& ctx,
+           const app_registry& registry, const node_id& node,
+           std::chrono::milliseconds timeout,
+           std::function<void(caf::blocking_actor*)> pump = {});
+
+/// The control plane (on ctx->control_node): load manager, distributor,
+/// controller, fault manager under one supervisor.
+struct control_plane {
+  supervisor_actor control;
+  system_controller_actor controller;
+  fault_manager_actor fault_manager;
+  load_manager_actor load_manager;
+  load_distributor_actor distributor;
+};
+
+/// Spawns the control plane; the distributor follows `control_router`'s
+/// routes (the control node's router).
+caf::expected<control_plane>
+spawn_control_plane(caf::actor_system& sys, const context_ptr& ctx,
+                    const router_actor& control_router,
+                    std::chrono::milliseconds timeout,
+                    std::function<void(caf::blocking_actor*)> pump = {});
+
+/// Tells every node agent its peers (heartbeats start) and has the
+/// controller activate the system on `nodes` (local or remote handles).
+caf::error activate_system(caf::actor_system& sys, const context_ptr& ctx,
+                           const std::map<node_id, node_handles>& nodes,
+                           const control_plane& control,
+                           std::chrono::milliseconds timeout,
+                           std::function<void(caf::blocking_actor*)> pump = {});
+
 /// Spawns the actor tree for `ctx->config` and activates it: every copy is
 /// running, every partition has its active and standbys, routes are
 /// installed. Blocks the calling thread (not an actor) up to `timeout`.
@@ -75,8 +117,12 @@ start_system(caf::actor_system& sys, context_ptr ctx,
 /// Makes a context: config, trace sink (optionally echoed to `trace_out`)
 /// and the time origin taken from `sys`'s clock. With `net` (simulation),
 /// cross-node traffic goes through that simulated network.
+/// `origin`, if set, is the time origin instead of now (cluster processes
+/// of one scenario run share one, so that their traces merge).
 context_ptr make_context(caf::actor_system& sys, system_config config,
                          std::ostream* trace_out = nullptr,
-                         std::shared_ptr<network> net = nullptr);
+                         std::shared_ptr<network> net = nullptr,
+                         std::optional<caf::actor_clock::time_point> origin
+                         = std::nullopt);
 
 } // namespace keel

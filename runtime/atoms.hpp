@@ -67,6 +67,10 @@ KEEL_ATOM(run_queue_atom, "run_queue");
 // -- load manager --------------------------------------------------------------
 KEEL_ATOM(get_load_atom, "get_load");
 
+// -- cluster gateway ---------------------------------------------------------
+KEEL_ATOM(challenge_atom, "challenge");
+KEEL_ATOM(join_atom, "join");
+
 #undef KEEL_ATOM
 
 } // namespace keel

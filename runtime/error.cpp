@@ -18,6 +18,7 @@ std::string to_string(error_code x) {
     case error_code::app_rejected: return "app_rejected";
     case error_code::unavailable: return "unavailable";
     case error_code::invalid_config: return "invalid_config";
+    case error_code::unauthorized: return "unauthorized";
   }
   return "invalid";
 }

@@ -35,6 +35,9 @@ enum class error_code : uint8_t {
   unavailable,
   /// A configuration or scenario file is invalid; the context names the path.
   invalid_config,
+  /// A cluster peer or admin client did not prove it knows the cluster
+  /// secret; nothing it asked for was done.
+  unauthorized,
 };
 
 std::string to_string(error_code x);

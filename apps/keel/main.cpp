@@ -5,6 +5,7 @@
 //   keel scenario fuzz FILE --seeds A..B [--out DIR] [--quiet]
 //   keel scenario check FILE
 //   keel config check FILE
+//   keel node --cluster FILE --name N [--trace FILE]
 //   keel knobs
 //   keel bench [NAME...] [--repeat N] [--json FILE] [--peer DIR] [--smoke]
 //
@@ -16,6 +17,7 @@
 #include <CLI/CLI.hpp>
 
 #include "actors/bootstrap.hpp"
+#include "actors/cluster/cluster_node.hpp"
 #include "apps/bench/bench.hpp"
 #include "apps/builtin_apps.hpp"
 #include "runtime/config.hpp"
@@ -140,6 +142,33 @@ int main(int argc, char** argv) {
                   "tiny sizes and no warm-up: checks that every benchmark "
                   "runs and loses nothing, measures nothing");
 
+  std::string cluster_file;
+  std::string node_name;
+  keel::cluster::node_options node_opts;
+  int64_t origin_ns = 0;
+  auto node = app.add_subcommand(
+    "node",
+    "run one node of a cluster as this process: its router, node agent and "
+    "copies, and on the first configured node the control plane; nodes "
+    "talk over CAF's middleman and admit each other only with the cluster "
+    "secret. Runs until SIGTERM/SIGINT (exit 0); exit 1 if the cluster does "
+    "not form within cluster.startup_timeout_ms or the node fails, 2 bad "
+    "input");
+  node->add_option("--cluster", cluster_file,
+                   "cluster file: {\"topology\", \"tuning\", \"cluster\": "
+                   "{\"endpoints\": {node: \"host:port\"}, \"secret\" or "
+                   "\"secret_env\", \"startup_timeout_ms\"}}")
+    ->required();
+  node->add_option("--name", node_name, "which node of the cluster this is")
+    ->required();
+  node->add_option("--trace", node_opts.trace_path,
+                   "append this node's trace events to this file as JSON "
+                   "lines (flushed per line)");
+  auto origin_opt = node->add_option(
+    "--origin-ns", origin_ns,
+    "time origin of trace timestamps on the steady clock (scenario runs)");
+  origin_opt->group("");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -147,6 +176,18 @@ int main(int argc, char** argv) {
     return code == 0 ? 0 : 2;
   }
 
+  if (node->parsed()) {
+    auto cfg = keel::load_cluster_config(cluster_file);
+    if (!cfg) {
+      std::cerr << "keel: " << keel::context_of(cfg.error()) << "\n";
+      return 2;
+    }
+    if (origin_opt->count() > 0)
+      node_opts.origin_ns = origin_ns;
+    return keel::cluster::run_node(*cfg, node_name,
+                                   keel::app_registry::global(), node_opts,
+                                   std::cout, std::cerr);
+  }
   if (bench->parsed())
     return keel::bench::run(bench_opts, std::cout, std::cerr);
   if (run->parsed()) {

@@ -1,0 +1,280 @@
+#include "actors/cluster/cluster_node.hpp"
+
+#include <atomic>
+#include <csignal>
+#include <fstream>
+#include <thread>
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+
+#include "actors/bootstrap.hpp"
+#include "actors/cluster/gateway.hpp"
+#include "runtime/auth.hpp"
+#include "runtime/error.hpp"
+#include "runtime/type_registry.hpp"
+
+namespace keel::cluster {
+
+namespace {
+
+using steady = std::chrono::steady_clock;
+
+std::chrono::milliseconds remaining(steady::time_point deadline) {
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+    deadline - steady::now());
+  return std::max(left, std::chrono::milliseconds{1});
+}
+
+/// One attempt: connect, challenge, join, check the gateway's proof.
+caf::expected<join_reply> join_once(caf::actor_system& sys,
+                                    const cluster_config& config,
+                                    const node_id& expect,
+                                    const std::string& from,
+                                    steady::time_point deadline) {
+  auto& ep = config.endpoints.at(expect);
+  auto gw = sys.middleman().remote_actor<gateway_actor>(ep.host, ep.port);
+  if (!gw)
+    return gw.error();
+  caf::scoped_actor self{sys};
+  caf::error failure;
+  std::string nonce;
+  self->request(*gw, remaining(deadline), challenge_atom::value)
+    .receive([&](std::string& x) { nonce = std::move(x); },
+             [&](caf::error& err) { failure = std::move(err); });
+  if (failure)
+    return failure;
+  join_request req;
+  req.from = from;
+  req.nonce = nonce;
+  req.proof = auth::prove(config.secret, "keel-join", nonce, from);
+  req.client_nonce = auth::make_nonce();
+  join_reply reply;
+  self->request(*gw, remaining(deadline), join_atom::value, req)
+    .receive([&](join_reply& x) { reply = std::move(x); },
+             [&](caf::error& err) { failure = std::move(err); });
+  if (failure)
+    return failure;
+  auto expected = auth::prove(config.secret, "keel-gateway", req.client_nonce,
+                              expect);
+  if (reply.node != expect || !auth::same_proof(expected, reply.proof))
+    return make_error(error_code::unauthorized,
+                      "the process at " + to_string(ep) + " (says it is \""
+                        + reply.node + "\") did not prove the cluster secret "
+                        "of node " + expect);
+  return reply;
+}
+
+} // namespace
+
+std::chrono::milliseconds connection_timeout(const cluster_config& config) {
+  auto& k = config.system.knobs;
+  auto window = std::chrono::milliseconds{uint64_t{k.heartbeat_interval_ms}
+                                          * (k.heartbeat_misses + 1)};
+  return std::max(std::chrono::milliseconds{5000}, window * 10);
+}
+
+void configure(caf::actor_system_config& cfg, const cluster_config& config) {
+  cfg.load<caf::io::middleman>();
+  configure_actor_system(cfg, config.system);
+  cfg.set("middleman.heartbeat-interval",
+          caf::timespan{std::chrono::milliseconds{
+            config.system.knobs.heartbeat_interval_ms}});
+  cfg.set("middleman.connection-timeout",
+          caf::timespan{connection_timeout(config)});
+}
+
+caf::expected<join_reply> join(caf::actor_system& sys,
+                               const cluster_config& config,
+                               const node_id& expect, const std::string& from,
+                               steady::time_point deadline) {
+  if (config.endpoints.count(expect) == 0)
+    return make_error(error_code::invalid_config,
+                      "no endpoint for node \"" + expect + "\"");
+  caf::error last;
+  do {
+    auto reply = join_once(sys, config, expect, from, deadline);
+    if (reply)
+      return reply;
+    last = reply.error();
+    // A refusal is not retried quickly: the other side logs each one.
+    auto pause = code_of(last) == error_code::unauthorized
+                   ? std::chrono::milliseconds{500}
+                   : std::chrono::milliseconds{100};
+    if (steady::now() + pause >= deadline)
+      break;
+    std::this_thread::sleep_for(pause);
+  } while (steady::now() < deadline);
+  return make_error(code_of(last) == error_code::unauthorized
+                      ? error_code::unauthorized
+                      : error_code::unavailable,
+                    "node " + expect + " at "
+                      + to_string(config.endpoints.at(expect))
+                      + " not joined in time: " + render(last));
+}
+
+caf::expected<join_reply>
+join_ready(caf::actor_system& sys, const cluster_config& config,
+           const std::string& from, steady::time_point deadline) {
+  auto& control = config.system.nodes.front();
+  for (;;) {
+    auto reply = join(sys, config, control, from, deadline);
+    if (!reply || reply->ready)
+      return reply;
+    if (steady::now() + std::chrono::milliseconds{50} >= deadline)
+      return make_error(error_code::unavailable,
+                        "control node " + control
+                          + " did not activate the system in time");
+    std::this_thread::sleep_for(std::chrono::milliseconds{50});
+  }
+}
+
+int run_node(const cluster_config& config, const node_id& name,
+             const app_registry& registry, const node_options& opts,
+             std::ostream& out, std::ostream& err) {
+  auto prefix = "keel node " + name + ": ";
+  if (config.endpoints.count(name) == 0) {
+    err << "keel: --name " << name << ": not a node of the cluster (nodes: ";
+    for (auto& n : config.system.nodes)
+      err << n << (n == config.system.nodes.back() ? ")\n" : ", ");
+    return 2;
+  }
+  if (auto e = check_app_types(config.system, registry)) {
+    err << "keel: " << context_of(e) << "\n";
+    return 2;
+  }
+  // Signals end the node; they are taken by sigwait below, in this thread.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  std::ofstream trace_file;
+  if (!opts.trace_path.empty()) {
+    trace_file.open(opts.trace_path, std::ios::app);
+    if (!trace_file) {
+      err << "keel: " << opts.trace_path << ": cannot open for writing\n";
+      return 2;
+    }
+    trace_file << std::unitbuf;
+  }
+  std::atomic<int> exit_code{0};
+  {
+    caf::actor_system_config cfg;
+    configure(cfg, config);
+    caf::actor_system sys{cfg};
+    std::optional<caf::actor_clock::time_point> origin;
+    if (opts.origin_ns)
+      origin = caf::actor_clock::time_point{
+        std::chrono::nanoseconds{*opts.origin_ns}};
+    auto ctx = make_context(sys, config.system,
+                            trace_file.is_open() ? &trace_file : nullptr,
+                            nullptr, origin);
+    auto timeout = std::chrono::milliseconds{
+      config.system.knobs.control_timeout_ms * 5};
+    auto deadline = steady::now()
+                    + std::chrono::milliseconds{config.startup_timeout_ms};
+    // 1. This node's actors and its gateway.
+    auto spawned = spawn_node(sys, ctx, registry, name, timeout);
+    if (!spawned) {
+      err << prefix << "cannot start: " << render(spawned.error()) << "\n";
+      return 1;
+    }
+    auto cell = std::make_shared<gateway_cell>();
+    join_reply mine;
+    mine.node = name;
+    mine.handles = spawned->handles;
+    cell->set(mine);
+    auto gateway = sys.spawn(gateway_impl, ctx, name, config.secret,
+                             std::shared_ptr<const gateway_cell>{cell});
+    std::vector<caf::actor> to_stop{
+      caf::actor_cast<caf::actor>(gateway),
+      caf::actor_cast<caf::actor>(spawned->supervisor)};
+    auto stop_all = [&] {
+      for (auto i = to_stop.rbegin(); i != to_stop.rend(); ++i)
+        caf::anon_send_exit(*i, caf::exit_reason::user_shutdown);
+    };
+    auto& ep = config.endpoints.at(name);
+    auto port = sys.middleman().publish(gateway, ep.port, ep.host.c_str(),
+                                        true);
+    if (!port) {
+      err << prefix << "cannot listen on " << to_string(ep) << ": "
+          << render(port.error()) << "\n";
+      stop_all();
+      return 1;
+    }
+    out << prefix << "listening on " << to_string(ep) << std::endl;
+    // 2. A direct, authenticated connection to every other node.
+    std::map<node_id, node_handles> nodes;
+    nodes.emplace(name, spawned->handles);
+    for (auto& other : config.system.nodes) {
+      if (other == name)
+        continue;
+      auto reply = join(sys, config, other, name, deadline);
+      if (!reply) {
+        err << prefix << "cluster did not form within "
+            << config.startup_timeout_ms << " ms: " << context_of(reply.error())
+            << "\n";
+        stop_all();
+        return 1;
+      }
+      nodes.emplace(other, reply->handles);
+    }
+    // 3. The control node starts the control plane and activates.
+    if (name == config.system.nodes.front()) {
+      auto control = spawn_control_plane(sys, ctx, spawned->handles.router,
+                                         timeout);
+      if (!control) {
+        err << prefix << "cannot start the control plane: "
+            << render(control.error()) << "\n";
+        stop_all();
+        return 1;
+      }
+      to_stop.push_back(caf::actor_cast<caf::actor>(control->control));
+      if (auto e = activate_system(sys, ctx, nodes, *control, timeout)) {
+        err << prefix << "activation failed: " << render(e) << "\n";
+        stop_all();
+        return 1;
+      }
+      auto ready = mine;
+      ready.ready = true;
+      ready.controller = control->controller;
+      ready.distributor = control->distributor;
+      ready.fault_manager = control->fault_manager;
+      for (auto& [n, h] : nodes)
+        ready.nodes.push_back(h);
+      cell->set(std::move(ready));
+      out << prefix << "cluster ready (" << nodes.size()
+          << " nodes; control plane here)" << std::endl;
+    } else {
+      out << prefix << "joined " << (nodes.size() - 1) << " peers"
+          << std::endl;
+    }
+    // 4. Run until a stop signal, or until this node's tree goes down.
+    auto watcher = sys.spawn([to_watch = to_stop, &exit_code,
+                              prefix](caf::event_based_actor* self) {
+      for (size_t i = 1; i < to_watch.size(); ++i)
+        self->monitor(to_watch[i]);
+      self->set_down_handler([&exit_code, prefix](caf::down_msg& msg) {
+        std::cerr << prefix << "node failed: " << caf::to_string(msg.reason)
+                  << std::endl;
+        exit_code = 1;
+        ::kill(::getpid(), SIGTERM);
+      });
+      return caf::behavior{[](ok_atom) {}};
+    });
+    int sig = 0;
+    sigwait(&stop_signals, &sig);
+    caf::anon_send_exit(watcher, caf::exit_reason::user_shutdown);
+    if (exit_code == 0)
+      out << prefix << "stopping (" << (sig == SIGTERM ? "SIGTERM" : "SIGINT")
+          << ")" << std::endl;
+    stop_all();
+  }
+  return exit_code;
+}
+
+} // namespace keel::cluster

@@ -1,0 +1,73 @@
+// Cluster mode: one `keel node` process per node, every message between
+// nodes carried by CAF's middleman (BASP over TCP). Each process builds its
+// node's part of the actor tree with the same bootstrap as embedded mode
+// (spawn_node), publishes a gateway on its endpoint, and connects to every
+// other node's gateway (a full mesh of direct connections, so that losing one
+// node never cuts two others apart). The control node (the first configured)
+// then spawns the control plane and activates the system on every node's
+// handles, exactly as start_system does in one process.
+//
+// Detection across processes: a killed process shows up as down_msg
+// (remote_link_unreachable) for its actors, which the fault manager
+// monitors; a stopped process or a silent link through the node agents'
+// heartbeats (heartbeat_interval_ms x heartbeat_misses), as in embedded mode.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <ostream>
+#include <string>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/expected.hpp>
+
+#include "actors/cluster/gateway_interface.hpp"
+#include "apps/api/app_registry.hpp"
+#include "runtime/cluster_config.hpp"
+
+namespace keel::cluster {
+
+/// Loads the middleman and applies keel's CAF settings. CAF's own BASP
+/// heartbeats are set from the cluster's heartbeat knobs with a long
+/// connection timeout (they only keep a connect to a stopped process from
+/// blocking forever); keel's heartbeats do the detecting. Every process of a
+/// cluster must use the same settings.
+void configure(caf::actor_system_config& cfg, const cluster_config& config);
+
+/// The middleman's connection timeout configure() sets.
+std::chrono::milliseconds connection_timeout(const cluster_config& config);
+
+/// Connects to the gateway at `ep` and proves the cluster secret as `from`;
+/// checks that the gateway proves it too and is node `expect`. Retries
+/// (connection refused, not yet published, refused) until `deadline`; the
+/// error names the last reason.
+caf::expected<join_reply> join(caf::actor_system& sys,
+                               const cluster_config& config,
+                               const node_id& expect, const std::string& from,
+                               std::chrono::steady_clock::time_point deadline);
+
+/// Asks the control node until it reports the system activated (ready), up
+/// to `deadline`.
+caf::expected<join_reply>
+join_ready(caf::actor_system& sys, const cluster_config& config,
+           const std::string& from,
+           std::chrono::steady_clock::time_point deadline);
+
+struct node_options {
+  /// Write every trace event of this node to this file (JSON lines,
+  /// flushed per line so that a killed process loses none).
+  std::string trace_path;
+  /// Steady-clock time origin in nanoseconds (scenario runs share one
+  /// across processes); default: the process's start.
+  std::optional<int64_t> origin_ns;
+};
+
+/// `keel node`: runs node `name` until SIGTERM or SIGINT (exit 0) or until
+/// it cannot start or its node fails (exit 1). Blocks SIGTERM and SIGINT in
+/// the calling thread first (call it before starting other threads).
+int run_node(const cluster_config& config, const node_id& name,
+             const app_registry& registry, const node_options& opts,
+             std::ostream& out, std::ostream& err);
+
+} // namespace keel::cluster

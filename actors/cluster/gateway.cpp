@@ -1,0 +1,67 @@
+#include "actors/cluster/gateway.hpp"
+
+#include <iostream>
+
+#include <caf/all.hpp>
+
+#include "runtime/auth.hpp"
+#include "runtime/error.hpp"
+
+namespace keel {
+
+gateway_actor::behavior_type gateway_impl(gateway_pointer self,
+                                          context_ptr ctx, node_id node,
+                                          std::string secret,
+                                          std::shared_ptr<const gateway_cell> cell) {
+  auto& st = self->state;
+  st.ctx = std::move(ctx);
+  st.node = std::move(node);
+  st.secret = std::move(secret);
+  st.cell = std::move(cell);
+  return {
+    [self](challenge_atom) {
+      auto& st = self->state;
+      auto now = self->clock().now();
+      while (!st.nonces.empty()
+             && (st.nonces.size() >= gateway_state::nonces_max
+                 || st.nonces.front().expires <= now))
+        st.nonces.pop_front();
+      auto nonce = auth::make_nonce();
+      st.nonces.push_back({nonce, now + gateway_state::nonce_ttl});
+      return nonce;
+    },
+    [self](join_atom, join_request& req) -> caf::result<join_reply> {
+      auto& st = self->state;
+      auto now = self->clock().now();
+      auto sender = self->current_sender();
+      auto peer = sender ? to_string(sender->node()) : std::string{"?"};
+      auto refuse = [&](const std::string& why) -> caf::result<join_reply> {
+        std::cerr << "keel node " << st.node << ": refused \"" << req.from
+                  << "\" (CAF node " << peer << "): " << why << std::endl;
+        st.ctx->emit(self, "join_refused",
+                     json{{"node", st.node}, {"from", req.from},
+                          {"reason", why}});
+        return make_error(error_code::unauthorized,
+                          "node " + st.node + " refused \"" + req.from
+                            + "\": " + why);
+      };
+      auto i = std::find_if(st.nonces.begin(), st.nonces.end(),
+                            [&](auto& x) { return x.nonce == req.nonce; });
+      if (i == st.nonces.end() || i->expires <= now)
+        return refuse("unknown or expired challenge");
+      st.nonces.erase(i);  // one use
+      auto expected = auth::prove(st.secret, "keel-join", req.nonce, req.from);
+      if (!auth::same_proof(expected, req.proof))
+        return refuse("wrong cluster secret");
+      auto reply = st.cell->get();
+      reply.node = st.node;
+      reply.proof = auth::prove(st.secret, "keel-gateway", req.client_nonce,
+                                st.node);
+      st.ctx->emit(self, "join_admitted",
+                   json{{"node", st.node}, {"from", req.from}});
+      return reply;
+    },
+  };
+}
+
+} // namespace keel

@@ -1,0 +1,66 @@
+// Protocol of the cluster gateway: the one actor each `keel node` process
+// publishes on its endpoint (CAF middleman). A peer node, the control node
+// or an admin client gets nothing from a node before it proves it knows the
+// cluster secret:
+//
+//   client -> gateway: challenge            <- nonce (one use, 10 s)
+//   client -> gateway: join{from, nonce, proof = HMAC(secret, "keel-join" |
+//                      nonce | from), client_nonce}
+//                                           <- join_reply{proof = HMAC(secret,
+//                      "keel-gateway" | client_nonce | node), handles, ...}
+//
+// so the secret never travels and both sides learn the other knows it. A
+// wrong proof is refused (error unauthorized), logged and traced.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "actors/load_distributor/load_distributor_interface.hpp"
+#include "actors/system_controller/system_controller_interface.hpp"
+
+namespace keel {
+
+struct join_request {
+  /// Who asks: a node name, or an admin client's name.
+  std::string from;
+  /// The nonce this gateway issued (challenge).
+  std::string nonce;
+  std::string proof;
+  /// The asker's nonce: the reply proves the gateway knows the secret too.
+  std::string client_nonce;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, join_request& x) {
+  return f(caf::meta::type_name("keel_join_request"), x.from, x.nonce,
+           x.proof, x.client_nonce);
+}
+
+/// What an admitted peer learns.
+struct join_reply {
+  node_id node;
+  std::string proof;
+  /// This node's agent and router.
+  node_handles handles;
+  /// Control node only, once the system is activated: the control plane and
+  /// every node's handles. `ready` false: not (yet) the case.
+  bool ready = false;
+  system_controller_actor controller;
+  load_distributor_actor distributor;
+  fault_manager_actor fault_manager;
+  std::vector<node_handles> nodes;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, join_reply& x) {
+  return f(caf::meta::type_name("keel_join_reply"), x.node, x.proof,
+           x.handles, x.ready, x.controller, x.distributor, x.fault_manager,
+           x.nodes);
+}
+
+using gateway_actor = caf::typed_actor<
+  caf::replies_to<challenge_atom>::with<std::string>,
+  caf::replies_to<join_atom, join_request>::with<join_reply>>;
+
+} // namespace keel
