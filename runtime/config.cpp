@@ -162,6 +162,26 @@ caf::expected<system_config> parse_system_config(const json& doc) {
   }
 }
 
+json to_json(const system_config& config) {
+  json apps = json::array();
+  for (auto& app : config.apps)
+    apps.push_back(json{{"name", app.name},
+                        {"type", app.type},
+                        {"model", to_string(app.model)},
+                        {"copies", app.copies},
+                        {"partitions", app.partitions},
+                        {"standby_copies", app.standby_copies},
+                        {"standbys_per_partition",
+                         app.standbys_per_partition}});
+  json tuning = json::object();
+#define KEEL_KNOB_TO_JSON(type, name, def, min, max, help)                     \
+  tuning[#name] = config.knobs.name;
+  KEEL_TUNING_KNOBS(KEEL_KNOB_TO_JSON)
+#undef KEEL_KNOB_TO_JSON
+  return json{{"topology", json{{"nodes", config.nodes}, {"apps", apps}}},
+              {"tuning", tuning}};
+}
+
 caf::expected<system_config> load_system_config(const std::string& file) {
   auto doc = read_json_file(file);
   if (!doc)

@@ -180,6 +180,10 @@ void read_tuning(const json& value, const std::string& path, tuning& out);
 /// Errors are error_code::invalid_config naming the JSON path.
 caf::expected<system_config> parse_system_config(const json& doc);
 
+/// The config document parse_system_config reads back to an equal config:
+/// `{"topology": {...}, "tuning": {every knob}}`.
+json to_json(const system_config& config);
+
 /// Parses and validates a config file; `origin` prefixes error messages.
 caf::expected<system_config> load_system_config(const std::string& file);
 

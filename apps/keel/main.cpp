@@ -39,13 +39,17 @@ int main(int argc, char** argv) {
   std::string run_file;
   uint64_t seed = 0;
   auto run = scenario->add_subcommand(
-    "run", "run a scenario on the embedded runtime (real time, or a deterministic simulation with --mode sim) and check it");
+    "run", "run a scenario and check it: on the embedded runtime in real "
+           "time, as a deterministic simulation (--mode sim), or as a "
+           "cluster of real processes (--mode process)");
   run->add_option("file", run_file, "scenario JSON file")->required();
   run->add_option("--mode", opts.mode,
-                  "realtime (threads, wall clock; default) or sim "
+                  "realtime (threads, wall clock; default), sim "
                   "(deterministic simulation: virtual clock, seeded "
-                  "interleaving, byte-identical trace for equal seeds)")
-    ->check(CLI::IsMember({"realtime", "sim"}));
+                  "interleaving, byte-identical trace for equal seeds) or "
+                  "process (one keel node process per node on 127.0.0.1, "
+                  "real kill -9 / SIGSTOP / SIGCONT / restart)")
+    ->check(CLI::IsMember({"realtime", "sim", "process"}));
   auto seed_opt = run->add_option("--seed", seed,
                                   "override the scenario's seed (workload "
                                   "keys and every other random choice)");

@@ -49,6 +49,12 @@ void fail_step(driver_ptr self, fault_record rec, std::string why) {
   self->state.data->faults.push_back(std::move(rec));
 }
 
+/// Steps that act on a node's process in --mode process.
+bool process_step(const std::string& kind) {
+  return kind == "crash_node" || kind == "hang_node" || kind == "resume_node"
+         || kind == "restart_node";
+}
+
 bool network_step(const std::string& kind) {
   return kind == "partition" || kind == "heal" || kind == "delay_link"
          || kind == "drop_link" || kind == "hang_node"
@@ -99,9 +105,23 @@ void run_network_step(driver_ptr self, uint32_t index, bool undo) {
     self->spawn(workload_client, std::move(args));
     return;
   }
+  if (st.node_faults && step.kind == "hang_node") {
+    // Process mode: the end of a hang_node's for_ms (SIGCONT).
+    auto fault_index = st.data->faults.size();
+    record_fault(self, std::move(rec));
+    if (auto why = st.node_faults("resume_node", step.node); !why.empty()) {
+      st.data->faults[fault_index].error = why;
+      st.data->errors.push_back("step " + std::to_string(fault_index)
+                                + " (end_hang_node): " + why);
+    }
+    return;
+  }
   if (!ctx.net) {
     fail_step(self, std::move(rec),
-              "needs the simulated network: run with --mode sim");
+              st.node_faults ? "not available in --mode process (run with "
+                               "--mode sim)"
+                             : "needs the simulated network: run with --mode "
+                               "sim");
     return;
   }
   auto& net = *ctx.net;
@@ -222,6 +242,30 @@ void run_step(driver_ptr self, uint32_t index, assignment_table& table) {
     if (next <= st.started + std::chrono::milliseconds{step.until_ms})
       self->delayed_send(self, std::chrono::milliseconds{step.interval_ms},
                          step_atom::value, index);
+  } else if (st.node_faults && process_step(step.kind)) {
+    // Process mode: a real signal to the node's process.
+    rec.target = step.node;
+    if (step.kind == "crash_node" || step.kind == "hang_node")
+      for (auto& c : table.copies)
+        if (c.alive && c.node == step.node) {
+          rec.copies.push_back(c.copy);
+          rec.nodes.push_back(c.node);
+        }
+    // Traced before the signal: detection may be faster than this actor.
+    auto fault_index = st.data->faults.size();
+    record_fault(self, std::move(rec));
+    if (auto why = st.node_faults(step.kind, step.node); !why.empty()) {
+      st.data->faults[fault_index].error = why;
+      st.data->errors.push_back("step " + std::to_string(fault_index) + " ("
+                                + step.kind + "): " + why);
+      return;
+    }
+    if (step.kind == "hang_node" && step.for_ms > 0)
+      self->delayed_send(self, std::chrono::milliseconds{step.for_ms},
+                         undo_atom::value, index);
+  } else if (step.kind == "restart_node") {
+    rec.target = step.node;
+    fail_step(self, std::move(rec), "restart_node needs --mode process");
   } else if (step.kind == "crash_node") {
     rec.target = step.node;
     auto sup = st.handles.node_supervisors.find(step.node);
@@ -460,8 +504,10 @@ void collect(driver_ptr self) {
 caf::behavior scenario_driver(caf::stateful_actor<driver_state>* self,
                               std::shared_ptr<const scenario> sc,
                               system_handles handles,
-                              std::shared_ptr<run_data> data) {
+                              std::shared_ptr<run_data> data,
+                              node_fault_fn node_faults) {
   auto& st = self->state;
+  st.node_faults = std::move(node_faults);
   st.sc = std::move(sc);
   st.handles = std::move(handles);
   st.data = std::move(data);
@@ -501,7 +547,9 @@ caf::behavior scenario_driver(caf::stateful_actor<driver_state>* self,
       return st.done;
     },
     [self](step_atom, uint32_t index) {
-      if (network_step(self->state.sc->steps[index].kind)) {
+      auto& kind = self->state.sc->steps[index].kind;
+      if (network_step(kind)
+          && !(self->state.node_faults && process_step(kind))) {
         run_network_step(self, index, false);
         return;
       }

@@ -7,7 +7,9 @@
 // comes once `run_data` is complete. Everything else is internal.
 #pragma once
 
+#include <functional>
 #include <memory>
+#include <string>
 
 #include <caf/behavior.hpp>
 #include <caf/stateful_actor.hpp>
@@ -25,10 +27,18 @@ using flap_atom = caf::atom_constant<caf::atom("flap")>;
 using undo_atom = caf::atom_constant<caf::atom("undo")>;
 using live_atom = caf::atom_constant<caf::atom("live")>;
 
+/// Process mode (--mode process): carries out a node fault on the node's
+/// real process. `kind` is crash_node (SIGKILL), hang_node (SIGSTOP),
+/// resume_node (SIGCONT) or restart_node. Returns an empty string, or why it
+/// could not be done. Unset in the other modes.
+using node_fault_fn
+  = std::function<std::string(const std::string& kind, const node_id& node)>;
+
 struct driver_state {
   std::shared_ptr<const scenario> sc;
   system_handles handles;
   std::shared_ptr<run_data> data;
+  node_fault_fn node_faults;
   caf::response_promise done;
   size_t clients_done = 0;
   /// Clients started by overload steps (they report done like the others).
@@ -41,6 +51,7 @@ struct driver_state {
 caf::behavior scenario_driver(caf::stateful_actor<driver_state>* self,
                               std::shared_ptr<const scenario> sc,
                               system_handles handles,
-                              std::shared_ptr<run_data> data);
+                              std::shared_ptr<run_data> data,
+                              node_fault_fn node_faults);
 
 } // namespace keel::scenarios

@@ -8,6 +8,7 @@
 #include "runtime/error.hpp"
 #include "scenarios/engine/driver.hpp"
 #include "scenarios/engine/fuzz.hpp"
+#include "scenarios/engine/process_runner.hpp"
 #include "scenarios/engine/sim_runner.hpp"
 
 namespace keel::scenarios {
@@ -32,7 +33,8 @@ caf::expected<run_result> run_realtime(const scenario& sc,
       return handles.error();
     auto data = std::make_shared<run_data>();
     auto sc_ptr = std::make_shared<const scenario>(sc);
-    auto driver = sys.spawn(scenario_driver, sc_ptr, *handles, data);
+    auto driver = sys.spawn(scenario_driver, sc_ptr, *handles, data,
+                            node_fault_fn{});
     // Generous bound: the run's own length plus every timeout it may wait.
     auto bound = std::chrono::milliseconds{
       uint64_t{sc.workload.duration_ms} + sc.workload.request_timeout_ms
@@ -112,8 +114,11 @@ int run_scenario_file(const std::string& file, const run_options& opts,
     }
   }
   auto* trace_out = trace_file.is_open() ? &trace_file : nullptr;
-  auto result = opts.mode == "sim" ? run_sim(*sc, registry, trace_out)
-                                   : run_realtime(*sc, registry, trace_out);
+  auto result = opts.mode == "sim"
+                  ? run_sim(*sc, registry, trace_out)
+                : opts.mode == "process"
+                  ? run_process(*sc, registry, "/proc/self/exe", trace_out, err)
+                  : run_realtime(*sc, registry, trace_out);
   if (!result) {
     auto code = code_of(result.error());
     err << "keel: " << (code == error_code::invalid_config

@@ -30,7 +30,8 @@ caf::expected<run_result> run_realtime(const scenario& sc,
                                        std::ostream* trace_out = nullptr);
 
 struct run_options {
-  /// "realtime" (threads, wall clock) or "sim" (deterministic simulation).
+  /// "realtime" (threads, wall clock), "sim" (deterministic simulation) or
+  /// "process" (one `keel node` process per node, real signals).
   std::string mode = "realtime";
   std::optional<uint64_t> seed;
   std::string report_path;

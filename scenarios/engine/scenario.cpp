@@ -319,7 +319,10 @@ const std::vector<step_kind>& step_kinds() {
      "targets like kill_copy",
      read_slow_copy,
      {"app", "which", "partition", "copy", "delay_ms"}},
-    {"crash_node", "kill every actor of a logical node", read_crash_node,
+    {"crash_node",
+     "kill every actor of a logical node (--mode process: kill -9 its "
+     "process)",
+     read_crash_node,
      {"node"}},
     {"switchover",
      "planned switchover: move the active role of one partition (or of "
@@ -348,11 +351,17 @@ const std::vector<step_kind>& step_kinds() {
      read_drop_link,
      {"nodes", "probability", "for_ms"}},
     {"hang_node",
-     "stop a node (as SIGSTOP would): nothing reaches or leaves it until "
-     "resume_node, or for for_ms; then what queued is delivered",
+     "stop a node (as SIGSTOP would; --mode process: SIGSTOP): nothing "
+     "reaches or leaves it until resume_node (SIGCONT), or for for_ms; then "
+     "what queued is delivered",
      read_hang_node,
      {"node", "for_ms"}},
     {"resume_node", "resume a hung node", read_resume_node, {"node"}},
+    {"restart_node",
+     "--mode process only: start a crashed node's process again; it "
+     "rejoins the cluster and gets copies back",
+     read_resume_node,
+     {"node"}},
     {"overload",
      "a burst of `events` extra events at once, far above capacity: "
      "answered or refused (overloaded), never lost",

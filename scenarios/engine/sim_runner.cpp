@@ -122,7 +122,8 @@ caf::expected<run_result> run_sim(const scenario& sc,
       return handles.error();
     auto data = std::make_shared<run_data>();
     auto sc_ptr = std::make_shared<const scenario>(sc);
-    auto driver = sys.spawn(scenario_driver, sc_ptr, *handles, data);
+    auto driver = sys.spawn(scenario_driver, sc_ptr, *handles, data,
+                            node_fault_fn{});
     safety_monitor monitor;
     size_t seen = 0;
     std::optional<std::string> violation;

@@ -1,0 +1,216 @@
+#include "scenarios/engine/process_runner.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+
+#include "actors/bootstrap.hpp"
+#include "actors/cluster/cluster_node.hpp"
+#include "runtime/auth.hpp"
+#include "runtime/error.hpp"
+#include "scenarios/engine/driver.hpp"
+#include "scenarios/engine/node_processes.hpp"
+
+extern char** environ;
+
+namespace keel::scenarios {
+
+namespace {
+
+using steady = std::chrono::steady_clock;
+
+/// The last `n` lines of a file, for error messages.
+std::string tail_of(const std::string& path, size_t n = 8) {
+  std::ifstream in{path};
+  std::deque<std::string> lines;
+  for (std::string line; std::getline(in, line);) {
+    lines.push_back(line);
+    if (lines.size() > n)
+      lines.pop_front();
+  }
+  std::string result;
+  for (auto& l : lines)
+    result += "    " + l + "\n";
+  return result;
+}
+
+/// Reads a node's trace file; a truncated last line (killed mid-write) is
+/// skipped.
+void read_trace(const std::string& path, std::vector<trace_event>& out) {
+  std::ifstream in{path};
+  for (std::string line; std::getline(in, line);) {
+    auto j = json::parse(line, nullptr, false);
+    if (j.is_discarded() || !j.is_object() || !j.contains("event"))
+      continue;
+    trace_event ev;
+    ev.t_us = j.value("t_us", int64_t{0});
+    ev.name = j.value("event", std::string{});
+    j.erase("t_us");
+    j.erase("event");
+    ev.fields = std::move(j);
+    out.push_back(std::move(ev));
+  }
+}
+
+} // namespace
+
+caf::expected<run_result> run_process(const scenario& sc,
+                                      const app_registry& registry,
+                                      const std::string& keel_binary,
+                                      std::ostream* trace_out,
+                                      std::ostream& log) {
+  if (auto err = check_app_types(sc.system, registry))
+    return make_error(error_code::invalid_config,
+                      sc.origin + ": " + context_of(err));
+  if (sc.system.test_skip_epoch_bump)
+    return make_error(error_code::invalid_config,
+                      "--test-break is not available in --mode process");
+  auto wall_start = steady::now();
+  char dir_template[] = "/tmp/keel-scenario-XXXXXX";
+  if (::mkdtemp(dir_template) == nullptr)
+    return make_error(error_code::unavailable,
+                      std::string{"mkdtemp: "} + std::strerror(errno));
+  std::string dir = dir_template;
+  auto ports = free_ports(sc.system.nodes.size());
+  if (!ports)
+    return ports.error();
+  cluster_config ccfg;
+  ccfg.system = sc.system;
+  ccfg.secret = auth::make_nonce() + auth::make_nonce();
+  ccfg.secret_origin = std::string{"environment variable "} + secret_variable;
+  ccfg.startup_timeout_ms = 20000;
+  json endpoints = json::object();
+  for (size_t i = 0; i < sc.system.nodes.size(); ++i) {
+    auto& n = sc.system.nodes[i];
+    ccfg.endpoints[n] = endpoint{"127.0.0.1", (*ports)[i]};
+    endpoints[n] = to_string(ccfg.endpoints[n]);
+  }
+  auto doc = to_json(sc.system);
+  doc["cluster"] = json{{"endpoints", endpoints},
+                        {"secret_env", secret_variable},
+                        {"startup_timeout_ms", ccfg.startup_timeout_ms}};
+  auto origin = steady::now();
+  auto origin_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                     origin.time_since_epoch())
+                     .count();
+  auto procs = std::make_shared<node_processes>(keel_binary, dir, ccfg.secret,
+                                                origin_ns);
+  {
+    std::ofstream out{procs->cluster_path()};
+    out << doc.dump(2) << "\n";
+    if (!out)
+      return make_error(error_code::unavailable,
+                        procs->cluster_path() + ": cannot write");
+  }
+  for (auto& n : sc.system.nodes)
+    if (auto why = procs->start(n); !why.empty())
+      return make_error(error_code::unavailable, "starting node " + n + ": "
+                                                   + why);
+  run_result result;
+  std::vector<trace_event> trace;
+  size_t dropped = 0;
+  {
+    caf::actor_system_config cfg;
+    cluster::configure(cfg, ccfg);
+    caf::actor_system sys{cfg};
+    auto ctx = make_context(sys, sc.system, nullptr, nullptr,
+                            caf::actor_clock::time_point{origin});
+    auto ready = cluster::join_ready(
+      sys, ccfg, "scenario-runner",
+      steady::now() + std::chrono::milliseconds{ccfg.startup_timeout_ms + 5000});
+    if (!ready) {
+      std::string logs;
+      for (auto& n : sc.system.nodes)
+        logs += "  " + procs->log_path(n) + ":\n" + tail_of(procs->log_path(n));
+      procs->reap_all(log);
+      return make_error(error_code::unavailable,
+                        "the cluster did not start: "
+                          + context_of(ready.error()) + "\n" + logs
+                          + "  (kept " + dir + ")");
+    }
+    system_handles handles;
+    handles.ctx = ctx;
+    handles.controller = ready->controller;
+    handles.distributor = ready->distributor;
+    handles.fault_manager = ready->fault_manager;
+    for (auto& h : ready->nodes)
+      handles.nodes.emplace(h.node, h);
+    auto data = std::make_shared<run_data>();
+    auto sc_ptr = std::make_shared<const scenario>(sc);
+    node_fault_fn hook = [procs](const std::string& kind,
+                                 const node_id& node) -> std::string {
+      if (kind == "crash_node")
+        return procs->signal(node, SIGKILL);
+      if (kind == "hang_node")
+        return procs->signal(node, SIGSTOP);
+      if (kind == "resume_node")
+        return procs->signal(node, SIGCONT);
+      if (kind == "restart_node")
+        return procs->start(node);
+      return "not a process fault: " + kind;
+    };
+    auto driver = sys.spawn(scenario_driver, sc_ptr, handles, data, hook);
+    auto bound = std::chrono::milliseconds{
+      uint64_t{sc.workload.duration_ms} + sc.workload.request_timeout_ms
+      + sc.settle_timeout_ms + 60'000};
+    caf::error failure;
+    {
+      caf::scoped_actor self{sys};
+      self->request(driver, bound, run_atom::value)
+        .receive([](ok_atom) {},
+                 [&](caf::error& err) { failure = std::move(err); });
+    }
+    trace = ctx->trace->snapshot();
+    dropped = ctx->trace->dropped();
+    caf::anon_send_exit(driver, caf::exit_reason::user_shutdown);
+    if (failure)
+      data->errors.push_back("driver: " + render(failure));
+    for (auto& why : procs->unexpected_exits())
+      data->errors.push_back(why);
+    procs->reap_all(log);
+    result.data = std::move(*data);
+  }
+  for (auto& n : sc.system.nodes)
+    read_trace(procs->trace_path(n), trace);
+  std::stable_sort(trace.begin(), trace.end(),
+                   [](const trace_event& a, const trace_event& b) {
+                     return a.t_us < b.t_us;
+                   });
+  if (trace_out)
+    for (auto& ev : trace)
+      *trace_out << ev.to_json().dump() << "\n";
+  result.rep = check_run(sc, result.data, trace, dropped);
+  result.rep.mode = "process";
+  result.rep.wall_ms = std::chrono::duration<double, std::milli>(
+                         steady::now() - wall_start)
+                         .count();
+  if (result.rep.passed) {
+    for (auto& n : sc.system.nodes) {
+      ::unlink(procs->log_path(n).c_str());
+      ::unlink(procs->trace_path(n).c_str());
+    }
+    ::unlink(procs->cluster_path().c_str());
+    ::rmdir(dir.c_str());
+  } else {
+    log << "keel: the nodes' logs and traces are kept in " << dir << "\n";
+  }
+  return result;
+}
+
+} // namespace keel::scenarios

@@ -1,0 +1,202 @@
+// Cluster mode: the cluster file, the secret proofs, and real `keel node`
+// processes admitting (or refusing) each other and admin clients.
+#include <catch2/catch.hpp>
+
+#include <fstream>
+#include <sstream>
+
+#include <stdlib.h>
+#include <sys/wait.h>
+
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+
+#include "actors/cluster/cluster_node.hpp"
+#include "runtime/auth.hpp"
+#include "runtime/cluster_config.hpp"
+#include "runtime/error.hpp"
+#include "scenarios/engine/node_processes.hpp"
+
+using namespace keel;
+
+namespace {
+
+json base_doc() {
+  return json::parse(R"({
+    "topology": {"nodes": ["n1", "n2"],
+                 "apps": [{"name": "journal", "model": "2n", "copies": 2,
+                           "partitions": 4}]},
+    "cluster": {"endpoints": {"n1": "127.0.0.1:4701", "n2": "127.0.0.1:4702"},
+                "secret": "0123456789abcdef"}})");
+}
+
+std::string error_of(const json& doc) {
+  auto cfg = parse_cluster_config(doc);
+  REQUIRE_FALSE(cfg);
+  CHECK(code_of(cfg.error()) == error_code::invalid_config);
+  return context_of(cfg.error());
+}
+
+std::string slurp(const std::string& path) {
+  std::ifstream in{path};
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+struct temp_dir {
+  std::string path;
+  temp_dir() {
+    char tmpl[] = "/tmp/keel-cluster-test-XXXXXX";
+    REQUIRE(::mkdtemp(tmpl) != nullptr);
+    path = tmpl;
+  }
+  ~temp_dir() {
+    std::string cmd = "rm -rf '" + path + "'";
+    if (std::system(cmd.c_str()) != 0)
+      WARN("could not remove " + path);
+  }
+};
+
+/// Writes a two-node cluster file on free ports with `secret`.
+std::string write_cluster(const std::string& dir, const std::string& name,
+                          const std::vector<uint16_t>& ports,
+                          const std::string& secret) {
+  auto doc = base_doc();
+  doc["cluster"]["endpoints"]["n1"] = "127.0.0.1:" + std::to_string(ports[0]);
+  doc["cluster"]["endpoints"]["n2"] = "127.0.0.1:" + std::to_string(ports[1]);
+  doc["cluster"]["secret"] = secret;
+  doc["cluster"]["startup_timeout_ms"] = 2500;
+  auto path = dir + "/" + name;
+  std::ofstream out{path};
+  out << doc.dump(2);
+  return path;
+}
+
+int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+           std::chrono::steady_clock::now().time_since_epoch())
+    .count();
+}
+
+} // namespace
+
+TEST_CASE("cluster file: every error names the path") {
+  auto ok = parse_cluster_config(base_doc());
+  REQUIRE(ok);
+  CHECK(ok->endpoints.at("n2").port == 4702);
+  CHECK(ok->secret_origin == "$.cluster.secret");
+  auto doc = base_doc();
+  doc["cluster"]["endpoints"].erase("n2");
+  CHECK_THAT(error_of(doc), Catch::Contains("$.cluster.endpoints")
+                              && Catch::Contains("no endpoint for node \"n2\""));
+  doc = base_doc();
+  doc["cluster"]["endpoints"]["n2"] = "127.0.0.1:99999";
+  CHECK_THAT(error_of(doc), Catch::Contains("$.cluster.endpoints.n2"));
+  doc = base_doc();
+  doc["cluster"]["endpoints"]["n9"] = "127.0.0.1:1";
+  CHECK_THAT(error_of(doc), Catch::Contains("n9"));
+  doc = base_doc();
+  doc["cluster"]["secret"] = "short";
+  CHECK_THAT(error_of(doc), Catch::Contains("$.cluster.secret")
+                              && Catch::Contains("at least 16"));
+  doc = base_doc();
+  doc["cluster"]["secret_env"] = "KEEL_TEST_SECRET";
+  CHECK_THAT(error_of(doc), Catch::Contains("exactly one of"));
+  doc["cluster"].erase("secret");
+  ::unsetenv("KEEL_TEST_SECRET");
+  CHECK_THAT(error_of(doc), Catch::Contains("KEEL_TEST_SECRET is not set"));
+  ::setenv("KEEL_TEST_SECRET", "from-the-environment-1", 1);
+  auto env = parse_cluster_config(doc);
+  REQUIRE(env);
+  CHECK(env->secret == "from-the-environment-1");
+  CHECK(env->secret_origin == "environment variable KEEL_TEST_SECRET");
+  doc = base_doc();
+  doc["cluster"]["colour"] = "blue";
+  CHECK_THAT(error_of(doc), Catch::Contains("colour"));
+}
+
+TEST_CASE("auth: a proof binds secret, purpose, nonce and name") {
+  auto n = auth::make_nonce();
+  CHECK(n.size() == 32);
+  CHECK(n != auth::make_nonce());
+  auto p = auth::prove("secret-a", "keel-join", n, "n1");
+  CHECK(auth::same_proof(p, auth::prove("secret-a", "keel-join", n, "n1")));
+  CHECK_FALSE(auth::same_proof(p, auth::prove("secret-b", "keel-join", n, "n1")));
+  CHECK_FALSE(auth::same_proof(p, auth::prove("secret-a", "keel-gateway", n, "n1")));
+  CHECK_FALSE(auth::same_proof(p, auth::prove("secret-a", "keel-join", n, "n2")));
+  CHECK_FALSE(auth::same_proof(p, p.substr(1)));
+}
+
+TEST_CASE("cluster: nodes with the same secret form a cluster; an admin "
+          "client without it is refused") {
+  temp_dir dir;
+  auto ports = scenarios::free_ports(2);
+  REQUIRE(ports);
+  std::string secret = "the-right-secret-0001";
+  auto file = write_cluster(dir.path, "cluster.json", *ports, secret);
+  scenarios::node_processes procs{KEEL_BINARY, dir.path, secret, now_ns()};
+  REQUIRE(procs.start("n1", file).empty());
+  REQUIRE(procs.start("n2", file).empty());
+  auto cfg = load_cluster_config(file);
+  REQUIRE(cfg);
+  {
+    caf::actor_system_config sys_cfg;
+    cluster::configure(sys_cfg, *cfg);
+    caf::actor_system sys{sys_cfg};
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{10};
+    auto ready = cluster::join_ready(sys, *cfg, "test-admin", deadline);
+    REQUIRE(ready);
+    CHECK(ready->ready);
+    CHECK(ready->controller);
+    CHECK(ready->distributor);
+    CHECK(ready->nodes.size() == 2);
+    auto wrong = *cfg;
+    wrong.secret = "not-the-secret-0002";
+    auto refused = cluster::join(sys, wrong, "n1", "intruder",
+                                 std::chrono::steady_clock::now()
+                                   + std::chrono::milliseconds{300});
+    REQUIRE_FALSE(refused);
+    CHECK(code_of(refused.error()) == error_code::unauthorized);
+  }
+  CHECK_THAT(slurp(procs.log_path("n1")),
+             Catch::Contains("cluster ready (2 nodes")
+               && Catch::Contains("refused \"intruder\"")
+               && Catch::Contains("wrong cluster secret"));
+  CHECK_THAT(slurp(procs.log_path("n2")), Catch::Contains("joined 1 peers"));
+  std::ostringstream problems;
+  procs.reap_all(problems);
+  CHECK(problems.str().empty());  // both stopped cleanly on SIGTERM
+}
+
+TEST_CASE("cluster: a node started with the wrong secret is refused and the "
+          "cluster does not form with it") {
+  temp_dir dir;
+  auto ports = scenarios::free_ports(2);
+  REQUIRE(ports);
+  auto good = write_cluster(dir.path, "good.json", *ports,
+                            "the-right-secret-0001");
+  auto bad = write_cluster(dir.path, "bad.json", *ports,
+                           "a-wrong-secret-000002");
+  scenarios::node_processes procs{KEEL_BINARY, dir.path, "unused-unused-0",
+                                  now_ns()};
+  REQUIRE(procs.start("n1", good).empty());
+  REQUIRE(procs.start("n2", bad).empty());
+  auto s1 = procs.wait_exit("n1", 15000);
+  auto s2 = procs.wait_exit("n2", 15000);
+  REQUIRE(s1 != -1);
+  REQUIRE(s2 != -1);
+  CHECK(WIFEXITED(s1));
+  CHECK(WEXITSTATUS(s1) == 1);
+  CHECK(WIFEXITED(s2));
+  CHECK(WEXITSTATUS(s2) == 1);
+  auto log1 = slurp(procs.log_path("n1"));
+  auto log2 = slurp(procs.log_path("n2"));
+  INFO("n1:\n" << log1 << "\nn2:\n" << log2);
+  CHECK_THAT(log1, Catch::Contains("refused \"n2\"")
+                     && Catch::Contains("wrong cluster secret")
+                     && Catch::Contains("cluster did not form"));
+  CHECK_THAT(log1, !Catch::Contains("cluster ready"));
+  CHECK_THAT(log2, Catch::Contains("refused \"n1\"")
+                     && Catch::Contains("cluster did not form"));
+}
