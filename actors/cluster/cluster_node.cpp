@@ -1,6 +1,8 @@
 #include "actors/cluster/cluster_node.hpp"
 
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <csignal>
 #include <fstream>
 #include <thread>
@@ -68,6 +70,51 @@ caf::expected<join_reply> join_once(caf::actor_system& sys,
   return reply;
 }
 
+/// Takes SIGTERM and SIGINT for the whole process (blocked in every thread,
+/// taken by sigwait in its own thread), so that a stop request is seen at
+/// any time, also while the node is still joining its peers.
+class signal_waiter {
+public:
+  signal_waiter() {
+    sigemptyset(&set_);
+    sigaddset(&set_, SIGTERM);
+    sigaddset(&set_, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set_, nullptr);
+    thread_ = std::thread{[this] {
+      int sig = 0;
+      sigwait(&set_, &sig);
+      std::lock_guard<std::mutex> guard{mtx_};
+      signal_ = sig;
+      cv_.notify_all();
+    }};
+  }
+
+  ~signal_waiter() {
+    if (!stopped())
+      pthread_kill(thread_.native_handle(), SIGTERM);
+    thread_.join();
+  }
+
+  bool stopped() const {
+    std::lock_guard<std::mutex> guard{mtx_};
+    return signal_ != 0;
+  }
+
+  /// Blocks until a stop signal arrives; returns it.
+  int wait() {
+    std::unique_lock<std::mutex> guard{mtx_};
+    cv_.wait(guard, [this] { return signal_ != 0; });
+    return signal_;
+  }
+
+private:
+  sigset_t set_;
+  mutable std::mutex mtx_;
+  std::condition_variable cv_;
+  int signal_ = 0;
+  std::thread thread_;
+};
+
 } // namespace
 
 std::chrono::milliseconds connection_timeout(const cluster_config& config) {
@@ -90,11 +137,13 @@ void configure(caf::actor_system_config& cfg, const cluster_config& config) {
 caf::expected<join_reply> join(caf::actor_system& sys,
                                const cluster_config& config,
                                const node_id& expect, const std::string& from,
-                               steady::time_point deadline) {
+                               steady::time_point deadline,
+                               const std::function<bool()>& cancelled) {
   if (config.endpoints.count(expect) == 0)
     return make_error(error_code::invalid_config,
                       "no endpoint for node \"" + expect + "\"");
   caf::error last;
+  auto stop = [&] { return cancelled && cancelled(); };
   do {
     auto reply = join_once(sys, config, expect, from, deadline);
     if (reply)
@@ -106,8 +155,13 @@ caf::expected<join_reply> join(caf::actor_system& sys,
                    : std::chrono::milliseconds{100};
     if (steady::now() + pause >= deadline)
       break;
-    std::this_thread::sleep_for(pause);
-  } while (steady::now() < deadline);
+    for (auto until = steady::now() + pause;
+         steady::now() < until && !stop();)
+      std::this_thread::sleep_for(std::chrono::milliseconds{10});
+  } while (steady::now() < deadline && !stop());
+  if (stop())
+    return make_error(error_code::unavailable, "stopped while joining node "
+                                                 + expect);
   return make_error(code_of(last) == error_code::unauthorized
                       ? error_code::unauthorized
                       : error_code::unavailable,
@@ -146,12 +200,9 @@ int run_node(const cluster_config& config, const node_id& name,
     err << "keel: " << context_of(e) << "\n";
     return 2;
   }
-  // Signals end the node; they are taken by sigwait below, in this thread.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  // Before any other thread starts: they all inherit the blocked signals.
+  signal_waiter signals;
+  auto cancelled = [&signals] { return signals.stopped(); };
   std::ofstream trace_file;
   if (!opts.trace_path.empty()) {
     trace_file.open(opts.trace_path, std::ios::app);
@@ -213,7 +264,12 @@ int run_node(const cluster_config& config, const node_id& name,
     for (auto& other : config.system.nodes) {
       if (other == name)
         continue;
-      auto reply = join(sys, config, other, name, deadline);
+      auto reply = join(sys, config, other, name, deadline, cancelled);
+      if (!reply && signals.stopped()) {
+        out << prefix << "stopped while joining its peers" << std::endl;
+        stop_all();
+        return 0;
+      }
       if (!reply) {
         err << prefix << "cluster did not form within "
             << config.startup_timeout_ms << " ms: " << context_of(reply.error())
@@ -266,8 +322,7 @@ int run_node(const cluster_config& config, const node_id& name,
       });
       return caf::behavior{[](ok_atom) {}};
     });
-    int sig = 0;
-    sigwait(&stop_signals, &sig);
+    auto sig = signals.wait();
     caf::anon_send_exit(watcher, caf::exit_reason::user_shutdown);
     if (exit_code == 0)
       out << prefix << "stopping (" << (sig == SIGTERM ? "SIGTERM" : "SIGINT")

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <ostream>
 #include <string>
@@ -42,10 +43,12 @@ std::chrono::milliseconds connection_timeout(const cluster_config& config);
 /// checks that the gateway proves it too and is node `expect`. Retries
 /// (connection refused, not yet published, refused) until `deadline`; the
 /// error names the last reason.
+/// `cancelled`, if set, is polled between attempts: true ends the wait.
 caf::expected<join_reply> join(caf::actor_system& sys,
                                const cluster_config& config,
                                const node_id& expect, const std::string& from,
-                               std::chrono::steady_clock::time_point deadline);
+                               std::chrono::steady_clock::time_point deadline,
+                               const std::function<bool()>& cancelled = {});
 
 /// Asks the control node until it reports the system activated (ready), up
 /// to `deadline`.
@@ -64,8 +67,9 @@ struct node_options {
 };
 
 /// `keel node`: runs node `name` until SIGTERM or SIGINT (exit 0) or until
-/// it cannot start or its node fails (exit 1). Blocks SIGTERM and SIGINT in
-/// the calling thread first (call it before starting other threads).
+/// it cannot start or its node fails (exit 1); a stop signal during startup
+/// ends it too. Takes SIGTERM and SIGINT for the whole process: call it
+/// before starting other threads.
 int run_node(const cluster_config& config, const node_id& name,
              const app_registry& registry, const node_options& opts,
              std::ostream& out, std::ostream& err);
