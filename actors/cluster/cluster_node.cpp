@@ -36,7 +36,8 @@ caf::expected<join_reply> join_once(caf::actor_system& sys,
                                     const cluster_config& config,
                                     const node_id& expect,
                                     const std::string& from,
-                                    steady::time_point deadline) {
+                                    steady::time_point deadline,
+                                    const node_handles& mine) {
   auto& ep = config.endpoints.at(expect);
   auto gw = sys.middleman().remote_actor<gateway_actor>(ep.host, ep.port);
   if (!gw)
@@ -54,6 +55,7 @@ caf::expected<join_reply> join_once(caf::actor_system& sys,
   req.nonce = nonce;
   req.proof = auth::prove(config.secret, "keel-join", nonce, from);
   req.client_nonce = auth::make_nonce();
+  req.handles = mine;
   join_reply reply;
   self->request(*gw, remaining(deadline), join_atom::value, req)
     .receive([&](join_reply& x) { reply = std::move(x); },
@@ -138,14 +140,15 @@ caf::expected<join_reply> join(caf::actor_system& sys,
                                const cluster_config& config,
                                const node_id& expect, const std::string& from,
                                steady::time_point deadline,
-                               const std::function<bool()>& cancelled) {
+                               const std::function<bool()>& cancelled,
+                               const node_handles& mine) {
   if (config.endpoints.count(expect) == 0)
     return make_error(error_code::invalid_config,
                       "no endpoint for node \"" + expect + "\"");
   caf::error last;
   auto stop = [&] { return cancelled && cancelled(); };
   do {
-    auto reply = join_once(sys, config, expect, from, deadline);
+    auto reply = join_once(sys, config, expect, from, deadline, mine);
     if (reply)
       return reply;
     last = reply.error();
@@ -264,7 +267,8 @@ int run_node(const cluster_config& config, const node_id& name,
     for (auto& other : config.system.nodes) {
       if (other == name)
         continue;
-      auto reply = join(sys, config, other, name, deadline, cancelled);
+      auto reply = join(sys, config, other, name, deadline, cancelled,
+                        spawned->handles);
       if (!reply && signals.stopped()) {
         out << prefix << "stopped while joining its peers" << std::endl;
         stop_all();

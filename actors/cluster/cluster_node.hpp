@@ -44,11 +44,13 @@ std::chrono::milliseconds connection_timeout(const cluster_config& config);
 /// (connection refused, not yet published, refused) until `deadline`; the
 /// error names the last reason.
 /// `cancelled`, if set, is polled between attempts: true ends the wait.
+/// A node passes its own handles in `mine` (see join_request::handles).
 caf::expected<join_reply> join(caf::actor_system& sys,
                                const cluster_config& config,
                                const node_id& expect, const std::string& from,
                                std::chrono::steady_clock::time_point deadline,
-                               const std::function<bool()>& cancelled = {});
+                               const std::function<bool()>& cancelled = {},
+                               const node_handles& mine = {});
 
 /// Asks the control node until it reports the system activated (ready), up
 /// to `deadline`.

@@ -54,6 +54,14 @@ gateway_actor::behavior_type gateway_impl(gateway_pointer self,
       if (!auth::same_proof(expected, req.proof))
         return refuse("wrong cluster secret");
       auto reply = st.cell->get();
+      // A node (re)joining a running system: its process may be new.
+      auto& nodes = st.ctx->config.nodes;
+      if (reply.ready && reply.fault_manager && req.handles.agent
+          && req.handles.router && req.handles.node == req.from
+          && req.from != st.node && sender
+          && req.handles.agent.node() == sender->node()
+          && std::find(nodes.begin(), nodes.end(), req.from) != nodes.end())
+        self->send(reply.fault_manager, rejoin_atom::value, req.handles);
       reply.node = st.node;
       reply.proof = auth::prove(st.secret, "keel-gateway", req.client_nonce,
                                 st.node);

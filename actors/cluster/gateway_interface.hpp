@@ -29,12 +29,16 @@ struct join_request {
   std::string proof;
   /// The asker's nonce: the reply proves the gateway knows the secret too.
   std::string client_nonce;
+  /// A node's own agent and router (empty for an admin client). When the
+  /// control node admits a node while the system runs, the fault manager
+  /// gets these: a restarted node rejoins this way.
+  node_handles handles;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, join_request& x) {
   return f(caf::meta::type_name("keel_join_request"), x.from, x.nonce,
-           x.proof, x.client_nonce);
+           x.proof, x.client_nonce, x.handles);
 }
 
 /// What an admitted peer learns.

@@ -102,9 +102,10 @@ void isolate_all(fault_manager_pointer self,
   }
 }
 
+/// `after` runs once the node is reported to the controller.
 void on_node_down(fault_manager_pointer self,
                   fault_manager_state::watched_node dead,
-                  const caf::error& reason) {
+                  const caf::error& reason, std::function<void()> after = {}) {
   auto& st = self->state;
   auto why = render(reason);
   st.ctx->emit(self, "node_down", json{{"node", dead.node}, {"reason", why}});
@@ -112,9 +113,24 @@ void on_node_down(fault_manager_pointer self,
   // does, a little later). Isolate them all now, stop watching them, and
   // report the node once: the controller recovers its copies.
   isolate_all(self, take_copies_of(self, dead.node), "down", true,
-              [self, node = dead.node, why] {
+              [self, node = dead.node, why, after] {
                 self->send(self->state.listener, node_failed{node, why});
+                if (after)
+                  after();
               });
+}
+
+/// A node came back as a new process (cluster mode) with `h`: watch it and
+/// have the controller take it back.
+void on_node_joined(fault_manager_pointer self, const node_handles& h) {
+  auto& st = self->state;
+  st.ctx->emit(self, "node_joined", json{{"node", h.node}});
+  self->monitor(h.agent);
+  st.nodes[h.node] = fault_manager_state::watched_node{h.node, h.agent,
+                                                       h.router};
+  st.unreachable.erase(h.node);
+  st.rejoining.insert(h.node);
+  self->send(st.listener, rejoin_atom::value, h);
 }
 
 /// Nodes whose agent still runs but that the control node no longer hears
@@ -256,6 +272,28 @@ fault_manager_impl(fault_manager_pointer self, context_ptr ctx,
       return ok_atom::value;
     },
     [self](node_view& view) { on_view(self, view); },
+    [self](rejoin_atom, node_handles& h) {
+      auto& st = self->state;
+      if (!h.agent || !h.router)
+        return;
+      auto i = st.nodes.find(h.node);
+      if (i == st.nodes.end()) {
+        on_node_joined(self, h);
+        return;
+      }
+      if (i->second.agent == h.agent)
+        return;  // the process already watched
+      // An older process of the node is still watched: it is gone (its
+      // successor holds the endpoint); report it first.
+      auto old = std::move(i->second);
+      st.nodes.erase(i);
+      self->demonitor(old.agent.address());
+      st.unreachable.erase(h.node);
+      on_node_down(self, std::move(old),
+                   make_error(error_code::unavailable,
+                              "replaced by a restarted process"),
+                   [self, h] { on_node_joined(self, h); });
+    },
     [self](node_up_atom, node_id& node, bool ok) {
       auto& st = self->state;
       st.rejoining.erase(node);

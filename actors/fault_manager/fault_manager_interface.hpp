@@ -41,6 +41,19 @@ typename Inspector::result_type inspect(Inspector& f, node_failed& x) {
            x.may_return);
 }
 
+/// What bootstrap hands the controller: every node's agent and router.
+struct node_handles {
+  node_id node;
+  node_agent_actor agent;
+  router_actor router;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, node_handles& x) {
+  return f(caf::meta::type_name("keel_node_handles"), x.node, x.agent,
+           x.router);
+}
+
 /// Who receives fault reports (the system controller).
 using fault_listener_actor = caf::typed_actor<
   caf::reacts_to<copy_failed>, caf::reacts_to<node_failed>,
@@ -51,6 +64,11 @@ using fault_listener_actor = caf::typed_actor<
   // fault_manager -> controller: a node declared failed is reachable again;
   // reset it and use it again. The controller answers with node_up.
   caf::reacts_to<rejoin_atom, node_id>,
+  // fault_manager -> controller: a node declared failed came back as a new
+  // process (cluster mode: restarted, admitted by the control node's
+  // gateway) with new handles: use them, tell every agent its new peer,
+  // reset it and use it again. Answered with node_up.
+  caf::reacts_to<rejoin_atom, node_handles>,
   // fault_manager -> controller: a node fenced itself for want of a
   // majority but was not declared failed (its copies kept their state):
   // promote its actives again and lift the fence. Answered with node_up.
@@ -69,6 +87,11 @@ using fault_manager_actor = caf::typed_actor<
                   router_actor>::with<ok_atom>,
   // control node's agent -> fault_manager: which nodes it hears.
   caf::reacts_to<node_view>,
+  // control node's gateway -> fault_manager: node `handles.node` proved the
+  // cluster secret with these handles. A node that is down, or watched
+  // with other handles (an older process), is watched again with these and
+  // rejoins; the handles already watched are ignored.
+  caf::reacts_to<rejoin_atom, node_handles>,
   // controller -> fault_manager: a rejoining node was reset (true) or could
   // not be (false: it counts as failed again).
   caf::reacts_to<node_up_atom, node_id, bool>>;

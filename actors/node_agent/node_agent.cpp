@@ -212,15 +212,25 @@ node_agent_actor::behavior_type node_agent_impl(node_agent_pointer self,
     [self](peers_atom, agent_peers& msg) {
       auto& st = self->state;
       auto now = st.ctx->now_us(self);
+      // A peer whose agent is unchanged keeps what was heard of it (an
+      // update after a restart elsewhere must not hide a silent peer).
+      auto before = std::move(st.peers);
       st.peers.clear();
-      for (size_t i = 0; i < msg.nodes.size() && i < msg.agents.size(); ++i)
-        if (msg.nodes[i] != st.node)
-          st.peers[msg.nodes[i]]
-            = node_agent_state::peer{
-              caf::actor_cast<node_agent_actor>(msg.agents[i]), now, false};
+      for (size_t i = 0; i < msg.nodes.size() && i < msg.agents.size(); ++i) {
+        if (msg.nodes[i] == st.node)
+          continue;
+        auto agent = caf::actor_cast<node_agent_actor>(msg.agents[i]);
+        auto old = before.find(msg.nodes[i]);
+        if (old != before.end() && old->second.agent == agent)
+          st.peers[msg.nodes[i]] = old->second;
+        else
+          st.peers[msg.nodes[i]] = node_agent_state::peer{agent, now, false};
+      }
       st.listener = msg.listener;
+      bool first = before.empty();
       heartbeat_round(self);
-      schedule_heartbeat(self);
+      if (first)
+        schedule_heartbeat(self);
     },
     [self](heartbeat& hb) {
       auto& st = self->state;

@@ -861,6 +861,24 @@ void switchover(self_ptr self, partition_key key, switchover_reply reply,
       });
 }
 
+/// Tells every node agent who its peers are (after a node came back with
+/// new handles); the control node's agent reports to the fault manager.
+void send_peers(self_ptr self) {
+  auto& st = self->state;
+  agent_peers peers;
+  for (auto& [node, h] : st.nodes) {
+    peers.nodes.push_back(node);
+    peers.agents.push_back(caf::actor_cast<caf::actor>(h.agent));
+  }
+  for (auto& [node, h] : st.nodes) {
+    auto msg = peers;
+    if (node == st.ctx->control_node)
+      msg.listener = caf::actor_cast<view_listener_actor>(
+        st.handles.fault_manager);
+    self->send(h.agent, peers_atom::value, std::move(msg));
+  }
+}
+
 /// A rejoining node could not be reset: it counts as failed again (the
 /// fault manager tries once more when it next hears it).
 void rejoin_failed(self_ptr self, const node_id& node, const caf::error& err) {
@@ -1057,6 +1075,18 @@ system_controller_impl(system_controller_pointer self, context_ptr ctx) {
     [self](self_fence_atom, node_id& node) {
       enqueue(self, [self, node](std::function<void()> done) {
         reinstate_node(self, node, std::move(done));
+      });
+    },
+    [self](rejoin_atom, node_handles& h) {
+      enqueue(self, [self, h](std::function<void()> done) {
+        auto& st = self->state;
+        st.nodes[h.node] = h;
+        for (auto& n : st.handles.nodes)
+          if (n.node == h.node)
+            n = h;
+        emit(self, "node_restarted", json{{"node", h.node}});
+        send_peers(self);
+        rejoin_node(self, h.node, std::move(done));
       });
     },
     [self](rejoin_atom, node_id& node) {

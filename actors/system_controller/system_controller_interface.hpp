@@ -56,19 +56,6 @@ typename Inspector::result_type inspect(Inspector& f, assignment_table& x) {
            x.copies, x.failed_nodes, x.recoveries_pending);
 }
 
-/// What bootstrap hands the controller: every node's agent and router.
-struct node_handles {
-  node_id node;
-  node_agent_actor agent;
-  router_actor router;
-};
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, node_handles& x) {
-  return f(caf::meta::type_name("keel_node_handles"), x.node, x.agent,
-           x.router);
-}
-
 /// What bootstrap hands the controller to activate the system.
 struct activation {
   std::vector<node_handles> nodes;

@@ -1,7 +1,7 @@
 // keel: the command line.
 //
-//   keel scenario run FILE [--mode realtime|sim] [--seed N] [--report FILE]
-//                          [--trace FILE] [--quiet]
+//   keel scenario run FILE [--mode realtime|sim|process] [--seed N] [--report FILE]
+//                          [--trace FILE] [--quiet] [--repeat N]
 //   keel scenario fuzz FILE --seeds A..B [--out DIR] [--quiet]
 //   keel scenario check FILE
 //   keel config check FILE
@@ -58,6 +58,12 @@ int main(int argc, char** argv) {
   run->add_option("--trace", opts.trace_path,
                   "write every trace event to this file as JSON lines");
   run->add_flag("--quiet", opts.quiet, "print the summary only if a check fails");
+  run->add_option("--repeat", opts.repeat,
+                  "run N times with seeds SEED, SEED+1, ...: one line per "
+                  "run, then per fault kind the distribution (min/p50/p90/"
+                  "max) of detection, failover and service-back times; "
+                  "exit 1 if any run failed")
+    ->check(CLI::Range(1u, 100000u));
   // Test only, hidden from --help: break keel on purpose so that a test can
   // show the checks catch it. Unknown names: exit 2 (apply_test_break).
   auto test_break_help = "test only: break keel on purpose (epoch_bump: "

@@ -461,6 +461,33 @@ report check_run(const scenario& sc, const run_data& data,
       res.passed = next == 3;
       res.detail = next == 3 ? "restart, failover, node out of service"
                              : std::string{"stopped before "} + rungs[next];
+    } else if (c.name == "restarted_nodes_used") {
+      // Every node a restart_node step brought back rejoined and hosts a
+      // live copy at the end.
+      std::set<std::string> restarted;
+      std::set<std::string> rejoined;
+      for (auto& e : trace) {
+        if (e.name == "fault_injected" && str(e.fields, "kind") == "restart_node")
+          restarted.insert(str(e.fields, "target"));
+        else if (e.name == "node_rejoined"
+                 && restarted.count(str(e.fields, "node")) > 0)
+          rejoined.insert(str(e.fields, "node"));
+      }
+      res.passed = !restarted.empty();
+      res.detail = restarted.empty() ? "no node was restarted" : "";
+      for (auto& node : restarted) {
+        std::string hosts;
+        for (auto& copy : data.final_assignment.copies)
+          if (copy.alive && copy.node == node)
+            hosts += (hosts.empty() ? "" : ", ") + to_string(copy.copy);
+        bool ok = rejoined.count(node) > 0 && !hosts.empty();
+        res.passed = res.passed && ok;
+        res.detail += (res.detail.empty() ? "" : "; ") + node
+                      + (rejoined.count(node) > 0 ? " rejoined"
+                                                  : " never rejoined")
+                      + (hosts.empty() ? ", hosts no copy"
+                                       : ", hosts " + hosts);
+      }
     } else if (c.name == "all_answered") {
       res.passed = ev.failed == 0 && ev.open == 0;
       res.detail = std::to_string(ev.failed) + " failed (timeout), "

@@ -82,6 +82,100 @@ caf::error apply_test_break(scenario& sc, const std::string& name) {
                       + known + ")");
 }
 
+namespace {
+
+caf::expected<run_result> run_in_mode(const scenario& sc,
+                                      const run_options& opts,
+                                      const app_registry& registry,
+                                      std::ostream* trace_out,
+                                      std::ostream& err) {
+  if (opts.mode == "sim")
+    return run_sim(sc, registry, trace_out);
+  if (opts.mode == "process")
+    return run_process(sc, registry, "/proc/self/exe", trace_out, err);
+  return run_realtime(sc, registry, trace_out);
+}
+
+/// "min / p50 / p90 / max (n)" of `xs` in ms.
+std::string distribution(std::vector<double> xs) {
+  if (xs.empty())
+    return "none";
+  std::sort(xs.begin(), xs.end());
+  auto at = [&](double q) {
+    auto i = static_cast<size_t>(q * static_cast<double>(xs.size() - 1) + 0.5);
+    return xs[std::min(i, xs.size() - 1)];
+  };
+  char buf[160];
+  std::snprintf(buf, sizeof(buf),
+                "min %.1f / p50 %.1f / p90 %.1f / max %.1f ms (%zu)",
+                xs.front(), at(0.5), at(0.9), xs.back(), xs.size());
+  return buf;
+}
+
+} // namespace
+
+int repeat_runs(const scenario& base, const std::string& file,
+                const run_options& opts, const app_registry& registry,
+                std::ostream& out, std::ostream& err) {
+  // Per fault kind: detection, failover complete (the fault's slowest
+  // partition promoted) and service back (its slowest first event).
+  std::map<std::string, std::vector<double>> detected, promoted, served;
+  uint32_t failed = 0;
+  for (uint32_t i = 0; i < opts.repeat; ++i) {
+    auto sc = base;
+    sc.seed = base.seed + i;
+    auto result = run_in_mode(sc, opts, registry, nullptr, err);
+    if (!result) {
+      err << "keel: run " << i << " (seed " << sc.seed
+          << "): system failed to start: " << render(result.error()) << "\n";
+      ++failed;
+      continue;
+    }
+    auto& rep = result->rep;
+    if (!rep.passed) {
+      ++failed;
+      out << summarize(rep, result->data);
+      err << "keel: run " << i << " failed; replay with: keel scenario run "
+          << file << " --mode " << opts.mode << " --seed " << sc.seed << "\n";
+    }
+    std::string line;
+    for (auto& d : rep.detections) {
+      if (!d.any_target || d.kind.rfind("end_", 0) == 0)
+        continue;
+      double slowest_promoted = -1;
+      double slowest_served = -1;
+      for (auto& f : rep.failovers)
+        if (f.fault == d.fault) {
+          slowest_promoted = std::max(slowest_promoted, f.promoted_ms);
+          slowest_served = std::max(slowest_served, f.first_event_ms);
+        }
+      if (d.detected_ms >= 0)
+        detected[d.kind].push_back(d.detected_ms);
+      if (slowest_promoted >= 0)
+        promoted[d.kind].push_back(slowest_promoted);
+      if (slowest_served >= 0)
+        served[d.kind].push_back(slowest_served);
+      char buf[200];
+      std::snprintf(buf, sizeof(buf),
+                    " %s detected %.1f, failed over %.1f, served %.1f ms;",
+                    d.kind.c_str(), d.detected_ms, slowest_promoted,
+                    slowest_served);
+      line += buf;
+    }
+    out << "run " << i << " seed " << sc.seed << ": "
+        << (rep.passed ? "PASS" : "FAIL") << ", lost " << rep.events.lost
+        << ", duplicated " << rep.events.duplicated << ";" << line
+        << std::endl;
+  }
+  out << opts.repeat << " runs, " << (opts.repeat - failed) << " passed\n";
+  for (auto& [kind, xs] : detected) {
+    out << kind << ":\n  detected     " << distribution(xs) << "\n"
+        << "  failed over  " << distribution(promoted[kind]) << "\n"
+        << "  served again " << distribution(served[kind]) << "\n";
+  }
+  return failed == 0 ? 0 : 1;
+}
+
 int run_scenario_file(const std::string& file, const run_options& opts,
                       const app_registry& registry, std::ostream& out,
                       std::ostream& err) {
@@ -114,11 +208,9 @@ int run_scenario_file(const std::string& file, const run_options& opts,
     }
   }
   auto* trace_out = trace_file.is_open() ? &trace_file : nullptr;
-  auto result = opts.mode == "sim"
-                  ? run_sim(*sc, registry, trace_out)
-                : opts.mode == "process"
-                  ? run_process(*sc, registry, "/proc/self/exe", trace_out, err)
-                  : run_realtime(*sc, registry, trace_out);
+  if (opts.repeat > 1)
+    return repeat_runs(*sc, file, opts, registry, out, err);
+  auto result = run_in_mode(*sc, opts, registry, trace_out, err);
   if (!result) {
     auto code = code_of(result.error());
     err << "keel: " << (code == error_code::invalid_config

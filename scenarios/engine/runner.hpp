@@ -37,6 +37,10 @@ struct run_options {
   std::string report_path;
   std::string trace_path;
   bool quiet = false;
+  /// Runs with seeds seed, seed + 1, ... (> 1: one line per run and the
+  /// distribution of detection, failover and service times per fault kind;
+  /// --report and --trace are not written).
+  uint32_t repeat = 1;
   /// Test only: break keel on purpose (one of test_breaks()) to show that
   /// the checks catch it. Empty: nothing broken.
   std::string test_break;
@@ -49,6 +53,12 @@ const std::vector<std::string>& test_breaks();
 /// Applies the test break `name` (may be empty) to `sc`. Errors:
 /// error_code::invalid_config naming the known breaks.
 caf::error apply_test_break(scenario& sc, const std::string& name);
+
+/// `keel scenario run --repeat N`: runs `sc` N times (seeds from its own
+/// on) and prints per-run lines and distributions. 0 all passed, 1 not.
+int repeat_runs(const scenario& sc, const std::string& file,
+                const run_options& opts, const app_registry& registry,
+                std::ostream& out, std::ostream& err);
 
 /// `keel scenario run`: load, run, print, write. Returns the exit code:
 /// 0 every check passed, 1 a check failed or the run broke, 2 bad input.

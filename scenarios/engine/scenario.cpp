@@ -13,7 +13,7 @@ const std::vector<std::string>& check_names() {
     "single_active", "recovered_within_ms", "all_partitions_active",
     "all_answered", "detected_within_ms", "no_unexpected_failures",
     "escalation_ladder", "switchovers_completed", "forwards_exactly_once",
-    "redundancy_restored_within_ms"};
+    "redundancy_restored_within_ms", "restarted_nodes_used"};
   return names;
 }
 
