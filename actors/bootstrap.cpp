@@ -101,12 +101,14 @@ caf::error check_app_types(const system_config& config,
 context_ptr make_context(caf::actor_system& sys, system_config config,
                          std::ostream* trace_out,
                          std::shared_ptr<network> net,
-                         std::optional<caf::actor_clock::time_point> origin) {
+                         std::optional<caf::actor_clock::time_point> origin,
+                         bool detached_agents) {
   auto ctx = std::make_shared<runtime_context>();
   ctx->trace = std::make_shared<trace_sink>(config.knobs.trace_buffer_max,
                                             trace_out);
   ctx->config = std::move(config);
   ctx->start = origin ? *origin : sys.clock().now();
+  ctx->detached_agents = detached_agents;
   ctx->control_node = ctx->config.nodes.front();
   if (net) {
     ctx->net = std::move(net);
@@ -189,7 +191,10 @@ spawn_node(caf::actor_system& sys, const context_ptr& ctx,
   spec.children.push_back(child_spec{
     "node_agent", [cells, node, ctx, reg = &registry](
                     caf::actor_system& sys, const caf::actor& parent) {
-      cells->agent = sys.spawn(node_agent_impl, node, ctx, reg, parent);
+      cells->agent = ctx->detached_agents
+                       ? sys.spawn<caf::detached>(node_agent_impl, node, ctx,
+                                                  reg, parent)
+                       : sys.spawn(node_agent_impl, node, ctx, reg, parent);
       return untyped(cells->agent);
     }});
   auto sup = spawn_supervisor(sys, std::move(spec));

@@ -119,10 +119,12 @@ start_system(caf::actor_system& sys, context_ptr ctx,
 /// cross-node traffic goes through that simulated network.
 /// `origin`, if set, is the time origin instead of now (cluster processes
 /// of one scenario run share one, so that their traces merge).
+/// `detached_agents`: see runtime_context (cluster mode sets it).
 context_ptr make_context(caf::actor_system& sys, system_config config,
                          std::ostream* trace_out = nullptr,
                          std::shared_ptr<network> net = nullptr,
                          std::optional<caf::actor_clock::time_point> origin
-                         = std::nullopt);
+                         = std::nullopt,
+                         bool detached_agents = false);
 
 } // namespace keel

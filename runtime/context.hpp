@@ -33,6 +33,9 @@ struct runtime_context {
   /// that swallows requests it does not let through (they time out).
   std::shared_ptr<network> net;
   caf::actor blackhole;
+  /// Cluster mode: node agents run on their own thread (caf::detached), so
+  /// that application load on the scheduler cannot delay heartbeats.
+  bool detached_agents = false;
 
   /// Microseconds since `start` on `self`'s clock.
   int64_t now_us(caf::local_actor* self) const {

@@ -226,7 +226,7 @@ int run_node(const cluster_config& config, const node_id& name,
         std::chrono::nanoseconds{*opts.origin_ns}};
     auto ctx = make_context(sys, config.system,
                             trace_file.is_open() ? &trace_file : nullptr,
-                            nullptr, origin);
+                            nullptr, origin, true);
     auto timeout = std::chrono::milliseconds{
       config.system.knobs.control_timeout_ms * 5};
     auto deadline = steady::now()

@@ -235,7 +235,21 @@ node_agent_actor::behavior_type node_agent_impl(node_agent_pointer self,
     [self](heartbeat& hb) {
       auto& st = self->state;
       if (auto i = st.peers.find(hb.from); i != st.peers.end()) {
-        i->second.last_heard_us = st.ctx->now_us(self);
+        auto now = st.ctx->now_us(self);
+        // Measures starvation: the longest gap between two heartbeats from
+        // one peer, traced whenever it grows past one interval (a gap of
+        // heartbeat_misses intervals is a detection).
+        auto gap = now - i->second.last_heard_us;
+        auto interval = int64_t{st.ctx->config.knobs.heartbeat_interval_ms}
+                        * 1000;
+        if (gap > st.max_gap_us && gap > interval) {
+          st.max_gap_us = gap;
+          st.ctx->emit(self, "heartbeat_gap_max",
+                       json{{"node", st.node},
+                            {"from", hb.from},
+                            {"gap_ms", static_cast<double>(gap) / 1000.0}});
+        }
+        i->second.last_heard_us = now;
         i->second.fenced = hb.fenced;
       }
     },

@@ -38,6 +38,9 @@ struct node_agent_state {
   view_listener_actor listener;
   bool fenced = false;
   uint64_t tick_seq = 0;
+  /// Longest gap seen between two heartbeats of one peer (traced as it
+  /// grows past one interval).
+  int64_t max_gap_us = 0;
   int64_t last_round_us = 0;
   static inline const char* name = "keel.node_agent";
 };

@@ -50,9 +50,10 @@ std::string tail_of(const std::string& path, size_t n = 8) {
   return result;
 }
 
-/// Reads a node's trace file; a truncated last line (killed mid-write) is
-/// skipped.
-void read_trace(const std::string& path, std::vector<trace_event>& out) {
+/// Reads a node's trace file up to `end_us`; a truncated last line (killed
+/// mid-write) is skipped.
+void read_trace(const std::string& path, int64_t end_us,
+                std::vector<trace_event>& out) {
   std::ifstream in{path};
   for (std::string line; std::getline(in, line);) {
     auto j = json::parse(line, nullptr, false);
@@ -60,6 +61,8 @@ void read_trace(const std::string& path, std::vector<trace_event>& out) {
       continue;
     trace_event ev;
     ev.t_us = j.value("t_us", int64_t{0});
+    if (ev.t_us > end_us)
+      continue;
     ev.name = j.value("event", std::string{});
     j.erase("t_us");
     j.erase("event");
@@ -125,6 +128,7 @@ caf::expected<run_result> run_process(const scenario& sc,
   run_result result;
   std::vector<trace_event> trace;
   size_t dropped = 0;
+  int64_t end_us = 0;
   {
     caf::actor_system_config cfg;
     cluster::configure(cfg, ccfg);
@@ -178,6 +182,10 @@ caf::expected<run_result> run_process(const scenario& sc,
     }
     trace = ctx->trace->snapshot();
     dropped = ctx->trace->dropped();
+    // The run ends here: what stopping the nodes emits is not part of it.
+    end_us = std::chrono::duration_cast<std::chrono::microseconds>(
+               steady::now() - origin)
+               .count();
     caf::anon_send_exit(driver, caf::exit_reason::user_shutdown);
     if (failure)
       data->errors.push_back("driver: " + render(failure));
@@ -187,7 +195,7 @@ caf::expected<run_result> run_process(const scenario& sc,
     result.data = std::move(*data);
   }
   for (auto& n : sc.system.nodes)
-    read_trace(procs->trace_path(n), trace);
+    read_trace(procs->trace_path(n), end_us, trace);
   std::stable_sort(trace.begin(), trace.end(),
                    [](const trace_event& a, const trace_event& b) {
                      return a.t_us < b.t_us;
