@@ -4,6 +4,8 @@
 #include <condition_variable>
 #include <mutex>
 #include <csignal>
+#include <cstdlib>
+#include <iostream>
 #include <fstream>
 #include <thread>
 
@@ -247,9 +249,19 @@ int run_node(const cluster_config& config, const node_id& name,
     std::vector<caf::actor> to_stop{
       caf::actor_cast<caf::actor>(gateway),
       caf::actor_cast<caf::actor>(spawned->supervisor)};
-    auto stop_all = [&] {
+    // Stops this node's actors; the actor system's destructor then waits for
+    // them. A watchdog ends the process if that takes longer than 5 s (CAF
+    // 0.17 can keep a detached actor referenced after a failed remote join,
+    // and a node that was told to stop must stop).
+    auto stop_all = [&](int code) {
       for (auto i = to_stop.rbegin(); i != to_stop.rend(); ++i)
         caf::anon_send_exit(*i, caf::exit_reason::user_shutdown);
+      std::thread{[code, prefix] {
+        std::this_thread::sleep_for(std::chrono::seconds{5});
+        std::cerr << prefix << "actors did not stop within 5 s; exiting"
+                  << std::endl;
+        std::_Exit(code);
+      }}.detach();
     };
     auto& ep = config.endpoints.at(name);
     auto port = sys.middleman().publish(gateway, ep.port, ep.host.c_str(),
@@ -257,7 +269,7 @@ int run_node(const cluster_config& config, const node_id& name,
     if (!port) {
       err << prefix << "cannot listen on " << to_string(ep) << ": "
           << render(port.error()) << "\n";
-      stop_all();
+      stop_all(1);
       return 1;
     }
     out << prefix << "listening on " << to_string(ep) << std::endl;
@@ -267,18 +279,22 @@ int run_node(const cluster_config& config, const node_id& name,
     for (auto& other : config.system.nodes) {
       if (other == name)
         continue;
+      // Only the control node needs this node's handles (a restarted node
+      // rejoins through them).
       auto reply = join(sys, config, other, name, deadline, cancelled,
-                        spawned->handles);
+                        other == config.system.nodes.front()
+                          ? spawned->handles
+                          : node_handles{});
       if (!reply && signals.stopped()) {
         out << prefix << "stopped while joining its peers" << std::endl;
-        stop_all();
+        stop_all(0);
         return 0;
       }
       if (!reply) {
         err << prefix << "cluster did not form within "
             << config.startup_timeout_ms << " ms: " << context_of(reply.error())
             << "\n";
-        stop_all();
+        stop_all(1);
         return 1;
       }
       nodes.emplace(other, reply->handles);
@@ -290,13 +306,13 @@ int run_node(const cluster_config& config, const node_id& name,
       if (!control) {
         err << prefix << "cannot start the control plane: "
             << render(control.error()) << "\n";
-        stop_all();
+        stop_all(1);
         return 1;
       }
       to_stop.push_back(caf::actor_cast<caf::actor>(control->control));
       if (auto e = activate_system(sys, ctx, nodes, *control, timeout)) {
         err << prefix << "activation failed: " << render(e) << "\n";
-        stop_all();
+        stop_all(1);
         return 1;
       }
       auto ready = mine;
@@ -331,7 +347,7 @@ int run_node(const cluster_config& config, const node_id& name,
     if (exit_code == 0)
       out << prefix << "stopping (" << (sig == SIGTERM ? "SIGTERM" : "SIGINT")
           << ")" << std::endl;
-    stop_all();
+    stop_all(exit_code);
   }
   return exit_code;
 }
