@@ -4,6 +4,7 @@
 
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include <stdlib.h>
 #include <sys/wait.h>
@@ -42,6 +43,20 @@ std::string slurp(const std::string& path) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+/// The file's text once it contains `text`, or after `timeout_ms`.
+std::string wait_for_text(const std::string& path, const std::string& text,
+                          int timeout_ms = 5000) {
+  auto deadline = std::chrono::steady_clock::now()
+                  + std::chrono::milliseconds{timeout_ms};
+  auto content = slurp(path);
+  while (content.find(text) == std::string::npos
+         && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds{20});
+    content = slurp(path);
+  }
+  return content;
 }
 
 struct temp_dir {
@@ -163,7 +178,9 @@ TEST_CASE("cluster: nodes with the same secret form a cluster; an admin "
              Catch::Contains("cluster ready (2 nodes")
                && Catch::Contains("refused \"intruder\"")
                && Catch::Contains("wrong cluster secret"));
-  CHECK_THAT(slurp(procs.log_path("n2")), Catch::Contains("joined 1 peers"));
+  // n2 may still be joining n1 when n1 is ready (n1 joined n2 first).
+  CHECK_THAT(wait_for_text(procs.log_path("n2"), "joined 1 peers"),
+             Catch::Contains("joined 1 peers"));
   std::ostringstream problems;
   procs.reap_all(problems);
   CHECK(problems.str().empty());  // both stopped cleanly on SIGTERM
