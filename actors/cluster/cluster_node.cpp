@@ -191,6 +191,124 @@ join_ready(caf::actor_system& sys, const cluster_config& config,
   }
 }
 
+node::~node() {
+  stop();
+}
+
+void node::stop() {
+  for (auto i = actors_.rbegin(); i != actors_.rend(); ++i)
+    caf::anon_send_exit(*i, caf::exit_reason::user_shutdown);
+  actors_.clear();
+}
+
+std::vector<caf::actor> node::supervisors() const {
+  // actors_[0] is the gateway.
+  return std::vector<caf::actor>(actors_.begin() + (actors_.empty() ? 0 : 1),
+                                 actors_.end());
+}
+
+join_reply node::handles() const {
+  return cell_->get();
+}
+
+caf::expected<std::unique_ptr<node>>
+node::start(caf::actor_system& sys, const cluster_config& config,
+            const node_id& name, const app_registry& registry,
+            const start_options& opts) {
+  if (config.endpoints.count(name) == 0) {
+    std::string known;
+    for (auto& n : config.system.nodes)
+      known += (known.empty() ? "" : ", ") + n;
+    return make_error(error_code::invalid_config,
+                      "\"" + name + "\" is not a node of the cluster (nodes: "
+                        + known + ")");
+  }
+  if (auto e = check_app_types(config.system, registry))
+    return e;
+  std::unique_ptr<node> self{new node};
+  self->name_ = name;
+  self->cell_ = std::make_shared<gateway_cell>();
+  auto ctx = make_context(sys, config.system, opts.trace_out, nullptr,
+                          opts.origin, true);
+  auto timeout = std::chrono::milliseconds{
+    config.system.knobs.control_timeout_ms * 5};
+  auto deadline = steady::now()
+                  + std::chrono::milliseconds{config.startup_timeout_ms};
+  // 1. This node's actors and its gateway.
+  auto spawned = spawn_node(sys, ctx, registry, name, timeout);
+  if (!spawned)
+    return make_error(error_code::unavailable,
+                      "cannot start: " + render(spawned.error()));
+  join_reply mine;
+  mine.node = name;
+  mine.handles = spawned->handles;
+  self->cell_->set(mine);
+  auto gateway = sys.spawn(gateway_impl, ctx, name, config.secret,
+                           std::shared_ptr<const gateway_cell>{self->cell_});
+  self->actors_.push_back(caf::actor_cast<caf::actor>(gateway));
+  self->actors_.push_back(caf::actor_cast<caf::actor>(spawned->supervisor));
+  auto& ep = config.endpoints.at(name);
+  auto port = sys.middleman().publish(gateway, ep.port, ep.host.c_str(),
+                                      true);
+  if (!port)
+    return make_error(error_code::unavailable,
+                      "cannot listen on " + to_string(ep) + ": "
+                        + render(port.error()));
+  if (opts.log)
+    *opts.log << "keel node " << name << ": listening on " << to_string(ep)
+              << std::endl;
+  // 2. A direct, authenticated connection to every other node.
+  std::map<node_id, node_handles> nodes;
+  nodes.emplace(name, spawned->handles);
+  auto& control_node = config.system.nodes.front();
+  for (auto& other : config.system.nodes) {
+    if (other == name)
+      continue;
+    // Only the control node needs this node's handles (a restarted node
+    // rejoins through them).
+    auto reply = join(sys, config, other, name, deadline, opts.cancelled,
+                      other == control_node ? spawned->handles
+                                            : node_handles{});
+    if (!reply && opts.cancelled && opts.cancelled())
+      return make_error(error_code::unavailable,
+                        "stopped while joining its peers");
+    if (!reply)
+      return make_error(error_code::unavailable,
+                        "cluster did not form within "
+                          + std::to_string(config.startup_timeout_ms)
+                          + " ms: " + context_of(reply.error()));
+    nodes.emplace(other, reply->handles);
+  }
+  // 3. The control node starts the control plane and activates.
+  if (name == control_node) {
+    auto control = spawn_control_plane(sys, ctx, spawned->handles.router,
+                                       timeout);
+    if (!control)
+      return make_error(error_code::unavailable,
+                        "cannot start the control plane: "
+                          + render(control.error()));
+    self->actors_.push_back(caf::actor_cast<caf::actor>(control->control));
+    if (auto e = activate_system(sys, ctx, nodes, *control, timeout))
+      return make_error(error_code::unavailable,
+                        "activation failed: " + render(e));
+    auto ready = mine;
+    ready.ready = true;
+    ready.controller = control->controller;
+    ready.distributor = control->distributor;
+    ready.fault_manager = control->fault_manager;
+    for (auto& [n, h] : nodes)
+      ready.nodes.push_back(h);
+    self->cell_->set(std::move(ready));
+    if (opts.log)
+      *opts.log << "keel node " << name << ": cluster ready (" << nodes.size()
+                << " nodes; control plane here)" << std::endl;
+  } else if (opts.log) {
+    *opts.log << "keel node " << name << ": joined " << (nodes.size() - 1)
+              << " peers" << std::endl;
+  }
+  return self;
+}
+
 int run_node(const cluster_config& config, const node_id& name,
              const app_registry& registry, const node_options& opts,
              std::ostream& out, std::ostream& err) {
@@ -207,7 +325,6 @@ int run_node(const cluster_config& config, const node_id& name,
   }
   // Before any other thread starts: they all inherit the blocked signals.
   signal_waiter signals;
-  auto cancelled = [&signals] { return signals.stopped(); };
   std::ofstream trace_file;
   if (!opts.trace_path.empty()) {
     trace_file.open(opts.trace_path, std::ios::app);
@@ -218,122 +335,44 @@ int run_node(const cluster_config& config, const node_id& name,
     trace_file << std::unitbuf;
   }
   std::atomic<int> exit_code{0};
+  // A watchdog ends the process if its actors take longer than 5 s to stop
+  // once told (CAF 0.17 can keep the detached agent referenced after a
+  // refused remote join; a node that was told to stop must stop).
+  auto watchdog = [prefix](int code) {
+    std::thread{[code, prefix] {
+      std::this_thread::sleep_for(std::chrono::seconds{5});
+      std::cerr << prefix << "actors did not stop within 5 s; exiting"
+                << std::endl;
+      std::_Exit(code);
+    }}.detach();
+  };
   {
     caf::actor_system_config cfg;
     configure(cfg, config);
     caf::actor_system sys{cfg};
-    std::optional<caf::actor_clock::time_point> origin;
+    node::start_options so;
+    so.trace_out = trace_file.is_open() ? &trace_file : nullptr;
     if (opts.origin_ns)
-      origin = caf::actor_clock::time_point{
+      so.origin = caf::actor_clock::time_point{
         std::chrono::nanoseconds{*opts.origin_ns}};
-    auto ctx = make_context(sys, config.system,
-                            trace_file.is_open() ? &trace_file : nullptr,
-                            nullptr, origin, true);
-    auto timeout = std::chrono::milliseconds{
-      config.system.knobs.control_timeout_ms * 5};
-    auto deadline = steady::now()
-                    + std::chrono::milliseconds{config.startup_timeout_ms};
-    // 1. This node's actors and its gateway.
-    auto spawned = spawn_node(sys, ctx, registry, name, timeout);
-    if (!spawned) {
-      err << prefix << "cannot start: " << render(spawned.error()) << "\n";
-      return 1;
-    }
-    auto cell = std::make_shared<gateway_cell>();
-    join_reply mine;
-    mine.node = name;
-    mine.handles = spawned->handles;
-    cell->set(mine);
-    auto gateway = sys.spawn(gateway_impl, ctx, name, config.secret,
-                             std::shared_ptr<const gateway_cell>{cell});
-    std::vector<caf::actor> to_stop{
-      caf::actor_cast<caf::actor>(gateway),
-      caf::actor_cast<caf::actor>(spawned->supervisor)};
-    // Stops this node's actors; the actor system's destructor then waits for
-    // them. A watchdog ends the process if that takes longer than 5 s (CAF
-    // 0.17 can keep a detached actor referenced after a failed remote join,
-    // and a node that was told to stop must stop).
-    auto stop_all = [&](int code) {
-      for (auto i = to_stop.rbegin(); i != to_stop.rend(); ++i)
-        caf::anon_send_exit(*i, caf::exit_reason::user_shutdown);
-      std::thread{[code, prefix] {
-        std::this_thread::sleep_for(std::chrono::seconds{5});
-        std::cerr << prefix << "actors did not stop within 5 s; exiting"
-                  << std::endl;
-        std::_Exit(code);
-      }}.detach();
-    };
-    auto& ep = config.endpoints.at(name);
-    auto port = sys.middleman().publish(gateway, ep.port, ep.host.c_str(),
-                                        true);
-    if (!port) {
-      err << prefix << "cannot listen on " << to_string(ep) << ": "
-          << render(port.error()) << "\n";
-      stop_all(1);
-      return 1;
-    }
-    out << prefix << "listening on " << to_string(ep) << std::endl;
-    // 2. A direct, authenticated connection to every other node.
-    std::map<node_id, node_handles> nodes;
-    nodes.emplace(name, spawned->handles);
-    for (auto& other : config.system.nodes) {
-      if (other == name)
-        continue;
-      // Only the control node needs this node's handles (a restarted node
-      // rejoins through them).
-      auto reply = join(sys, config, other, name, deadline, cancelled,
-                        other == config.system.nodes.front()
-                          ? spawned->handles
-                          : node_handles{});
-      if (!reply && signals.stopped()) {
+    so.cancelled = [&signals] { return signals.stopped(); };
+    so.log = &out;
+    auto started = node::start(sys, config, name, registry, so);
+    if (!started) {
+      watchdog(signals.stopped() ? 0 : 1);
+      if (signals.stopped()) {
         out << prefix << "stopped while joining its peers" << std::endl;
-        stop_all(0);
         return 0;
       }
-      if (!reply) {
-        err << prefix << "cluster did not form within "
-            << config.startup_timeout_ms << " ms: " << context_of(reply.error())
-            << "\n";
-        stop_all(1);
-        return 1;
-      }
-      nodes.emplace(other, reply->handles);
+      err << prefix << context_of(started.error()) << "\n";
+      return 1;
     }
-    // 3. The control node starts the control plane and activates.
-    if (name == config.system.nodes.front()) {
-      auto control = spawn_control_plane(sys, ctx, spawned->handles.router,
-                                         timeout);
-      if (!control) {
-        err << prefix << "cannot start the control plane: "
-            << render(control.error()) << "\n";
-        stop_all(1);
-        return 1;
-      }
-      to_stop.push_back(caf::actor_cast<caf::actor>(control->control));
-      if (auto e = activate_system(sys, ctx, nodes, *control, timeout)) {
-        err << prefix << "activation failed: " << render(e) << "\n";
-        stop_all(1);
-        return 1;
-      }
-      auto ready = mine;
-      ready.ready = true;
-      ready.controller = control->controller;
-      ready.distributor = control->distributor;
-      ready.fault_manager = control->fault_manager;
-      for (auto& [n, h] : nodes)
-        ready.nodes.push_back(h);
-      cell->set(std::move(ready));
-      out << prefix << "cluster ready (" << nodes.size()
-          << " nodes; control plane here)" << std::endl;
-    } else {
-      out << prefix << "joined " << (nodes.size() - 1) << " peers"
-          << std::endl;
-    }
-    // 4. Run until a stop signal, or until this node's tree goes down.
-    auto watcher = sys.spawn([to_watch = to_stop, &exit_code,
+    auto& running = **started;
+    // Run until a stop signal, or until this node's tree goes down.
+    auto watcher = sys.spawn([to_watch = running.supervisors(), &exit_code,
                               prefix](caf::event_based_actor* self) {
-      for (size_t i = 1; i < to_watch.size(); ++i)
-        self->monitor(to_watch[i]);
+      for (auto& a : to_watch)
+        self->monitor(a);
       self->set_down_handler([&exit_code, prefix](caf::down_msg& msg) {
         std::cerr << prefix << "node failed: " << caf::to_string(msg.reason)
                   << std::endl;
@@ -347,7 +386,9 @@ int run_node(const cluster_config& config, const node_id& name,
     if (exit_code == 0)
       out << prefix << "stopping (" << (sig == SIGTERM ? "SIGTERM" : "SIGINT")
           << ")" << std::endl;
-    stop_all(exit_code);
+    running.stop();
+    watchdog(exit_code);
+    started->reset();
   }
   return exit_code;
 }

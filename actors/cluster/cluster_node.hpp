@@ -14,11 +14,15 @@
 #pragma once
 
 #include <chrono>
+#include <memory>
+#include <vector>
 #include <functional>
 #include <optional>
 #include <ostream>
 #include <string>
 
+#include <caf/actor.hpp>
+#include <caf/actor_clock.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/expected.hpp>
@@ -58,6 +62,67 @@ caf::expected<join_reply>
 join_ready(caf::actor_system& sys, const cluster_config& config,
            const std::string& from,
            std::chrono::steady_clock::time_point deadline);
+
+} // namespace keel::cluster
+
+namespace keel {
+class gateway_cell;
+} // namespace keel
+
+namespace keel::cluster {
+
+/// One node of a cluster inside a program's own actor system: the embedding
+/// API (`keel node` runs one per process). The actor system must be
+/// configured with configure() for the same cluster.
+class node {
+public:
+  struct start_options {
+    /// Receives this node's trace events as JSON lines.
+    std::ostream* trace_out = nullptr;
+    /// Time origin of trace timestamps (default: now).
+    std::optional<caf::actor_clock::time_point> origin;
+    /// Polled while joining: true gives up.
+    std::function<bool()> cancelled;
+    /// Progress lines ("listening on", "joined", "cluster ready").
+    std::ostream* log = nullptr;
+  };
+
+  /// Builds node `name`'s actors in `sys`, publishes its gateway on its
+  /// endpoint and joins every peer with the cluster secret (up to
+  /// cluster.startup_timeout_ms); the control node also starts the control
+  /// plane and activates the system. Blocks until then. Errors say what
+  /// failed (invalid_config, unavailable).
+  static caf::expected<std::unique_ptr<node>>
+  start(caf::actor_system& sys, const cluster_config& config,
+        const node_id& name, const app_registry& registry,
+        const start_options& opts);
+
+  /// Stops this node's actors (also on destruction).
+  ~node();
+  void stop();
+
+  node(const node&) = delete;
+  node& operator=(const node&) = delete;
+
+  const node_id& name() const noexcept {
+    return name_;
+  }
+
+  /// This node's supervisors (and the control plane's, on the control
+  /// node): monitor them to learn that the node failed.
+  std::vector<caf::actor> supervisors() const;
+
+  /// What this node's gateway hands an admitted peer; on the control node,
+  /// once started, the control plane (ready == true).
+  join_reply handles() const;
+
+private:
+  node() = default;
+  node_id name_;
+  std::shared_ptr<gateway_cell> cell_;
+  /// Gateway first, then the supervisors.
+  std::vector<caf::actor> actors_;
+};
 
 struct node_options {
   /// Write every trace event of this node to this file (JSON lines,

@@ -217,3 +217,39 @@ TEST_CASE("cluster: a node started with the wrong secret is refused and the "
   CHECK_THAT(log2, Catch::Contains("refused \"n1\"")
                      && Catch::Contains("cluster did not form"));
 }
+
+TEST_CASE("cluster: a program embedding keel joins as a node and serves "
+          "events through the cluster") {
+  temp_dir dir;
+  auto ports = scenarios::free_ports(3);
+  REQUIRE(ports);
+  auto doc = base_doc();
+  doc["topology"]["nodes"] = json::array({"n1", "n2", "n3"});
+  doc["topology"]["apps"] = json::parse(
+    R"([{"name": "counter", "model": "n_way", "copies": 3, "partitions": 6}])");
+  for (size_t i = 0; i < 3; ++i)
+    doc["cluster"]["endpoints"]["n" + std::to_string(i + 1)]
+      = "127.0.0.1:" + std::to_string((*ports)[i]);
+  doc["cluster"]["secret"] = "the-right-secret-0001";
+  doc["cluster"]["startup_timeout_ms"] = 10000;
+  auto file = dir.path + "/cluster.json";
+  {
+    std::ofstream out{file};
+    out << doc.dump(2);
+  }
+  scenarios::node_processes procs{KEEL_BINARY, dir.path, "unused-unused-0",
+                                  now_ns()};
+  REQUIRE(procs.start("n1", file).empty());
+  REQUIRE(procs.start("n2", file).empty());
+  auto log = dir.path + "/embed.log";
+  auto cmd = std::string{"timeout 60 '"} + CLUSTER_EMBED_BINARY + "' '" + file
+             + "' n3 50 > '" + log + "' 2>&1";
+  auto status = std::system(cmd.c_str());
+  INFO(slurp(log));
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  CHECK_THAT(slurp(log), Catch::Contains("joined 2 peers")
+                           && Catch::Contains("50 of 50 events acknowledged"));
+  CHECK_THAT(slurp(procs.log_path("n1")),
+             Catch::Contains("cluster ready (3 nodes"));
+}
