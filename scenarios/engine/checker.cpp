@@ -461,6 +461,25 @@ report check_run(const scenario& sc, const run_data& data,
       res.passed = next == 3;
       res.detail = next == 3 ? "restart, failover, node out of service"
                              : std::string{"stopped before "} + rungs[next];
+    } else if (c.name == "minority_self_fenced") {
+      // Some node lost the majority and fenced itself, and every node that
+      // did was taken back afterwards (reinstated or reset on rejoin).
+      std::map<std::string, bool> fenced;  // node -> taken back since
+      for (auto& e : trace) {
+        if (e.name == "node_self_fenced")
+          fenced[str(e.fields, "node")] = false;
+        else if ((e.name == "node_reinstated" || e.name == "node_rejoined")
+                 && fenced.count(str(e.fields, "node")) > 0)
+          fenced[str(e.fields, "node")] = true;
+      }
+      res.passed = !fenced.empty();
+      res.detail = fenced.empty() ? "no node fenced itself" : "";
+      for (auto& [node, back] : fenced) {
+        res.passed = res.passed && back;
+        res.detail += (res.detail.empty() ? "" : "; ") + node
+                      + (back ? " fenced itself and was taken back"
+                              : " fenced itself and was never taken back");
+      }
     } else if (c.name == "restarted_nodes_used") {
       // Every node a restart_node step brought back rejoined and hosts a
       // live copy at the end.

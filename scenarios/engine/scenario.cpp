@@ -13,7 +13,8 @@ const std::vector<std::string>& check_names() {
     "single_active", "recovered_within_ms", "all_partitions_active",
     "all_answered", "detected_within_ms", "no_unexpected_failures",
     "escalation_ladder", "switchovers_completed", "forwards_exactly_once",
-    "redundancy_restored_within_ms", "restarted_nodes_used"};
+    "redundancy_restored_within_ms", "restarted_nodes_used",
+    "minority_self_fenced"};
   return names;
 }
 
