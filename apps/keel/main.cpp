@@ -61,8 +61,9 @@ int main(int argc, char** argv) {
   run->add_option("--repeat", opts.repeat,
                   "run N times with seeds SEED, SEED+1, ...: one line per "
                   "run, then per fault kind the distribution (min/p50/p90/"
-                  "max) of detection, failover and service-back times; "
-                  "exit 1 if any run failed")
+                  "max) of detection, failover and service-back times "
+                  "(--report and --trace are not written); exit 1 if any "
+                  "run failed")
     ->check(CLI::Range(1u, 100000u));
   // Test only, hidden from --help: break keel on purpose so that a test can
   // show the checks catch it. Unknown names: exit 2 (apply_test_break).
