@@ -63,6 +63,7 @@ void register_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<assignment_table>("keel_assignment_table");
   cfg.add_message_type<node_handles>("keel_node_handles");
   cfg.add_message_type<activation>("keel_activation");
+  cfg.add_message_type<control_snapshot>("keel_control_snapshot");
   cfg.add_message_type<std::vector<node_handles>>("keel_node_handles_list");
   // cluster gateway
   cfg.add_message_type<join_request>("keel_join_request");
@@ -209,9 +210,10 @@ caf::expected<control_plane>
 spawn_control_plane(caf::actor_system& sys, const context_ptr& ctx,
                     const router_actor& control_router,
                     std::chrono::milliseconds timeout,
-                    std::function<void(caf::blocking_actor*)> pump) {
+                    std::function<void(caf::blocking_actor*)> pump,
+                    const node_id& here) {
   caf::scoped_actor self{sys};
-  auto first = ctx->control_node;
+  auto first = here.empty() ? ctx->control_node : here;
   auto cells = std::make_shared<control_cells>();
   supervisor_spec spec;
   spec.name = "control";
@@ -259,9 +261,12 @@ caf::error activate_system(caf::actor_system& sys, const context_ptr& ctx,
                            const std::map<node_id, node_handles>& nodes,
                            const control_plane& control,
                            std::chrono::milliseconds timeout,
-                           std::function<void(caf::blocking_actor*)> pump) {
+                           std::function<void(caf::blocking_actor*)> pump,
+                           const control_standby_actor& standby,
+                           const node_id& standby_node) {
   // Heartbeats: every agent learns the others; the control node's agent
-  // reports what it hears to the fault manager.
+  // reports what it hears to the fault manager (the standby control node's
+  // to the standby).
   agent_peers peers;
   for (auto& [node, h] : nodes) {
     peers.nodes.push_back(node);
@@ -272,6 +277,8 @@ caf::error activate_system(caf::actor_system& sys, const context_ptr& ctx,
     if (node == ctx->control_node)
       msg.listener = caf::actor_cast<view_listener_actor>(
         control.fault_manager);
+    else if (standby && node == standby_node)
+      msg.listener = caf::actor_cast<view_listener_actor>(standby);
     caf::anon_send(h.agent, peers_atom::value, std::move(msg));
   }
   activation act;
@@ -281,6 +288,8 @@ caf::error activate_system(caf::actor_system& sys, const context_ptr& ctx,
   act.load_manager = control.load_manager;
   act.distributor = control.distributor;
   act.snapshots = control.distributor;
+  act.standby = standby;
+  act.standby_node = standby_node;
   caf::scoped_actor self{sys};
   caf::error failure;
   auto rh = self->request(control.controller, timeout, activate_atom::value,

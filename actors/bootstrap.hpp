@@ -77,8 +77,9 @@ spawn_node(caf::actor_system& sys, const context_ptr& ctx,
            std::chrono::milliseconds timeout,
            std::function<void(caf::blocking_actor*)> pump = {});
 
-/// The control plane (on ctx->control_node): load manager, distributor,
-/// controller, fault manager under one supervisor.
+/// The control plane (on ctx->control_node, or `here`: a standby control
+/// plane): load manager, distributor, controller, fault manager under one
+/// supervisor.
 struct control_plane {
   supervisor_actor control;
   system_controller_actor controller;
@@ -93,15 +94,20 @@ caf::expected<control_plane>
 spawn_control_plane(caf::actor_system& sys, const context_ptr& ctx,
                     const router_actor& control_router,
                     std::chrono::milliseconds timeout,
-                    std::function<void(caf::blocking_actor*)> pump = {});
+                    std::function<void(caf::blocking_actor*)> pump = {},
+                    const node_id& here = {});
 
 /// Tells every node agent its peers (heartbeats start) and has the
 /// controller activate the system on `nodes` (local or remote handles).
+/// `standby` (cluster mode, may be invalid): the standby control plane on
+/// node `standby_node`, replicated to; its node's agent reports to it.
 caf::error activate_system(caf::actor_system& sys, const context_ptr& ctx,
                            const std::map<node_id, node_handles>& nodes,
                            const control_plane& control,
                            std::chrono::milliseconds timeout,
-                           std::function<void(caf::blocking_actor*)> pump = {});
+                           std::function<void(caf::blocking_actor*)> pump = {},
+                           const control_standby_actor& standby = {},
+                           const node_id& standby_node = {});
 
 /// Spawns the actor tree for `ctx->config` and activates it: every copy is
 /// running, every partition has its active and standbys, routes are

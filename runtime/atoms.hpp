@@ -70,6 +70,7 @@ KEEL_ATOM(get_load_atom, "get_load");
 // -- cluster gateway ---------------------------------------------------------
 KEEL_ATOM(challenge_atom, "challenge");
 KEEL_ATOM(join_atom, "join");
+KEEL_ATOM(takeover_atom, "takeover");
 
 #undef KEEL_ATOM
 

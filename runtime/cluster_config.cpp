@@ -1,5 +1,6 @@
 #include "runtime/cluster_config.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 
 #include "runtime/error.hpp"
@@ -85,7 +86,25 @@ caf::expected<cluster_config> parse_cluster_config(const json& doc) {
                               + " characters");
     result.startup_timeout_ms = static_cast<uint32_t>(
       cl.optional_uint("startup_timeout_ms", 10000, 100, 3600000));
-    cl.finish({"endpoints", "secret", "secret_env", "startup_timeout_ms"});
+    auto& nodes = result.system.nodes;
+    if (auto standby = cl.optional("control_standby")) {
+      if (!standby->is_null()) {
+        auto path = cl.path_of("control_standby");
+        auto name = read_name(*standby, path);
+        if (std::find(nodes.begin(), nodes.end(), name) == nodes.end())
+          throw json_path_error(path, "no node named \"" + name
+                                        + "\" in $.topology.nodes");
+        if (name == nodes.front())
+          throw json_path_error(path, "\"" + name
+                                        + "\" is the control node itself; "
+                                          "name another node (or null: none)");
+        result.control_standby = name;
+      }
+    } else if (nodes.size() >= 3) {
+      result.control_standby = nodes[1];
+    }
+    cl.finish({"endpoints", "secret", "secret_env", "startup_timeout_ms",
+               "control_standby"});
     return result;
   } catch (const json_path_error& e) {
     return make_error(error_code::invalid_config, e.what());

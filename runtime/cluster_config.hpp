@@ -38,6 +38,10 @@ struct cluster_config {
   /// How long the control node waits for every node to be admitted, and a
   /// node for its peers, before giving up.
   uint32_t startup_timeout_ms = 10000;
+  /// The node that holds a dormant second control plane and takes over when
+  /// the control node's process is lost (empty: none). Default: the second
+  /// configured node when there are at least three.
+  node_id control_standby;
 };
 
 /// Shortest cluster secret accepted.

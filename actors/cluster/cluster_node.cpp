@@ -16,6 +16,7 @@
 #include <caf/io/all.hpp>
 
 #include "actors/bootstrap.hpp"
+#include "actors/cluster/control_standby.hpp"
 #include "actors/cluster/gateway.hpp"
 #include "runtime/auth.hpp"
 #include "runtime/error.hpp"
@@ -177,12 +178,15 @@ caf::expected<join_reply> join(caf::actor_system& sys,
 
 caf::expected<join_reply>
 join_ready(caf::actor_system& sys, const cluster_config& config,
-           const std::string& from, steady::time_point deadline) {
-  auto& control = config.system.nodes.front();
+           const std::string& from, steady::time_point deadline,
+           const node_id& at, const std::function<bool()>& cancelled) {
+  auto control = at.empty() ? config.system.nodes.front() : at;
   for (;;) {
-    auto reply = join(sys, config, control, from, deadline);
+    auto reply = join(sys, config, control, from, deadline, cancelled);
     if (!reply || reply->ready)
       return reply;
+    if (cancelled && cancelled())
+      return make_error(error_code::unavailable, "cancelled");
     if (steady::now() + std::chrono::milliseconds{50} >= deadline)
       return make_error(error_code::unavailable,
                         "control node " + control
@@ -242,11 +246,32 @@ node::start(caf::actor_system& sys, const cluster_config& config,
   join_reply mine;
   mine.node = name;
   mine.handles = spawned->handles;
+  std::vector<caf::actor> standby_actors;
+  if (name == config.control_standby) {
+    // A dormant second control plane and its watcher, which takes over
+    // when the control node's process is lost.
+    auto dormant = spawn_control_plane(sys, ctx, spawned->handles.router,
+                                       timeout, {}, name);
+    if (!dormant)
+      return make_error(error_code::unavailable,
+                        "cannot start the standby control plane: "
+                          + render(dormant.error()));
+    mine.standby = sys.spawn(control_standby_impl, ctx, name,
+                             control_plane_handles{dormant->controller,
+                                                   dormant->fault_manager,
+                                                   dormant->load_manager,
+                                                   dormant->distributor},
+                             self->cell_);
+    standby_actors.push_back(caf::actor_cast<caf::actor>(mine.standby));
+    standby_actors.push_back(caf::actor_cast<caf::actor>(dormant->control));
+  }
   self->cell_->set(mine);
   auto gateway = sys.spawn(gateway_impl, ctx, name, config.secret,
                            std::shared_ptr<const gateway_cell>{self->cell_});
   self->actors_.push_back(caf::actor_cast<caf::actor>(gateway));
   self->actors_.push_back(caf::actor_cast<caf::actor>(spawned->supervisor));
+  for (auto& a : standby_actors)
+    self->actors_.push_back(a);
   auto& ep = config.endpoints.at(name);
   auto port = sys.middleman().publish(gateway, ep.port, ep.host.c_str(),
                                       true);
@@ -261,6 +286,7 @@ node::start(caf::actor_system& sys, const cluster_config& config,
   std::map<node_id, node_handles> nodes;
   nodes.emplace(name, spawned->handles);
   auto& control_node = config.system.nodes.front();
+  control_standby_actor standby;
   for (auto& other : config.system.nodes) {
     if (other == name)
       continue;
@@ -278,6 +304,8 @@ node::start(caf::actor_system& sys, const cluster_config& config,
                           + std::to_string(config.startup_timeout_ms)
                           + " ms: " + context_of(reply.error()));
     nodes.emplace(other, reply->handles);
+    if (other == config.control_standby)
+      standby = reply->standby;
   }
   // 3. The control node starts the control plane and activates.
   if (name == control_node) {
@@ -288,7 +316,8 @@ node::start(caf::actor_system& sys, const cluster_config& config,
                         "cannot start the control plane: "
                           + render(control.error()));
     self->actors_.push_back(caf::actor_cast<caf::actor>(control->control));
-    if (auto e = activate_system(sys, ctx, nodes, *control, timeout))
+    if (auto e = activate_system(sys, ctx, nodes, *control, timeout, {},
+                                 standby, config.control_standby))
       return make_error(error_code::unavailable,
                         "activation failed: " + render(e));
     auto ready = mine;

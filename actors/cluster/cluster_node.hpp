@@ -56,12 +56,15 @@ caf::expected<join_reply> join(caf::actor_system& sys,
                                const std::function<bool()>& cancelled = {},
                                const node_handles& mine = {});
 
-/// Asks the control node until it reports the system activated (ready), up
-/// to `deadline`.
+/// Asks the control node (or node `at`: the standby control node after a
+/// takeover) until it reports the system activated (ready), up to
+/// `deadline`.
 caf::expected<join_reply>
 join_ready(caf::actor_system& sys, const cluster_config& config,
            const std::string& from,
-           std::chrono::steady_clock::time_point deadline);
+           std::chrono::steady_clock::time_point deadline,
+           const node_id& at = {},
+           const std::function<bool()>& cancelled = {});
 
 } // namespace keel::cluster
 

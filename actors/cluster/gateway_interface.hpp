@@ -54,13 +54,16 @@ struct join_reply {
   load_distributor_actor distributor;
   fault_manager_actor fault_manager;
   std::vector<node_handles> nodes;
+  /// The standby control node only: its watcher, which the control node
+  /// replicates to.
+  control_standby_actor standby;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, join_reply& x) {
   return f(caf::meta::type_name("keel_join_reply"), x.node, x.proof,
            x.handles, x.ready, x.controller, x.distributor, x.fault_manager,
-           x.nodes);
+           x.nodes, x.standby);
 }
 
 using gateway_actor = caf::typed_actor<

@@ -39,6 +39,43 @@ void controller_state::plan_activation() {
   }
 }
 
+void controller_state::adopt(const std::vector<adopted_partition>& partitions,
+                             const std::vector<adopted_copy>& copies,
+                             const std::vector<node_id>& failed) {
+  auto period = std::chrono::milliseconds{config_.knobs.copy_restart_period_ms};
+  copies_.clear();
+  partitions_.clear();
+  failed_nodes_ = std::set<node_id>(failed.begin(), failed.end());
+  may_return_.clear();
+  out_of_service_.clear();
+  node_failovers_.clear();
+  for (auto& c : copies)
+    copies_.emplace(c.id, copy_record{c.id, c.node, c.alive, c.restarts,
+                                      restart_window{config_.knobs.copy_restart_max,
+                                                     period},
+                                      {}});
+  for (auto& p : partitions)
+    partitions_.emplace(p.key, partition_record{p.key.first, p.key.second,
+                                                p.epoch, p.active,
+                                                p.standbys});
+}
+
+void controller_state::reconcile(const partition_key& key,
+                                 const copy_id& copy, role r, epoch_t epoch) {
+  auto i = partitions_.find(key);
+  if (i == partitions_.end())
+    return;
+  auto& part = i->second;
+  if (r == role::active && epoch > part.epoch) {
+    auto& sb = part.standbys;
+    sb.erase(std::remove(sb.begin(), sb.end(), copy), sb.end());
+    if (part.active && *part.active != copy)
+      sb.push_back(*part.active);
+    part.active = copy;
+  }
+  part.epoch = std::max(part.epoch, epoch);
+}
+
 void controller_state::assign_model(const app_config& app) {
   auto node_of = [&](uint32_t index) {
     return copies_.at(copy_id{app.name, index}).node;

@@ -113,6 +113,36 @@ public:
   /// Places every copy and computes every partition's assignment (epoch 1).
   void plan_activation();
 
+  // -- takeover -------------------------------------------------------------------
+
+  /// What a standby controller takes over: the assignment as the active
+  /// controller last replicated it.
+  struct adopted_partition {
+    partition_key key;
+    epoch_t epoch = 0;
+    std::optional<copy_id> active;
+    std::vector<copy_id> standbys;
+  };
+  struct adopted_copy {
+    copy_id id;
+    node_id node;
+    bool alive = false;
+    uint32_t restarts = 0;
+  };
+
+  /// Replaces the whole assignment with a replicated one (a controller
+  /// takeover). Restart windows start empty; nodes in `failed` stay failed.
+  void adopt(const std::vector<adopted_partition>& partitions,
+             const std::vector<adopted_copy>& copies,
+             const std::vector<node_id>& failed);
+
+  /// A copy reported `r` for `key` in `epoch` (takeover reconciliation: the
+  /// replicated assignment may lag behind the last change). Raises the
+  /// partition's epoch to the newest seen; an active reported in a newer
+  /// epoch than the assignment's becomes the partition's active.
+  void reconcile(const partition_key& key, const copy_id& copy, role r,
+                 epoch_t epoch);
+
   // -- recovery -------------------------------------------------------------------
 
   /// A copy failed: promote, orphan, decide the restart. Idempotent: a copy

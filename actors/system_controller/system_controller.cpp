@@ -24,6 +24,8 @@ void emit(self_ptr self, const char* name, json fields) {
 
 // -- the work queue -----------------------------------------------------------------
 
+void replicate(self_ptr self);
+
 void run_next(self_ptr self) {
   auto& st = self->state;
   if (st.busy || st.work.empty() || !st.has_majority)
@@ -33,6 +35,7 @@ void run_next(self_ptr self) {
   st.work.pop_front();
   item([self] {
     self->state.busy = false;
+    replicate(self);
     run_next(self);
   });
 }
@@ -122,7 +125,7 @@ std::vector<router_actor> live_routers(self_ptr self) {
     if (!st.plan->node_alive(node))
       continue;
     auto r = transport::via(*st.ctx, st.ctx->control_node, node, h.router);
-    if (node == st.ctx->control_node)
+    if (node == st.control_node)
       control = r;
     else
       result.push_back(r);
@@ -259,6 +262,7 @@ void activate(self_ptr self, caf::typed_response_promise<ok_atom> promise) {
           emit(self, "system_activated",
                json{{"copies", self->state.copies.size()},
                     {"partitions", self->state.plan->partitions().size()}});
+          replicate(self);
           promise.deliver(ok_atom::value);
         });
       });
@@ -872,11 +876,170 @@ void send_peers(self_ptr self) {
   }
   for (auto& [node, h] : st.nodes) {
     auto msg = peers;
-    if (node == st.ctx->control_node)
+    if (node == st.control_node)
       msg.listener = caf::actor_cast<view_listener_actor>(
         st.handles.fault_manager);
+    else if (node == st.handles.standby_node && st.handles.standby)
+      msg.listener = caf::actor_cast<view_listener_actor>(st.handles.standby);
     self->send(h.agent, peers_atom::value, std::move(msg));
   }
+}
+
+void abandon_switchover_of(self_ptr self, const copy_id& copy,
+                           const std::string& why);
+
+/// A node failed: its copies are recovered one by one (queued).
+void on_node_failed(self_ptr self, const node_failed& report) {
+  auto& st = self->state;
+  if (!st.plan->node_alive(report.node))
+    return;
+  auto copies = st.plan->mark_node_failed(report.node, report.may_return);
+  for (auto& copy : copies)
+    abandon_switchover_of(self, copy, "node " + report.node + " failed");
+  emit(self, "node_failed",
+       json{{"node", report.node},
+            {"reason", report.reason},
+            {"copies", copies.size()}});
+  for (auto& copy : copies) {
+    copy_failed cf{copy, report.node, "node " + report.node + " failed",
+                   handle_of(self, copy)};
+    enqueue_later(self, [self, cf](std::function<void()> done) {
+      recover_copy(self, cf, std::move(done));
+    });
+  }
+}
+
+/// The current assignment, as get_assignment answers it.
+assignment_table table_of(self_ptr self) {
+  auto& st = self->state;
+  assignment_table result;
+  for (auto& [key, part] : st.plan->partitions()) {
+    partition_assignment pa;
+    pa.app = key.first;
+    pa.partition = key.second;
+    pa.epoch = part.epoch;
+    if (part.active) {
+      pa.active = *part.active;
+      pa.active_handle = handle_of(self, *part.active);
+    }
+    pa.standbys = part.standbys;
+    result.partitions.push_back(std::move(pa));
+  }
+  for (auto& [id, rec] : st.plan->copies())
+    result.copies.push_back(
+      copy_info{id, rec.node, rec.alive, handle_of(self, id), rec.restarts});
+  for (auto& node : st.plan->failed_nodes())
+    result.failed_nodes.push_back(node);
+  result.recoveries_pending = static_cast<uint32_t>(st.work.size())
+                              + (st.busy ? 1 : 0);
+  return result;
+}
+
+/// Cluster mode: the standby control plane gets the assignment after every
+/// change (a takeover starts from the last one it got).
+void replicate(self_ptr self) {
+  auto& st = self->state;
+  if (!st.handles.standby || !st.activated)
+    return;
+  control_snapshot snap;
+  snap.version = ++st.replicated;
+  snap.table = table_of(self);
+  for (auto& [node, h] : st.nodes)
+    snap.nodes.push_back(h);
+  self->send(st.handles.standby, std::move(snap));
+}
+
+/// Takeover, step 2: every live copy reports its roles and epochs; the
+/// adopted assignment learns what the replication missed. Then the agents
+/// learn the new listener and the fault manager watches everything (the
+/// lost node's agent and copies are found down at once and recovered).
+void finish_takeover(self_ptr self, caf::typed_response_promise<ok_atom> promise) {
+  auto& st = self->state;
+  st.activated = true;
+  send_peers(self);
+  for (auto& [node, h] : st.nodes)
+    self
+      ->request(st.handles.fault_manager, control_timeout(self),
+                watch_node_atom::value, node, h.agent, h.router)
+      .then([](ok_atom) {}, [](caf::error&) {});
+  for (auto& [id, rec] : st.plan->copies())
+    if (rec.alive)
+      self
+        ->request(st.handles.fault_manager, control_timeout(self),
+                  watch_copy_atom::value, id, rec.node, handle_of(self, id))
+        .then([](ok_atom) {}, [](caf::error&) {});
+  // Routes from the adopted assignment everywhere (the distributor of this
+  // control plane and the routers may have missed the last changes).
+  std::vector<partition_key> keys;
+  for (auto& [key, _] : st.plan->partitions())
+    keys.push_back(key);
+  install_routes(self, keys, [self, promise]() mutable {
+    emit(self, "takeover_done",
+         json{{"node", self->state.control_node},
+              {"partitions", self->state.plan->partitions().size()}});
+    promise.deliver(ok_atom::value);
+    // The lost node's recoveries, queued meanwhile, run now.
+    self->state.busy = false;
+    run_next(self);
+  });
+}
+
+void takeover(self_ptr self, activation act, assignment_table table,
+              node_id here, caf::typed_response_promise<ok_atom> promise) {
+  auto& st = self->state;
+  st.handles = std::move(act);
+  st.control_node = std::move(here);
+  for (auto& n : st.handles.nodes)
+    st.nodes[n.node] = n;
+  std::vector<controller_state::adopted_partition> parts;
+  for (auto& pa : table.partitions) {
+    controller_state::adopted_partition p;
+    p.key = partition_key{pa.app, pa.partition};
+    p.epoch = pa.epoch;
+    if (!pa.active.app.empty())
+      p.active = pa.active;
+    p.standbys = pa.standbys;
+    parts.push_back(std::move(p));
+  }
+  std::vector<controller_state::adopted_copy> copies;
+  for (auto& c : table.copies) {
+    copies.push_back({c.copy, c.node, c.alive, c.restarts});
+    if (c.alive && c.handle)
+      st.copies[c.copy] = c.handle;
+  }
+  st.plan->adopt(parts, copies, table.failed_nodes);
+  emit(self, "controller_takeover",
+       json{{"node", st.control_node},
+            {"partitions", parts.size()},
+            {"copies", copies.size()}});
+  // The lost control node failed: its copies are recovered, but only once
+  // the adopted assignment is reconciled (the queue waits until then), and
+  // nothing below waits for it.
+  st.busy = true;
+  on_node_failed(self, node_failed{st.ctx->control_node,
+                                   "control node lost (takeover)", false});
+  std::vector<std::pair<copy_id, app_support_actor>> live;
+  for (auto& c : table.copies)
+    if (c.alive && c.handle && st.plan->node_alive(c.node))
+      live.emplace_back(c.copy, c.handle);
+  if (live.empty()) {
+    finish_takeover(self, promise);
+    return;
+  }
+  auto counter = std::make_shared<fan_out_counter>(
+    live.size(), [self, promise](size_t) mutable {
+      finish_takeover(self, promise);
+    });
+  for (auto& [id, handle] : live)
+    self->request(handle, control_timeout(self), status_atom::value)
+      .then(
+        [self, counter, id = id](copy_status& cs) {
+          for (auto& p : cs.partitions)
+            self->state.plan->reconcile(partition_key{id.app, p.partition}, id,
+                                        p.current_role, p.epoch);
+          counter->answer(true);
+        },
+        [counter](caf::error&) { counter->answer(false); });
 }
 
 /// A rejoining node could not be reset: it counts as failed again (the
@@ -1030,6 +1193,7 @@ void abandon_switchover_of(self_ptr self, const copy_id& copy,
 system_controller_actor::behavior_type
 system_controller_impl(system_controller_pointer self, context_ptr ctx) {
   self->state.plan = std::make_unique<controller_state>(ctx->config);
+  self->state.control_node = ctx->control_node;
   self->state.ctx = std::move(ctx);
   transport::place(*self->state.ctx, self, self->state.ctx->control_node);
   return {
@@ -1043,25 +1207,7 @@ system_controller_impl(system_controller_pointer self, context_ptr ctx) {
         recover_copy(self, report, std::move(done));
       });
     },
-    [self](node_failed& report) {
-      auto& st = self->state;
-      if (!st.plan->node_alive(report.node))
-        return;
-      auto copies = st.plan->mark_node_failed(report.node, report.may_return);
-      for (auto& copy : copies)
-        abandon_switchover_of(self, copy, "node " + report.node + " failed");
-      emit(self, "node_failed",
-           json{{"node", report.node},
-                {"reason", report.reason},
-                {"copies", copies.size()}});
-      for (auto& copy : copies) {
-        copy_failed cf{copy, report.node, "node " + report.node + " failed",
-                       handle_of(self, copy)};
-        enqueue_later(self, [self, cf](std::function<void()> done) {
-          recover_copy(self, cf, std::move(done));
-        });
-      }
-    },
+    [self](node_failed& report) { on_node_failed(self, report); },
     [self](majority_atom, bool has) {
       auto& st = self->state;
       if (st.has_majority == has)
@@ -1093,6 +1239,16 @@ system_controller_impl(system_controller_pointer self, context_ptr ctx) {
       enqueue(self, [self, node](std::function<void()> done) {
         rejoin_node(self, node, std::move(done));
       });
+    },
+    [self](takeover_atom, activation& act, assignment_table& table,
+           node_id& here) -> caf::result<ok_atom> {
+      auto& st = self->state;
+      if (st.activated || !st.nodes.empty())
+        return make_error(error_code::unavailable, "already active");
+      auto promise = self->make_response_promise<ok_atom>();
+      takeover(self, std::move(act), std::move(table), std::move(here),
+               promise);
+      return promise;
     },
     [self](activate_atom, activation& act) -> caf::result<ok_atom> {
       auto& st = self->state;
@@ -1165,30 +1321,7 @@ system_controller_impl(system_controller_pointer self, context_ptr ctx) {
       add_standby(self, partition_key{app, partition}, standby, *part->active,
                   part->epoch);
     },
-    [self](get_assignment_atom) {
-      auto& st = self->state;
-      assignment_table result;
-      for (auto& [key, part] : st.plan->partitions()) {
-        partition_assignment pa;
-        pa.app = key.first;
-        pa.partition = key.second;
-        pa.epoch = part.epoch;
-        if (part.active) {
-          pa.active = *part.active;
-          pa.active_handle = handle_of(self, *part.active);
-        }
-        pa.standbys = part.standbys;
-        result.partitions.push_back(std::move(pa));
-      }
-      for (auto& [id, rec] : st.plan->copies())
-        result.copies.push_back(
-          copy_info{id, rec.node, rec.alive, handle_of(self, id), rec.restarts});
-      for (auto& node : st.plan->failed_nodes())
-        result.failed_nodes.push_back(node);
-      result.recoveries_pending = static_cast<uint32_t>(st.work.size())
-                                  + (st.busy ? 1 : 0);
-      return result;
-    },
+    [self](get_assignment_atom) { return table_of(self); },
   };
 }
 

@@ -35,6 +35,11 @@ struct system_controller_actor_state {
   /// The switchover running now, if any (system_controller.cpp).
   std::shared_ptr<switchover_run> switchover;
   bool activated = false;
+  /// The node this controller runs on (the first configured node, or the
+  /// standby control node after a takeover).
+  node_id control_node;
+  /// Snapshots sent to the standby control plane.
+  uint64_t replicated = 0;
   static inline const char* name = "keel.system_controller";
 };
 

@@ -56,6 +56,25 @@ typename Inspector::result_type inspect(Inspector& f, assignment_table& x) {
            x.copies, x.failed_nodes, x.recoveries_pending);
 }
 
+/// Active controller -> standby control plane (cluster mode), after every
+/// change: what a takeover starts from.
+struct control_snapshot {
+  uint64_t version = 0;
+  assignment_table table;
+  std::vector<node_handles> nodes;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, control_snapshot& x) {
+  return f(caf::meta::type_name("keel_control_snapshot"), x.version, x.table,
+           x.nodes);
+}
+
+/// The standby control plane's watcher (actors/cluster/control_standby):
+/// gets the snapshots and, as its node agent's listener, the node views.
+using control_standby_actor = caf::typed_actor<caf::reacts_to<control_snapshot>,
+                                               caf::reacts_to<node_view>>;
+
 /// What bootstrap hands the controller to activate the system.
 struct activation {
   std::vector<node_handles> nodes;
@@ -65,18 +84,32 @@ struct activation {
   event_sink_actor distributor;
   /// Where the latest snapshots of partitions without a standby are.
   snapshot_source_actor snapshots;
+  /// Cluster mode: the standby control plane on `standby_node` (none if
+  /// invalid), which gets a control_snapshot after every change.
+  control_standby_actor standby;
+  node_id standby_node;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, activation& x) {
   return f(caf::meta::type_name("keel_activation"), x.nodes, x.fault_manager,
-           x.load_manager, x.distributor, x.snapshots);
+           x.load_manager, x.distributor, x.snapshots, x.standby,
+           x.standby_node);
 }
 
 using system_controller_actor = fault_listener_actor::extend<
   // bootstrap -> controller: spawn every copy, assign roles, install routes.
   // Replies when the system serves events. Not safe to repeat.
   caf::replies_to<activate_atom, activation>::with<ok_atom>,
+  // standby control plane -> its (dormant) controller: take over from a
+  // lost active controller. `act` holds every node and the new control
+  // plane's fault manager, load manager and distributor; `table` is the last
+  // replicated assignment; `here` is this controller's node. The controller
+  // adopts the table, reconciles its epochs with the copies' own (the
+  // replication may lag), tells the agents and the fault manager, which
+  // finds the lost node down and has it recovered. Replies when it acts.
+  caf::replies_to<takeover_atom, activation, assignment_table, node_id>::with<
+    ok_atom>,
   // any -> controller: the current assignment. Safe to repeat.
   caf::replies_to<get_assignment_atom>::with<assignment_table>,
   // admin -> controller: planned switchover of one partition: its active

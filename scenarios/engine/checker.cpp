@@ -308,6 +308,21 @@ report check_run(const scenario& sc, const run_data& data,
   }
   rep.failovers = failover_timelines(trace);
   rep.detections = fault_detections(trace);
+  // Controller takeovers: a crash of the control node, then takeover_done.
+  for (size_t i = 0; i < trace.size(); ++i) {
+    auto& ev = trace[i];
+    if (ev.name != "fault_injected" || str(ev.fields, "kind") != "crash_node"
+        || sc.system.nodes.empty()
+        || str(ev.fields, "target") != sc.system.nodes.front())
+      continue;
+    auto fault = static_cast<uint32_t>(num(ev.fields, "fault"));
+    rep.takeovers[fault] = -1;
+    for (size_t j = i + 1; j < trace.size(); ++j)
+      if (trace[j].name == "takeover_done") {
+        rep.takeovers[fault] = ms_between(ev.t_us, trace[j].t_us);
+        break;
+      }
+  }
   // Switchovers, and the latency of the events that ran into them.
   for (auto& ev : trace) {
     if (ev.name != "switchover_started")
@@ -461,6 +476,18 @@ report check_run(const scenario& sc, const run_data& data,
       res.passed = next == 3;
       res.detail = next == 3 ? "restart, failover, node out of service"
                              : std::string{"stopped before "} + rungs[next];
+    } else if (c.name == "takeover_within_ms") {
+      res.passed = !rep.takeovers.empty();
+      res.detail = rep.takeovers.empty() ? "the control node never crashed" : "";
+      for (auto& [fault, ms] : rep.takeovers) {
+        bool ok = ms >= 0 && ms <= c.bound_ms;
+        res.passed = res.passed && ok;
+        std::ostringstream d;
+        d << "fault " << fault << ": "
+          << (ms < 0 ? std::string{"no takeover"}
+                     : "takeover after " + std::to_string(ms) + " ms");
+        res.detail += (res.detail.empty() ? "" : "; ") + d.str();
+      }
     } else if (c.name == "minority_self_fenced") {
       // Some node lost the majority and fenced itself, and every node that
       // did was taken back afterwards (reinstated or reset on rejoin).
@@ -591,6 +618,12 @@ json report::to_json(const run_data& data) const {
      {{"p50", latency_p50_ms}, {"p99", latency_p99_ms}, {"max", latency_max_ms}}},
     {"faults", faults},
     {"failovers", fo},
+    {"takeovers", [&] {
+       json t = json::array();
+       for (auto& [fault, ms] : takeovers)
+         t.push_back(json{{"fault", fault}, {"takeover_ms", ms}});
+       return t;
+     }()},
     {"switchovers", sw},
     {"checks", cs},
     {"errors", errors},
@@ -618,6 +651,10 @@ std::string summarize(const report& rep, const run_data& data) {
         << static_cast<double>(f.at_us) / 1000.0 << " ms";
     if (!f.error.empty())
       out << " FAILED: " << f.error;
+    if (auto t = rep.takeovers.find(f.index); t != rep.takeovers.end())
+      out << (t->second >= 0 ? ", controller taken over after "
+                                 + std::to_string(t->second) + " ms"
+                             : std::string{", controller never taken over"});
     for (auto& d : rep.detections)
       if (d.fault == f.index && d.kind != "slow_copy" && !f.copies.empty())
         out << (d.detected_ms >= 0

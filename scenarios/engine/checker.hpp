@@ -11,6 +11,7 @@
 // Pure function of its inputs; tests feed it hand-made records.
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -94,6 +95,9 @@ struct report {
   std::vector<failover_timeline> failovers;
   std::vector<fault_detection> detections;
   std::vector<switchover_report> switchovers;
+  /// Controller takeovers (cluster mode): per fault, ms from the fault to
+  /// the new controller acting (trace takeover_done); -1: none followed.
+  std::map<uint32_t, double> takeovers;
   std::vector<check_result> checks;
   std::vector<std::string> errors;
   double latency_p50_ms = 0;

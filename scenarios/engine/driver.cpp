@@ -102,7 +102,7 @@ void run_network_step(driver_ptr self, uint32_t index, bool undo) {
                      st.handles.ctx,
                      log,
                      caf::actor_cast<caf::actor>(self)};
-    self->spawn(workload_client, std::move(args));
+    st.clients.push_back(self->spawn(workload_client, std::move(args)));
     return;
   }
   if (st.node_faults && step.kind == "hang_node") {
@@ -266,6 +266,13 @@ void run_step(driver_ptr self, uint32_t index, assignment_table& table) {
   } else if (step.kind == "restart_node") {
     rec.target = step.node;
     fail_step(self, std::move(rec), "restart_node needs --mode process");
+  } else if (step.kind == "crash_node"
+             && step.node == st.sc->system.nodes.front()) {
+    rec.target = step.node;
+    fail_step(self, std::move(rec),
+              "node " + step.node + " hosts the control plane; crashing it "
+              "needs controller takeover, which only cluster mode has "
+              "(--mode process)");
   } else if (step.kind == "crash_node") {
     rec.target = step.node;
     auto sup = st.handles.node_supervisors.find(step.node);
@@ -531,7 +538,7 @@ caf::behavior scenario_driver(caf::stateful_actor<driver_state>* self,
                          st.handles.ctx,
                          log,
                          caf::actor_cast<caf::actor>(self)};
-        self->spawn(workload_client, std::move(args));
+        st.clients.push_back(self->spawn(workload_client, std::move(args)));
       }
       uint32_t faults_end_ms = 0;
       for (uint32_t i = 0; i < st.sc->steps.size(); ++i) {
@@ -582,6 +589,19 @@ caf::behavior scenario_driver(caf::stateful_actor<driver_state>* self,
       settle(self);
     },
     [self](settle_atom) { settle(self); },
+    [self](switch_atom, system_controller_actor& controller,
+           load_distributor_actor& distributor) {
+      // Cluster mode: the control plane moved (controller takeover); the
+      // clients go on with the new distributor.
+      auto& st = self->state;
+      st.handles.controller = controller;
+      st.handles.distributor = distributor;
+      st.handles.ctx->emit(self, "clients_switched",
+                           json{{"clients", st.clients.size()}});
+      for (auto& c : st.clients)
+        self->send(c, switch_atom::value,
+                   caf::actor_cast<event_sink_actor>(distributor));
+    },
     [self](live_atom) { poll_liveness(self); },
   };
 }

@@ -17,6 +17,7 @@
 #include "actors/bootstrap.hpp"
 #include "scenarios/engine/run_data.hpp"
 #include "scenarios/engine/scenario.hpp"
+#include "scenarios/engine/workload_client.hpp"
 
 namespace keel::scenarios {
 
@@ -41,6 +42,8 @@ struct driver_state {
   node_fault_fn node_faults;
   caf::response_promise done;
   size_t clients_done = 0;
+  /// Every workload client spawned (they get switch_atom).
+  std::vector<caf::actor> clients;
   /// Clients started by overload steps (they report done like the others).
   size_t extra_clients = 0;
   caf::actor_clock::time_point settle_deadline;

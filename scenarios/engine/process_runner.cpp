@@ -6,6 +6,7 @@
 #include <fstream>
 #include <mutex>
 #include <sstream>
+#include <condition_variable>
 #include <thread>
 
 #include <arpa/inet.h>
@@ -34,6 +35,37 @@ namespace keel::scenarios {
 namespace {
 
 using steady = std::chrono::steady_clock;
+
+/// The runner's controller watcher -> its switcher thread.
+class control_moved {
+public:
+  void signal() {
+    std::lock_guard<std::mutex> guard{mtx_};
+    moved_ = true;
+    cv_.notify_all();
+  }
+  void stop() {
+    std::lock_guard<std::mutex> guard{mtx_};
+    stop_ = true;
+    cv_.notify_all();
+  }
+  bool stopping() const {
+    std::lock_guard<std::mutex> guard{mtx_};
+    return stop_;
+  }
+  /// Blocks until the controller went down (true) or the run ended.
+  bool wait() {
+    std::unique_lock<std::mutex> guard{mtx_};
+    cv_.wait(guard, [this] { return moved_ || stop_; });
+    return moved_ && !stop_;
+  }
+
+private:
+  mutable std::mutex mtx_;
+  std::condition_variable cv_;
+  bool moved_ = false;
+  bool stop_ = false;
+};
 
 /// The last `n` lines of a file, for error messages.
 std::string tail_of(const std::string& path, size_t n = 8) {
@@ -98,6 +130,10 @@ caf::expected<run_result> run_process(const scenario& sc,
   ccfg.secret = auth::make_nonce() + auth::make_nonce();
   ccfg.secret_origin = std::string{"environment variable "} + secret_variable;
   ccfg.startup_timeout_ms = 20000;
+  // As parse_cluster_config defaults it for the nodes (the file below has
+  // no control_standby).
+  if (sc.system.nodes.size() >= 3)
+    ccfg.control_standby = sc.system.nodes[1];
   json endpoints = json::object();
   for (size_t i = 0; i < sc.system.nodes.size(); ++i) {
     auto& n = sc.system.nodes[i];
@@ -148,6 +184,21 @@ caf::expected<run_result> run_process(const scenario& sc,
                           + context_of(ready.error()) + "\n" + logs
                           + "  (kept " + dir + ")");
     }
+    // A direct connection to every node: handles to a node's actors must not
+    // depend on the route through the control node (lost with it).
+    for (auto& n : sc.system.nodes) {
+      if (n == sc.system.nodes.front())
+        continue;
+      auto direct = cluster::join(sys, ccfg, n, "scenario-runner",
+                                  steady::now() + std::chrono::seconds{10});
+      if (!direct) {
+        procs->reap_all(log);
+        return make_error(error_code::unavailable,
+                          "cannot connect to node " + n + ": "
+                            + context_of(direct.error()) + " (kept " + dir
+                            + ")");
+      }
+    }
     system_handles handles;
     handles.ctx = ctx;
     handles.controller = ready->controller;
@@ -170,6 +221,31 @@ caf::expected<run_result> run_process(const scenario& sc,
       return "not a process fault: " + kind;
     };
     auto driver = sys.spawn(scenario_driver, sc_ptr, handles, data, hook);
+    // Controller takeover: when the control plane's controller goes down,
+    // find the standby control node's (once it took over) and switch the
+    // driver and its clients to it. Blocking joins run in their own thread.
+    auto moved = std::make_shared<control_moved>();
+    std::thread switcher;
+    caf::actor watcher;
+    if (!ccfg.control_standby.empty()) {
+      watcher = sys.spawn([moved, controller = handles.controller](
+                            caf::event_based_actor* self) {
+        self->monitor(controller);
+        self->set_down_handler([moved](caf::down_msg&) { moved->signal(); });
+        return caf::behavior{[](ok_atom) {}};
+      });
+      switcher = std::thread{[&sys, &ccfg, moved, driver] {
+        if (!moved->wait())
+          return;
+        auto ready = cluster::join_ready(
+          sys, ccfg, "scenario-runner",
+          steady::now() + std::chrono::seconds{30}, ccfg.control_standby,
+          [moved] { return moved->stopping(); });
+        if (ready)
+          caf::anon_send(driver, switch_atom::value, ready->controller,
+                         ready->distributor);
+      }};
+    }
     auto bound = std::chrono::milliseconds{
       uint64_t{sc.workload.duration_ms} + sc.workload.request_timeout_ms
       + sc.settle_timeout_ms + 60'000};
@@ -180,6 +256,11 @@ caf::expected<run_result> run_process(const scenario& sc,
         .receive([](ok_atom) {},
                  [&](caf::error& err) { failure = std::move(err); });
     }
+    moved->stop();
+    if (switcher.joinable())
+      switcher.join();
+    if (watcher)
+      caf::anon_send_exit(watcher, caf::exit_reason::user_shutdown);
     trace = ctx->trace->snapshot();
     dropped = ctx->trace->dropped();
     // The run ends here: what stopping the nodes emits is not part of it.

@@ -120,6 +120,7 @@ int repeat_runs(const scenario& base, const std::string& file,
   // Per fault kind: detection, failover complete (the fault's slowest
   // partition promoted) and service back (its slowest first event).
   std::map<std::string, std::vector<double>> detected, promoted, served;
+  std::vector<double> takeover;
   uint32_t failed = 0;
   for (uint32_t i = 0; i < opts.repeat; ++i) {
     auto sc = base;
@@ -162,6 +163,13 @@ int repeat_runs(const scenario& base, const std::string& file,
                     slowest_served);
       line += buf;
     }
+    for (auto& [fault, ms] : rep.takeovers) {
+      if (ms >= 0)
+        takeover.push_back(ms);
+      char buf[80];
+      std::snprintf(buf, sizeof(buf), " controller taken over %.1f ms;", ms);
+      line += buf;
+    }
     out << "run " << i << " seed " << sc.seed << ": "
         << (rep.passed ? "PASS" : "FAIL") << ", lost " << rep.events.lost
         << ", duplicated " << rep.events.duplicated << ";" << line
@@ -173,6 +181,8 @@ int repeat_runs(const scenario& base, const std::string& file,
         << "  failed over  " << distribution(promoted[kind]) << "\n"
         << "  served again " << distribution(served[kind]) << "\n";
   }
+  if (!takeover.empty())
+    out << "controller takeover: " << distribution(takeover) << "\n";
   return failed == 0 ? 0 : 1;
 }
 

@@ -14,7 +14,7 @@ const std::vector<std::string>& check_names() {
     "all_answered", "detected_within_ms", "no_unexpected_failures",
     "escalation_ladder", "switchovers_completed", "forwards_exactly_once",
     "redundancy_restored_within_ms", "restarted_nodes_used",
-    "minority_self_fenced"};
+    "minority_self_fenced", "takeover_within_ms"};
   return names;
 }
 
@@ -149,12 +149,6 @@ void read_crash_node(step_reader& in, step_spec& s, const scenario& sc) {
   if (std::find(nodes.begin(), nodes.end(), s.node) == nodes.end())
     throw json_path_error(obj.path_of("node"),
                           "no node named \"" + s.node + "\" in the topology");
-  if (s.node == nodes.front())
-    throw json_path_error(obj.path_of("node"),
-                          "node \"" + s.node
-                            + "\" hosts the control plane (controller, "
-                              "distributor); crashing it needs controller "
-                              "takeover, which keel does not have yet");
 }
 
 /// A list of distinct topology node names at `key`.
@@ -272,16 +266,18 @@ check_spec read_check(const json& value, const std::string& path) {
   if (value.is_string()) {
     c.name = value.get<std::string>();
     if (c.name == "recovered_within_ms" || c.name == "detected_within_ms"
-        || c.name == "redundancy_restored_within_ms")
+        || c.name == "redundancy_restored_within_ms"
+        || c.name == "takeover_within_ms")
       throw json_path_error(path, c.name + " needs a bound: {\"" + c.name
                                     + "\": 500}");
   } else if (value.is_object() && value.size() == 1) {
     c.name = value.begin().key();
     if (c.name != "recovered_within_ms" && c.name != "detected_within_ms"
-        && c.name != "redundancy_restored_within_ms")
+        && c.name != "redundancy_restored_within_ms"
+        && c.name != "takeover_within_ms")
       throw json_path_error(path, "only recovered_within_ms, "
-                                  "detected_within_ms and "
-                                  "redundancy_restored_within_ms take a "
+                                  "detected_within_ms, takeover_within_ms "
+                                  "and redundancy_restored_within_ms take a "
                                   "value; write \""
                                     + c.name + "\" as a plain string");
     auto& bound = value.begin().value();

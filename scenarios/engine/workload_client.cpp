@@ -20,19 +20,15 @@ void maybe_done(client_ptr self) {
   }
 }
 
-void send_one(client_ptr self) {
+/// Sends request `index` (again, after a switch: same id, the copies
+/// dedupe it). The first outcome counts; a later acknowledgement still
+/// replaces "failed" (the checker then knows the effect).
+void request_one(client_ptr self, size_t index) {
   auto& st = self->state;
-  auto index = st.args.log->requests.size();
-  request_record rec;
-  rec.request_id = index + 1;
-  rec.key = "k" + std::to_string(st.rng.below(st.args.workload.keys));
-  rec.sent_us = st.args.ctx->now_us(self);
+  auto& rec = st.args.log->requests[index];
   event ev{st.args.workload.app, rec.key,
            json_value{st.args.workload.payload}, st.args.client_id,
            rec.request_id};
-  st.args.log->requests.push_back(std::move(rec));
-  ++st.sent;
-  ++st.in_flight;
   auto timeout = std::chrono::milliseconds{
     st.args.workload.request_timeout_ms};
   self->request(st.args.distributor, timeout, std::move(ev))
@@ -40,14 +36,21 @@ void send_one(client_ptr self) {
       [self, index](event_reply&) {
         auto& st = self->state;
         auto& r = st.args.log->requests[index];
+        if (r.result == request_record::outcome::acknowledged
+            || r.result == request_record::outcome::refused)
+          return;
+        if (r.result == request_record::outcome::open)
+          --st.in_flight;
         r.result = request_record::outcome::acknowledged;
+        r.error.clear();
         r.done_us = st.args.ctx->now_us(self);
-        --st.in_flight;
         maybe_done(self);
       },
       [self, index](caf::error& err) {
         auto& st = self->state;
         auto& r = st.args.log->requests[index];
+        if (r.result != request_record::outcome::open)
+          return;
         // An explicit keel error means the event was refused and has no
         // effect; anything else (timeout, dead distributor) leaves the
         // outcome unknown.
@@ -59,6 +62,19 @@ void send_one(client_ptr self) {
         --st.in_flight;
         maybe_done(self);
       });
+}
+
+void send_one(client_ptr self) {
+  auto& st = self->state;
+  auto index = st.args.log->requests.size();
+  request_record rec;
+  rec.request_id = index + 1;
+  rec.key = "k" + std::to_string(st.rng.below(st.args.workload.keys));
+  rec.sent_us = st.args.ctx->now_us(self);
+  st.args.log->requests.push_back(std::move(rec));
+  ++st.sent;
+  ++st.in_flight;
+  request_one(self, index);
 }
 
 /// Batch ingress: this tick's due events in one event_batch.
@@ -168,6 +184,16 @@ caf::behavior workload_client(caf::stateful_actor<client_state>* self,
       self->delayed_send(self, tick_interval, tick_atom::value);
     },
     [self](event_results& res) { on_results(self, res); },
+    [self](switch_atom, event_sink_actor& distributor) {
+      auto& st = self->state;
+      st.args.distributor = std::move(distributor);
+      if (st.args.workload.batch)
+        return;  // open batch events expire as failed (effect unknown)
+      auto& requests = st.args.log->requests;
+      for (size_t i = 0; i < requests.size(); ++i)
+        if (requests[i].result == request_record::outcome::open)
+          request_one(self, i);
+    },
   };
 }
 

@@ -25,6 +25,10 @@
 namespace keel::scenarios {
 
 using done_atom = caf::atom_constant<caf::atom("done")>;
+/// Driver -> client (cluster mode): the control plane moved; send to this
+/// distributor from now on (requests still open are sent again with their
+/// request ids: the copies dedupe them).
+using switch_atom = caf::atom_constant<caf::atom("switch")>;
 
 struct client_args {
   uint32_t index = 0;

@@ -307,3 +307,51 @@ TEST_CASE("controller_state: n_plus_m hands a partition back from the "
   two.plan_activation();
   CHECK_FALSE(two.failback_needed({"j", 0}, copy_id{"j", 1}));
 }
+
+TEST_CASE("controller_state: a takeover adopts a replicated assignment and "
+          "reconciles it with newer epochs the copies report") {
+  auto cfg = config({"n1", "n2", "n3"},
+                    {app("j", redundancy_model::n_way, 3, 6, 1)});
+  controller_state active{cfg};
+  active.plan_activation();
+  for (auto& [id, rec] : active.copies())
+    active.mark_alive(id, rec.node);
+  std::vector<controller_state::adopted_partition> parts;
+  for (auto& [key, p] : active.partitions())
+    parts.push_back({key, p.epoch, p.active, p.standbys});
+  std::vector<controller_state::adopted_copy> copies;
+  for (auto& [id, rec] : active.copies())
+    copies.push_back({id, rec.node, rec.alive, rec.restarts});
+  controller_state standby{cfg};
+  standby.adopt(parts, copies, {});
+  REQUIRE(standby.partitions().size() == active.partitions().size());
+  for (auto& [key, p] : active.partitions()) {
+    auto q = standby.find(key);
+    REQUIRE(q);
+    CHECK(q->epoch == p.epoch);
+    CHECK(q->active == p.active);
+    CHECK(q->standbys == p.standbys);
+  }
+  CHECK(standby.promotable(copy_id{"j", 1}));
+  // A promotion the replication missed: partition 0's standby became active
+  // in epoch 2. The standby controller learns it from the copy.
+  auto key = controller_state::partition_key{"j", 0};
+  auto before = *standby.find(key);
+  REQUIRE_FALSE(before.standbys.empty());
+  auto promoted = before.standbys.front();
+  standby.reconcile(key, promoted, role::active, before.epoch + 1);
+  auto after = *standby.find(key);
+  CHECK(after.epoch == before.epoch + 1);
+  CHECK(after.active == promoted);
+  CHECK(std::find(after.standbys.begin(), after.standbys.end(), promoted)
+        == after.standbys.end());
+  CHECK(std::find(after.standbys.begin(), after.standbys.end(), *before.active)
+        != after.standbys.end());
+  // Older or equal reports change nothing.
+  standby.reconcile(key, *before.active, role::active, before.epoch);
+  CHECK(standby.find(key)->active == promoted);
+  CHECK(standby.find(key)->epoch == before.epoch + 1);
+  // A later failure plans from the adopted state: the node failed.
+  auto gone = standby.mark_node_failed(standby.find(promoted)->node);
+  CHECK(std::find(gone.begin(), gone.end(), promoted) != gone.end());
+}

@@ -63,11 +63,24 @@ TEST_CASE("scenario: steps and checks are validated with their JSON path") {
   CHECK_FALSE(plain->workload.batch);
 }
 
-TEST_CASE("scenario: crashing the control plane's node is refused up front") {
-  auto msg = error_of(doc(R"("steps": [{"at_ms": 10, "do": "crash_node",
-                                        "node": "n1"}])").c_str());
-  CHECK(msg.find("$.steps[0].node") != std::string::npos);
-  CHECK(msg.find("control plane") != std::string::npos);
+TEST_CASE("scenario: crashing the control plane's node needs cluster mode; "
+          "the embedded runtime refuses the step and the run fails") {
+  apps::register_builtin_apps();
+  auto sc = parse_scenario(
+    json::parse(doc(R"("workload": {"clients": 1, "rate_per_s": 100,
+                                     "keys": 4, "duration_ms": 300},
+                       "steps": [{"at_ms": 10, "do": "crash_node",
+                                  "node": "n1"}],
+                       "checks": ["no_lost_acknowledged"])")),
+    "t.json");
+  REQUIRE(sc);
+  auto result = run_realtime(*sc, app_registry::global());
+  REQUIRE(result);
+  CHECK_FALSE(result->rep.passed);
+  REQUIRE_FALSE(result->data.errors.empty());
+  CHECK_THAT(result->data.errors.front(),
+             Catch::Contains("hosts the control plane")
+               && Catch::Contains("--mode process"));
 }
 
 TEST_CASE("scenario: a malformed file exits with code 2 and one line naming "
