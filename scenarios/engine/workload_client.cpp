@@ -31,6 +31,7 @@ void request_one(client_ptr self, size_t index) {
            rec.request_id};
   auto timeout = std::chrono::milliseconds{
     st.args.workload.request_timeout_ms};
+  auto target = st.args.distributor;
   self->request(st.args.distributor, timeout, std::move(ev))
     .then(
       [self, index](event_reply&) {
@@ -46,11 +47,13 @@ void request_one(client_ptr self, size_t index) {
         r.done_us = st.args.ctx->now_us(self);
         maybe_done(self);
       },
-      [self, index](caf::error& err) {
+      [self, index, target](caf::error& err) {
         auto& st = self->state;
         auto& r = st.args.log->requests[index];
         if (r.result != request_record::outcome::open)
           return;
+        if (target != st.args.distributor)
+          return;  // sent to a distributor left behind: the resend counts
         // An explicit keel error means the event was refused and has no
         // effect; anything else (timeout, dead distributor) leaves the
         // outcome unknown.
@@ -189,10 +192,19 @@ caf::behavior workload_client(caf::stateful_actor<client_state>* self,
       st.args.distributor = std::move(distributor);
       if (st.args.workload.batch)
         return;  // open batch events expire as failed (effect unknown)
+      // Open requests, and those that failed without a keel error (the
+      // distributor was lost: effect unknown), go again with their ids.
       auto& requests = st.args.log->requests;
-      for (size_t i = 0; i < requests.size(); ++i)
-        if (requests[i].result == request_record::outcome::open)
+      for (size_t i = 0; i < requests.size(); ++i) {
+        auto& r = requests[i];
+        if (r.result == request_record::outcome::failed) {
+          r.result = request_record::outcome::open;
+          r.error.clear();
+          ++st.in_flight;
+        }
+        if (r.result == request_record::outcome::open)
           request_one(self, i);
+      }
     },
   };
 }
