@@ -287,14 +287,15 @@ node::start(caf::actor_system& sys, const cluster_config& config,
   nodes.emplace(name, spawned->handles);
   auto& control_node = config.system.nodes.front();
   control_standby_actor standby;
+  node_id running_elsewhere;
   for (auto& other : config.system.nodes) {
     if (other == name)
       continue;
-    // Only the control node needs this node's handles (a restarted node
-    // rejoins through them).
+    // The node's own handles: whichever node runs the control plane now
+    // (the control node, or the standby after a takeover) lets a restarted
+    // node rejoin through them.
     auto reply = join(sys, config, other, name, deadline, opts.cancelled,
-                      other == control_node ? spawned->handles
-                                            : node_handles{});
+                      spawned->handles);
     if (!reply && opts.cancelled && opts.cancelled())
       return make_error(error_code::unavailable,
                         "stopped while joining its peers");
@@ -306,9 +307,13 @@ node::start(caf::actor_system& sys, const cluster_config& config,
     nodes.emplace(other, reply->handles);
     if (other == config.control_standby)
       standby = reply->standby;
+    if (reply->ready)
+      running_elsewhere = other;
   }
-  // 3. The control node starts the control plane and activates.
-  if (name == control_node) {
+  // 3. The control node starts the control plane and activates, unless the
+  // system already runs (this is a restarted control node whose control
+  // plane was taken over: it rejoins as a plain node).
+  if (name == control_node && running_elsewhere.empty()) {
     auto control = spawn_control_plane(sys, ctx, spawned->handles.router,
                                        timeout);
     if (!control)
@@ -333,7 +338,11 @@ node::start(caf::actor_system& sys, const cluster_config& config,
                 << " nodes; control plane here)" << std::endl;
   } else if (opts.log) {
     *opts.log << "keel node " << name << ": joined " << (nodes.size() - 1)
-              << " peers" << std::endl;
+              << " peers"
+              << (running_elsewhere.empty()
+                    ? std::string{}
+                    : " (control plane on " + running_elsewhere + ")")
+              << std::endl;
   }
   return self;
 }
