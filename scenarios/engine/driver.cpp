@@ -606,4 +606,17 @@ caf::behavior scenario_driver(caf::stateful_actor<driver_state>* self,
   };
 }
 
+caf::error await_driver(caf::actor_system& sys, const caf::actor& driver,
+                        const scenario& sc) {
+  auto bound = std::chrono::milliseconds{
+    uint64_t{sc.workload.duration_ms} + sc.workload.request_timeout_ms
+    + sc.settle_timeout_ms + 60'000};
+  caf::error failure;
+  caf::scoped_actor self{sys};
+  self->request(driver, bound, run_atom::value)
+    .receive([](ok_atom) {},
+             [&](caf::error& err) { failure = std::move(err); });
+  return failure;
+}
+
 } // namespace keel::scenarios

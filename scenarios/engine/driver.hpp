@@ -57,4 +57,9 @@ caf::behavior scenario_driver(caf::stateful_actor<driver_state>* self,
                               std::shared_ptr<run_data> data,
                               node_fault_fn node_faults);
 
+/// Runs `driver` (run_atom) and waits for its answer, at most the run's own
+/// length plus every timeout it may wait and a minute. The error, if any.
+caf::error await_driver(caf::actor_system& sys, const caf::actor& driver,
+                        const scenario& sc);
+
 } // namespace keel::scenarios

@@ -246,16 +246,7 @@ caf::expected<run_result> run_process(const scenario& sc,
                          ready->distributor);
       }};
     }
-    auto bound = std::chrono::milliseconds{
-      uint64_t{sc.workload.duration_ms} + sc.workload.request_timeout_ms
-      + sc.settle_timeout_ms + 60'000};
-    caf::error failure;
-    {
-      caf::scoped_actor self{sys};
-      self->request(driver, bound, run_atom::value)
-        .receive([](ok_atom) {},
-                 [&](caf::error& err) { failure = std::move(err); });
-    }
+    auto failure = await_driver(sys, caf::actor_cast<caf::actor>(driver), sc);
     moved->stop();
     if (switcher.joinable())
       switcher.join();

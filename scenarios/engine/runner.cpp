@@ -35,17 +35,7 @@ caf::expected<run_result> run_realtime(const scenario& sc,
     auto sc_ptr = std::make_shared<const scenario>(sc);
     auto driver = sys.spawn(scenario_driver, sc_ptr, *handles, data,
                             node_fault_fn{});
-    // Generous bound: the run's own length plus every timeout it may wait.
-    auto bound = std::chrono::milliseconds{
-      uint64_t{sc.workload.duration_ms} + sc.workload.request_timeout_ms
-      + sc.settle_timeout_ms + 60'000};
-    caf::error failure;
-    {
-      caf::scoped_actor self{sys};
-      self->request(driver, bound, run_atom::value)
-        .receive([](ok_atom) {},
-                 [&](caf::error& err) { failure = std::move(err); });
-    }
+    auto failure = await_driver(sys, caf::actor_cast<caf::actor>(driver), sc);
     // The run ends here: what shutting down emits is not part of it.
     auto trace = ctx->trace->snapshot();
     auto dropped = ctx->trace->dropped();
