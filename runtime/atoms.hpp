@@ -71,6 +71,7 @@ KEEL_ATOM(get_load_atom, "get_load");
 KEEL_ATOM(challenge_atom, "challenge");
 KEEL_ATOM(join_atom, "join");
 KEEL_ATOM(takeover_atom, "takeover");
+KEEL_ATOM(standby_atom, "standby");
 
 #undef KEEL_ATOM
 

@@ -40,7 +40,8 @@ caf::expected<join_reply> join_once(caf::actor_system& sys,
                                     const node_id& expect,
                                     const std::string& from,
                                     steady::time_point deadline,
-                                    const node_handles& mine) {
+                                    const node_handles& mine,
+                                    const control_standby_actor& standby) {
   auto& ep = config.endpoints.at(expect);
   auto gw = sys.middleman().remote_actor<gateway_actor>(ep.host, ep.port);
   if (!gw)
@@ -59,6 +60,7 @@ caf::expected<join_reply> join_once(caf::actor_system& sys,
   req.proof = auth::prove(config.secret, "keel-join", nonce, from);
   req.client_nonce = auth::make_nonce();
   req.handles = mine;
+  req.standby = standby;
   join_reply reply;
   self->request(*gw, remaining(deadline), join_atom::value, req)
     .receive([&](join_reply& x) { reply = std::move(x); },
@@ -144,14 +146,16 @@ caf::expected<join_reply> join(caf::actor_system& sys,
                                const node_id& expect, const std::string& from,
                                steady::time_point deadline,
                                const std::function<bool()>& cancelled,
-                               const node_handles& mine) {
+                               const node_handles& mine,
+                               const control_standby_actor& standby) {
   if (config.endpoints.count(expect) == 0)
     return make_error(error_code::invalid_config,
                       "no endpoint for node \"" + expect + "\"");
   caf::error last;
   auto stop = [&] { return cancelled && cancelled(); };
   do {
-    auto reply = join_once(sys, config, expect, from, deadline, mine);
+    auto reply = join_once(sys, config, expect, from, deadline, mine,
+                           standby);
     if (reply)
       return reply;
     last = reply.error();
@@ -295,7 +299,7 @@ node::start(caf::actor_system& sys, const cluster_config& config,
     // (the control node, or the standby after a takeover) lets a restarted
     // node rejoin through them.
     auto reply = join(sys, config, other, name, deadline, opts.cancelled,
-                      spawned->handles);
+                      spawned->handles, mine.standby);
     if (!reply && opts.cancelled && opts.cancelled())
       return make_error(error_code::unavailable,
                         "stopped while joining its peers");

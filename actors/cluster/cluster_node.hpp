@@ -54,7 +54,8 @@ caf::expected<join_reply> join(caf::actor_system& sys,
                                const node_id& expect, const std::string& from,
                                std::chrono::steady_clock::time_point deadline,
                                const std::function<bool()>& cancelled = {},
-                               const node_handles& mine = {});
+                               const node_handles& mine = {},
+                               const control_standby_actor& standby = {});
 
 /// Asks the control node (or node `at`: the standby control node after a
 /// takeover) until it reports the system activated (ready), up to

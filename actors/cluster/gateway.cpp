@@ -62,6 +62,12 @@ gateway_actor::behavior_type gateway_impl(gateway_pointer self,
           && req.handles.agent.node() == sender->node()
           && std::find(nodes.begin(), nodes.end(), req.from) != nodes.end())
         self->send(reply.fault_manager, rejoin_atom::value, req.handles);
+      if (reply.ready && reply.controller && req.standby && sender
+          && req.standby.node() == sender->node()
+          && std::find(nodes.begin(), nodes.end(), req.from) != nodes.end()
+          && req.from != st.node)
+        self->send(reply.controller, standby_atom::value, req.standby,
+                   req.from);
       reply.node = st.node;
       reply.proof = auth::prove(st.secret, "keel-gateway", req.client_nonce,
                                 st.node);

@@ -33,12 +33,15 @@ struct join_request {
   /// control node admits a node while the system runs, the fault manager
   /// gets these: a restarted node rejoins this way.
   node_handles handles;
+  /// The standby control node's watcher (a restarted standby node): the
+  /// running controller replicates to it from then on.
+  control_standby_actor standby;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, join_request& x) {
   return f(caf::meta::type_name("keel_join_request"), x.from, x.nonce,
-           x.proof, x.client_nonce, x.handles);
+           x.proof, x.client_nonce, x.handles, x.standby);
 }
 
 /// What an admitted peer learns.

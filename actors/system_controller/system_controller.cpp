@@ -1240,6 +1240,16 @@ system_controller_impl(system_controller_pointer self, context_ptr ctx) {
         rejoin_node(self, node, std::move(done));
       });
     },
+    [self](standby_atom, control_standby_actor& standby, node_id& node) {
+      auto& st = self->state;
+      if (node == st.control_node || standby == st.handles.standby)
+        return;
+      st.handles.standby = standby;
+      st.handles.standby_node = node;
+      emit(self, "standby_registered", json{{"node", node}});
+      send_peers(self);  // its node's agent reports to it
+      replicate(self);
+    },
     [self](takeover_atom, activation& act, assignment_table& table,
            node_id& here) -> caf::result<ok_atom> {
       auto& st = self->state;

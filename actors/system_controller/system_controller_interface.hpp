@@ -110,6 +110,9 @@ using system_controller_actor = fault_listener_actor::extend<
   // finds the lost node down and has it recovered. Replies when it acts.
   caf::replies_to<takeover_atom, activation, assignment_table, node_id>::with<
     ok_atom>,
+  // control node's gateway -> controller: a (restarted) standby control
+  // plane on this node; replicate to it from now on.
+  caf::reacts_to<standby_atom, control_standby_actor, node_id>,
   // any -> controller: the current assignment. Safe to repeat.
   caf::replies_to<get_assignment_atom>::with<assignment_table>,
   // admin -> controller: planned switchover of one partition: its active
