@@ -110,6 +110,8 @@ context_ptr make_context(caf::actor_system& sys, system_config config,
   ctx->config = std::move(config);
   ctx->start = origin ? *origin : sys.clock().now();
   ctx->detached_agents = detached_agents;
+  if (detached_agents)
+    ctx->member = std::make_shared<std::atomic<bool>>(false);
   ctx->control_node = ctx->config.nodes.front();
   if (net) {
     ctx->net = std::move(net);

@@ -6,6 +6,7 @@
 // it never travels in messages.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -36,6 +37,10 @@ struct runtime_context {
   /// Cluster mode: node agents run on their own thread (caf::detached), so
   /// that application load on the scheduler cannot delay heartbeats.
   bool detached_agents = false;
+  /// Cluster mode: set by this node's agent when it first gets its peers,
+  /// i.e. once this node is part of an activated system (its gateway tells
+  /// joiners; a restarted control node must not activate a second system).
+  std::shared_ptr<std::atomic<bool>> member;
 
   /// Microseconds since `start` on `self`'s clock.
   int64_t now_us(caf::local_actor* self) const {

@@ -16,7 +16,7 @@ void trace_sink::emit(int64_t t_us, std::string name, json fields) {
   trace_event ev{t_us, std::move(name), std::move(fields)};
   std::lock_guard<std::mutex> guard{mtx_};
   if (out_)
-    *out_ << ev.to_json().dump() << '\n';
+    *out_ << ev.to_json().dump() + '\n';  // one write: a kill keeps whole lines
   if (events_.size() < max_events_)
     events_.push_back(std::move(ev));
   else

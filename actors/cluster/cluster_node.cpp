@@ -184,10 +184,27 @@ caf::expected<join_reply>
 join_ready(caf::actor_system& sys, const cluster_config& config,
            const std::string& from, steady::time_point deadline,
            const node_id& at, const std::function<bool()>& cancelled) {
-  auto control = at.empty() ? config.system.nodes.front() : at;
-  for (;;) {
-    auto reply = join(sys, config, control, from, deadline, cancelled);
-    if (!reply || reply->ready)
+  // Without `at`: the control node, or the standby control node after a
+  // takeover, whichever answers ready first.
+  std::vector<node_id> candidates;
+  if (!at.empty())
+    candidates.push_back(at);
+  else {
+    candidates.push_back(config.system.nodes.front());
+    if (!config.control_standby.empty())
+      candidates.push_back(config.control_standby);
+  }
+  auto control = candidates.front();
+  for (size_t round = 0;; ++round) {
+    control = candidates[round % candidates.size()];
+    auto attempt_end = candidates.size() == 1
+                         ? deadline
+                         : std::min(deadline, steady::now()
+                                                + std::chrono::milliseconds{500});
+    auto reply = join(sys, config, control, from, attempt_end, cancelled);
+    if (reply && reply->ready)
+      return reply;
+    if (!reply && (candidates.size() == 1 || steady::now() >= deadline))
       return reply;
     if (cancelled && cancelled())
       return make_error(error_code::unavailable, "cancelled");
@@ -292,32 +309,63 @@ node::start(caf::actor_system& sys, const cluster_config& config,
   auto& control_node = config.system.nodes.front();
   control_standby_actor standby;
   node_id running_elsewhere;
-  for (auto& other : config.system.nodes) {
-    if (other == name)
-      continue;
-    // The node's own handles: whichever node runs the control plane now
-    // (the control node, or the standby after a takeover) lets a restarted
-    // node rejoin through them.
-    auto reply = join(sys, config, other, name, deadline, opts.cancelled,
-                      spawned->handles, mine.standby);
-    if (!reply && opts.cancelled && opts.cancelled())
-      return make_error(error_code::unavailable,
-                        "stopped while joining its peers");
-    if (!reply)
+  bool activated_elsewhere = false;
+  // Rounds over the peers not joined yet (about a second each). A new
+  // cluster needs every node; a node (re)joining a system that runs already
+  // goes on without peers that stay unreachable (they are down: the
+  // controller knows).
+  std::vector<node_id> pending;
+  for (auto& other : config.system.nodes)
+    if (other != name)
+      pending.push_back(other);
+  std::map<node_id, caf::error> last_error;
+  while (!pending.empty()) {
+    auto round_end = std::min(deadline,
+                              steady::now() + std::chrono::seconds{1});
+    std::vector<node_id> still;
+    for (auto& other : pending) {
+      // The node's own handles: whichever node runs the control plane now
+      // (the control node, or the standby after a takeover) lets a
+      // restarted node rejoin through them.
+      auto reply = join(sys, config, other, name, round_end, opts.cancelled,
+                        spawned->handles, mine.standby);
+      if (!reply && opts.cancelled && opts.cancelled())
+        return make_error(error_code::unavailable,
+                          "stopped while joining its peers");
+      if (!reply) {
+        last_error[other] = reply.error();
+        still.push_back(other);
+        continue;
+      }
+      nodes.emplace(other, reply->handles);
+      if (other == config.control_standby)
+        standby = reply->standby;
+      if (reply->ready)
+        running_elsewhere = other;
+      if (reply->member)
+        activated_elsewhere = true;
+    }
+    pending = std::move(still);
+    if (pending.empty())
+      break;
+    if (activated_elsewhere) {
+      if (opts.log)
+        for (auto& other : pending)
+          *opts.log << "keel node " << name << ": " << other
+                    << " unreachable; joining the running system without it ("
+                    << context_of(last_error[other]) << ")" << std::endl;
+      break;
+    }
+    if (steady::now() >= deadline)
       return make_error(error_code::unavailable,
                         "cluster did not form within "
                           + std::to_string(config.startup_timeout_ms)
-                          + " ms: " + context_of(reply.error()));
-    nodes.emplace(other, reply->handles);
-    if (other == config.control_standby)
-      standby = reply->standby;
-    if (reply->ready)
-      running_elsewhere = other;
+                          + " ms: " + context_of(last_error[pending.front()]));
   }
   // 3. The control node starts the control plane and activates, unless the
   // system already runs (this is a restarted control node whose control
   // plane was taken over: it rejoins as a plain node).
-  if (name == control_node && running_elsewhere.empty()) {
+  if (name == control_node && !activated_elsewhere) {
     auto control = spawn_control_plane(sys, ctx, spawned->handles.router,
                                        timeout);
     if (!control)
@@ -343,9 +391,13 @@ node::start(caf::actor_system& sys, const cluster_config& config,
   } else if (opts.log) {
     *opts.log << "keel node " << name << ": joined " << (nodes.size() - 1)
               << " peers"
-              << (running_elsewhere.empty()
-                    ? std::string{}
-                    : " (control plane on " + running_elsewhere + ")")
+              << (!running_elsewhere.empty()
+                    ? " (control plane on " + running_elsewhere + ")"
+                  : name == control_node
+                    ? std::string{" (the system runs already: not activating "
+                                  "a second one; no control plane answers "
+                                  "yet)"}
+                    : std::string{})
               << std::endl;
   }
   return self;

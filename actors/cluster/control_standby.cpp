@@ -10,10 +10,37 @@ namespace keel {
 
 namespace {
 
+/// Processes killed together lose their connections within milliseconds of
+/// each other: the decision waits this long to count them all.
+constexpr auto takeover_grace = std::chrono::milliseconds{20};
+
+bool has_majority(control_standby_pointer self) {
+  auto& st = self->state;
+  auto& nodes = st.ctx->config.nodes;
+  size_t alive = 0;
+  for (auto& n : nodes)
+    if (st.down.count(n) == 0 && st.unreachable.count(n) == 0)
+      ++alive;
+  return alive * 2 > nodes.size();
+}
+
 void take_over(control_standby_pointer self, const std::string& why) {
   auto& st = self->state;
-  if (st.taking_over || !st.have_snapshot)
+  if (st.taking_over)
     return;
+  if (!st.have_snapshot) {
+    st.ctx->emit(self, "takeover_impossible",
+                 json{{"node", st.node}, {"reason", "no snapshot received"}});
+    return;
+  }
+  if (!has_majority(self)) {
+    st.ctx->emit(self, "takeover_withheld",
+                 json{{"node", st.node},
+                      {"reason", "no majority"},
+                      {"down", std::vector<node_id>(st.down.begin(),
+                                                    st.down.end())}});
+    return;  // tried again when a view shows the majority back
+  }
   st.taking_over = true;
   st.ctx->emit(self, "takeover_started",
                json{{"node", st.node},
@@ -70,36 +97,55 @@ control_standby_impl(control_standby_pointer self, context_ptr ctx,
   st.cell = std::move(cell);
   self->set_down_handler([self](caf::down_msg& msg) {
     auto& st = self->state;
-    if (msg.source != st.active)
-      return;
-    if (!st.majority) {
-      st.ctx->emit(self, "takeover_withheld",
-                   json{{"node", st.node}, {"reason", "no majority"}});
+    if (st.watched_agents.count(msg.source) > 0) {
+      for (auto& h : st.snapshot.nodes)
+        if (h.agent.address() == msg.source)
+          st.down.insert(h.node);
       return;
     }
-    take_over(self, "active controller down: " + caf::to_string(msg.reason));
+    if (msg.source != st.active || st.controller_lost)
+      return;
+    st.controller_lost = true;
+    st.lost_reason = "active controller down: " + caf::to_string(msg.reason);
+    self->delayed_send(self, takeover_grace, takeover_atom::value);
   });
   return {
     [self](control_snapshot& snap) {
       auto& st = self->state;
-      if (st.taking_over)
+      if (st.taking_over || st.controller_lost)
         return;  // the old controller is not followed any more
       auto sender = self->current_sender();
-      if (sender && sender->address() != st.active) {
+      if (!sender)
+        return;
+      // The first sender is the active controller (it learned this actor at
+      // activation); later snapshots must come from it.
+      if (!st.active) {
         st.active = sender->address();
         self->monitor(caf::actor_cast<caf::actor>(sender));
+      } else if (sender->address() != st.active) {
+        return;
       }
       if (!st.have_snapshot || snap.version > st.snapshot.version) {
         st.snapshot = std::move(snap);
         st.have_snapshot = true;
+        for (auto& h : st.snapshot.nodes)
+          if (h.agent && st.watched_agents.insert(h.agent.address()).second)
+            self->monitor(h.agent);
       }
     },
     [self](node_view& view) {
-      // Keep-majority only: a control node that merely misses heartbeats
-      // (stopped, cut off) may come back and act; it is taken over once its
-      // connections are dropped (its down_msg), by then it has lost the
-      // majority and frozen its controller.
-      self->state.majority = view.majority;
+      // A control node that merely misses heartbeats (stopped, cut off) may
+      // come back and act: it is taken over once its connections are
+      // dropped (its down_msg). The view counts for the majority.
+      auto& st = self->state;
+      st.unreachable = std::set<node_id>(view.unreachable.begin(),
+                                         view.unreachable.end());
+      if (st.controller_lost && !st.taking_over && has_majority(self))
+        take_over(self, st.lost_reason + " (majority back)");
+    },
+    [self](takeover_atom) {
+      auto& st = self->state;
+      take_over(self, st.lost_reason);
     },
   };
 }

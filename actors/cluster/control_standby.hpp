@@ -4,15 +4,19 @@
 // controller's latest control_snapshot and takes over when the active
 // controller is lost: its down_msg (remote_link_unreachable: the process
 // died, or CAF dropped its connections after middleman.connection-timeout),
-// and only while this node reaches a majority (its node agent reports its
-// view here; keep-majority: a standby cut off in a minority never takes
-// over). A control node that only misses heartbeats (stopped) is not taken
+// and only while a majority of the configured nodes is alive and heard (its
+// node agent reports its view here; agents whose process was lost count as
+// down; keep-majority: a standby cut off in a minority never takes over, and
+// takes over later if the majority comes back). The decision waits
+// takeover_grace so that processes lost together are all counted. A control node that only misses heartbeats (stopped) is not taken
 // over before CAF drops it: it could resume and act. The dormant controller
 // then adopts the snapshot (controller takeover), and this node's gateway
 // hands the new control plane to clients.
 #pragma once
 
 #include <memory>
+#include <set>
+#include <string>
 
 #include "actors/cluster/gateway.hpp"
 #include "actors/system_controller/system_controller_interface.hpp"
@@ -33,7 +37,14 @@ struct control_standby_state {
   control_snapshot snapshot;
   bool have_snapshot = false;
   caf::actor_addr active;
-  bool majority = true;
+  /// Nodes whose agent (as in the snapshot) went down, and the nodes this
+  /// node's agent does not hear: the majority is judged from both.
+  std::set<node_id> down;
+  std::set<node_id> unreachable;
+  std::set<caf::actor_addr> watched_agents;
+  /// The active controller is lost; the takeover waits for a majority.
+  bool controller_lost = false;
+  std::string lost_reason;
   bool taking_over = false;
   static inline const char* name = "keel.control_standby";
 };

@@ -35,15 +35,22 @@ gateway_actor::behavior_type gateway_impl(gateway_pointer self,
       auto now = self->clock().now();
       auto sender = self->current_sender();
       auto peer = sender ? to_string(sender->node()) : std::string{"?"};
+      // What a peer calls itself is not trusted in logs: printable and
+      // short.
+      std::string from;
+      for (auto c : req.from.substr(0, 64))
+        from.push_back(c >= 0x20 && c < 0x7f && c != '"' ? c : '?');
+      if (req.from.size() > 64)
+        from += "...";
       auto refuse = [&](const std::string& why) -> caf::result<join_reply> {
-        std::cerr << "keel node " << st.node << ": refused \"" << req.from
+        std::cerr << "keel node " << st.node << ": refused \"" << from
                   << "\" (CAF node " << peer << "): " << why << std::endl;
         st.ctx->emit(self, "join_refused",
-                     json{{"node", st.node}, {"from", req.from},
+                     json{{"node", st.node}, {"from", from},
                           {"reason", why}});
         return make_error(error_code::unauthorized,
-                          "node " + st.node + " refused \"" + req.from
-                            + "\": " + why);
+                          "node " + st.node + " refused \"" + from + "\": "
+                            + why);
       };
       auto i = std::find_if(st.nonces.begin(), st.nonces.end(),
                             [&](auto& x) { return x.nonce == req.nonce; });
@@ -69,6 +76,7 @@ gateway_actor::behavior_type gateway_impl(gateway_pointer self,
         self->send(reply.controller, standby_atom::value, req.standby,
                    req.from);
       reply.node = st.node;
+      reply.member = st.ctx->member && st.ctx->member->load();
       reply.proof = auth::prove(st.secret, "keel-gateway", req.client_nonce,
                                 st.node);
       st.ctx->emit(self, "join_admitted",

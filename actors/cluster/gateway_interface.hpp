@@ -60,13 +60,15 @@ struct join_reply {
   /// The standby control node only: its watcher, which the control node
   /// replicates to.
   control_standby_actor standby;
+  /// This node is part of an activated system (its agent got its peers).
+  bool member = false;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, join_reply& x) {
   return f(caf::meta::type_name("keel_join_reply"), x.node, x.proof,
            x.handles, x.ready, x.controller, x.distributor, x.fault_manager,
-           x.nodes, x.standby);
+           x.nodes, x.standby, x.member);
 }
 
 using gateway_actor = caf::typed_actor<

@@ -274,7 +274,10 @@ fault_manager_impl(fault_manager_pointer self, context_ptr ctx,
     [self](node_view& view) { on_view(self, view); },
     [self](rejoin_atom, node_handles& h) {
       auto& st = self->state;
-      if (!h.agent || !h.router)
+      // Only this node's gateway (which checked the cluster secret) may
+      // hand in a node's new handles.
+      auto sender = self->current_sender();
+      if (!sender || sender->node() != self->node() || !h.agent || !h.router)
         return;
       auto i = st.nodes.find(h.node);
       if (i == st.nodes.end()) {

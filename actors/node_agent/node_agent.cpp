@@ -227,6 +227,8 @@ node_agent_actor::behavior_type node_agent_impl(node_agent_pointer self,
           st.peers[msg.nodes[i]] = node_agent_state::peer{agent, now, false};
       }
       st.listener = msg.listener;
+      if (st.ctx->member)
+        st.ctx->member->store(true);
       bool first = before.empty();
       heartbeat_round(self);
       if (first)

@@ -968,20 +968,49 @@ void finish_takeover(self_ptr self, caf::typed_response_promise<ok_atom> promise
         ->request(st.handles.fault_manager, control_timeout(self),
                   watch_copy_atom::value, id, rec.node, handle_of(self, id))
         .then([](ok_atom) {}, [](caf::error&) {});
-  // Routes from the adopted assignment everywhere (the distributor of this
-  // control plane and the routers may have missed the last changes).
-  std::vector<partition_key> keys;
-  for (auto& [key, _] : st.plan->partitions())
-    keys.push_back(key);
-  install_routes(self, keys, [self, promise]() mutable {
-    emit(self, "takeover_done",
-         json{{"node", self->state.control_node},
-              {"partitions", self->state.plan->partitions().size()}});
-    promise.deliver(ok_atom::value);
-    // The lost node's recoveries, queued meanwhile, run now.
-    self->state.busy = false;
-    run_next(self);
-  });
+  // Every partition whose active lives is promoted again on the same copy
+  // with a new epoch that only this controller issues: whatever the lost
+  // controller did after its last snapshot (or a copy that did not answer
+  // the status request) is fenced, and actives and standbys agree again.
+  // Partitions whose active was on the lost node wait for its recovery.
+  std::vector<controller_state::promotion> again;
+  for (auto& [key, part] : st.plan->partitions())
+    if (part.active && st.plan->promotable(*part.active)) {
+      // Standbys on the lost node are left to its recovery (a request to
+      // them would only time out).
+      std::vector<copy_id> live;
+      for (auto& sb : part.standbys)
+        if (st.plan->promotable(sb))
+          live.push_back(sb);
+      again.push_back(controller_state::promotion{key, *part.active,
+                                                  part.epoch, live});
+    }
+  auto routes = [self, promise](size_t) mutable {
+    // Routes from the adopted assignment everywhere (the distributor of
+    // this control plane and the routers may have missed the last changes).
+    std::vector<partition_key> keys;
+    for (auto& [key, _] : self->state.plan->partitions())
+      keys.push_back(key);
+    install_routes(self, keys, [self, promise]() mutable {
+      emit(self, "takeover_done",
+           json{{"node", self->state.control_node},
+                {"partitions", self->state.plan->partitions().size()}});
+      promise.deliver(ok_atom::value);
+      // The lost node's recoveries, queued meanwhile, run now.
+      self->state.busy = false;
+      run_next(self);
+    });
+  };
+  if (again.empty()) {
+    routes(0);
+    return;
+  }
+  auto counter = std::make_shared<fan_out_counter>(again.size(), routes);
+  for (auto& p : again) {
+    p.epoch = st.plan->bump_epoch(p.key);
+    promote(self, p, "takeover", std::make_shared<std::set<copy_id>>(),
+            [counter] { counter->answer(true); });
+  }
 }
 
 void takeover(self_ptr self, activation act, assignment_table table,
@@ -1242,7 +1271,10 @@ system_controller_impl(system_controller_pointer self, context_ptr ctx) {
     },
     [self](standby_atom, control_standby_actor& standby, node_id& node) {
       auto& st = self->state;
-      if (node == st.control_node || standby == st.handles.standby)
+      // Only this node's gateway (which checked the cluster secret).
+      auto sender = self->current_sender();
+      if (!sender || sender->node() != self->node()
+          || node == st.control_node || standby == st.handles.standby)
         return;
       st.handles.standby = standby;
       st.handles.standby_node = node;

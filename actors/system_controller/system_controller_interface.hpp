@@ -73,7 +73,9 @@ typename Inspector::result_type inspect(Inspector& f, control_snapshot& x) {
 /// The standby control plane's watcher (actors/cluster/control_standby):
 /// gets the snapshots and, as its node agent's listener, the node views.
 using control_standby_actor = caf::typed_actor<caf::reacts_to<control_snapshot>,
-                                               caf::reacts_to<node_view>>;
+                                               caf::reacts_to<node_view>,
+                                               // self -> self: decide now
+                                               caf::reacts_to<takeover_atom>>;
 
 /// What bootstrap hands the controller to activate the system.
 struct activation {

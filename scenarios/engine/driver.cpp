@@ -568,6 +568,14 @@ caf::behavior scenario_driver(caf::stateful_actor<driver_state>* self,
               },
               [self, index](caf::error& err) {
                 auto& st = self->state;
+                if (st.node_faults
+                    && process_step(st.sc->steps[index].kind)) {
+                  // A process fault needs no controller (it may be the one
+                  // that is gone); only the copies it hits stay unlisted.
+                  assignment_table none;
+                  run_step(self, index, none);
+                  return;
+                }
                 fault_record rec;
                 rec.step = index;
                 rec.kind = st.sc->steps[index].kind;

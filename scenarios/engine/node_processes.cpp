@@ -198,20 +198,23 @@ int node_processes::wait_exit(const node_id& n, int timeout_ms) {
   }
 }
 
-void node_processes::reap_all(std::ostream& log) {
+std::vector<std::string> node_processes::reap_all(std::ostream& log) {
   std::lock_guard<std::mutex> guard{mtx_};
+  std::vector<std::string> problems;
   for (auto& [n, pid] : running_) {
     ::kill(pid, SIGCONT);
     ::kill(pid, SIGTERM);
   }
-  auto deadline = steady::now() + std::chrono::seconds{5};
+  auto deadline = steady::now() + std::chrono::seconds{8};
   while (!running_.empty()) {
     for (auto i = running_.begin(); i != running_.end();) {
       int status = 0;
       if (::waitpid(i->second, &status, WNOHANG) == i->second) {
-        if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0))
-          log << "keel: node " << i->first << " " << describe(status)
-              << " at shutdown; see " << log_path(i->first) << "\n";
+        if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+          problems.push_back("node " + i->first + " " + describe(status)
+                             + " at shutdown; see " + log_path(i->first));
+          log << "keel: " << problems.back() << "\n";
+        }
         i = running_.erase(i);
       } else {
         ++i;
@@ -221,8 +224,9 @@ void node_processes::reap_all(std::ostream& log) {
       break;
     if (steady::now() >= deadline) {
       for (auto& [n, pid] : running_) {
-        log << "keel: node " << n
-            << " did not stop within 5 s of SIGTERM: killed\n";
+        problems.push_back("node " + n
+                           + " did not stop within 8 s of SIGTERM: killed");
+        log << "keel: " << problems.back() << "\n";
         ::kill(pid, SIGKILL);
         ::waitpid(pid, nullptr, 0);
       }
@@ -232,6 +236,7 @@ void node_processes::reap_all(std::ostream& log) {
     std::this_thread::sleep_for(std::chrono::milliseconds{10});
   }
   stopped_.clear();
+  return problems;
 }
 
 std::string node_processes::describe(int status) {

@@ -65,9 +65,10 @@ public:
   int wait_exit(const node_id& n, int timeout_ms);
 
   /// Stops every node still running: SIGCONT (a stopped process cannot
-  /// exit), SIGTERM, up to 5 s, then SIGKILL; reaps all. Problems go to
-  /// `log`.
-  void reap_all(std::ostream& log);
+  /// exit), SIGTERM, up to 8 s (longer than a node's own 5 s watchdog),
+  /// then SIGKILL; reaps all. Returns the problems (a node that did not exit
+  /// 0, or had to be killed); they also go to `log`.
+  std::vector<std::string> reap_all(std::ostream& log);
 
   static std::string describe(int status);
 

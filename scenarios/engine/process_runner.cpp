@@ -82,15 +82,18 @@ std::string tail_of(const std::string& path, size_t n = 8) {
   return result;
 }
 
-/// Reads a node's trace file up to `end_us`; a truncated last line (killed
-/// mid-write) is skipped.
-void read_trace(const std::string& path, int64_t end_us,
-                std::vector<trace_event>& out) {
+/// Reads a node's trace file up to `end_us`; returns the lines it could not
+/// read (a line cut by kill -9).
+size_t read_trace(const std::string& path, int64_t end_us,
+                  std::vector<trace_event>& out) {
+  size_t unreadable = 0;
   std::ifstream in{path};
   for (std::string line; std::getline(in, line);) {
     auto j = json::parse(line, nullptr, false);
-    if (j.is_discarded() || !j.is_object() || !j.contains("event"))
+    if (j.is_discarded() || !j.is_object() || !j.contains("event")) {
+      ++unreadable;
       continue;
+    }
     trace_event ev;
     ev.t_us = j.value("t_us", int64_t{0});
     if (ev.t_us > end_us)
@@ -101,6 +104,7 @@ void read_trace(const std::string& path, int64_t end_us,
     ev.fields = std::move(j);
     out.push_back(std::move(ev));
   }
+  return unreadable;
 }
 
 } // namespace
@@ -263,11 +267,13 @@ caf::expected<run_result> run_process(const scenario& sc,
       data->errors.push_back("driver: " + render(failure));
     for (auto& why : procs->unexpected_exits())
       data->errors.push_back(why);
-    procs->reap_all(log);
+    for (auto& why : procs->reap_all(log))
+      data->errors.push_back(why);
     result.data = std::move(*data);
   }
+  // A line cut by kill -9 counts as dropped (the report says how many).
   for (auto& n : sc.system.nodes)
-    read_trace(procs->trace_path(n), end_us, trace);
+    dropped += read_trace(procs->trace_path(n), end_us, trace);
   std::stable_sort(trace.begin(), trace.end(),
                    [](const trace_event& a, const trace_event& b) {
                      return a.t_us < b.t_us;

@@ -143,7 +143,7 @@ TEST_CASE("auth: a proof binds secret, purpose, nonce and name") {
   CHECK_FALSE(auth::same_proof(p, p.substr(1)));
 }
 
-TEST_CASE("cluster: nodes with the same secret form a cluster; an admin "
+TEST_CASE("cluster: nodes with the same secret form a cluster, and an admin "
           "client without it is refused") {
   temp_dir dir;
   auto ports = scenarios::free_ports(2);
