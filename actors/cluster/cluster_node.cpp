@@ -463,8 +463,11 @@ int run_node(const cluster_config& config, const node_id& name,
     }
     auto& running = **started;
     // Run until a stop signal, or until this node's tree goes down.
-    auto watcher = sys.spawn([to_watch = running.supervisors(), &exit_code,
-                              prefix](caf::event_based_actor* self) {
+    // (The int: CAF 0.17 dereferences a null argument tuple when a function
+    // actor is spawned without arguments; UBSan stops on it.)
+    auto watcher = sys.spawn([&exit_code, prefix](caf::event_based_actor* self,
+                                                  std::vector<caf::actor>
+                                                    to_watch) {
       for (auto& a : to_watch)
         self->monitor(a);
       self->set_down_handler([&exit_code, prefix](caf::down_msg& msg) {
@@ -474,7 +477,7 @@ int run_node(const cluster_config& config, const node_id& name,
         ::kill(::getpid(), SIGTERM);
       });
       return caf::behavior{[](ok_atom) {}};
-    });
+    }, running.supervisors());
     auto sig = signals.wait();
     caf::anon_send_exit(watcher, caf::exit_reason::user_shutdown);
     if (exit_code == 0)

@@ -232,12 +232,16 @@ caf::expected<run_result> run_process(const scenario& sc,
     std::thread switcher;
     caf::actor watcher;
     if (!ccfg.control_standby.empty()) {
-      watcher = sys.spawn([moved, controller = handles.controller](
-                            caf::event_based_actor* self) {
-        self->monitor(controller);
-        self->set_down_handler([moved](caf::down_msg&) { moved->signal(); });
-        return caf::behavior{[](ok_atom) {}};
-      });
+      // (An argument: CAF 0.17 dereferences a null argument tuple when a
+      // function actor is spawned without one; UBSan stops on it.)
+      watcher = sys.spawn(
+        [moved](caf::event_based_actor* self,
+                system_controller_actor controller) {
+          self->monitor(controller);
+          self->set_down_handler([moved](caf::down_msg&) { moved->signal(); });
+          return caf::behavior{[](ok_atom) {}};
+        },
+        handles.controller);
       switcher = std::thread{[&sys, &ccfg, moved, driver] {
         if (!moved->wait())
           return;
