@@ -277,11 +277,7 @@ node::start(caf::actor_system& sys, const cluster_config& config,
       return make_error(error_code::unavailable,
                         "cannot start the standby control plane: "
                           + render(dormant.error()));
-    mine.standby = sys.spawn(control_standby_impl, ctx, name,
-                             control_plane_handles{dormant->controller,
-                                                   dormant->fault_manager,
-                                                   dormant->load_manager,
-                                                   dormant->distributor},
+    mine.standby = sys.spawn(control_standby_impl, ctx, name, *dormant,
                              self->cell_);
     standby_actors.push_back(caf::actor_cast<caf::actor>(mine.standby));
     standby_actors.push_back(caf::actor_cast<caf::actor>(dormant->control));

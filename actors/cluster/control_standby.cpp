@@ -50,23 +50,23 @@ void take_over(control_standby_pointer self, const std::string& why) {
             << why << ")" << std::endl;
   activation act;
   act.nodes = st.snapshot.nodes;
-  act.fault_manager = st.fault_manager;
-  act.load_manager = st.load_manager;
-  act.distributor = st.distributor;
-  act.snapshots = st.distributor;
+  act.fault_manager = st.dormant.fault_manager;
+  act.load_manager = st.dormant.load_manager;
+  act.distributor = st.dormant.distributor;
+  act.snapshots = st.dormant.distributor;
   auto timeout = std::chrono::milliseconds{
     st.ctx->config.knobs.control_timeout_ms * 5};
   self
-    ->request(st.controller, timeout, takeover_atom::value, act,
+    ->request(st.dormant.controller, timeout, takeover_atom::value, act,
               st.snapshot.table, st.node)
     .then(
       [self](ok_atom) {
         auto& st = self->state;
         auto reply = st.cell->get();
         reply.ready = true;
-        reply.controller = st.controller;
-        reply.distributor = st.distributor;
-        reply.fault_manager = st.fault_manager;
+        reply.controller = st.dormant.controller;
+        reply.distributor = st.dormant.distributor;
+        reply.fault_manager = st.dormant.fault_manager;
         reply.nodes = st.snapshot.nodes;
         st.cell->set(std::move(reply));
         std::cerr << "keel node " << st.node
@@ -85,19 +85,18 @@ void take_over(control_standby_pointer self, const std::string& why) {
 
 control_standby_actor::behavior_type
 control_standby_impl(control_standby_pointer self, context_ptr ctx,
-                     node_id node, control_plane_handles dormant,
+                     node_id node, control_plane dormant,
                      std::shared_ptr<gateway_cell> cell) {
   auto& st = self->state;
   st.ctx = std::move(ctx);
   st.node = std::move(node);
-  st.controller = dormant.controller;
-  st.fault_manager = dormant.fault_manager;
-  st.load_manager = dormant.load_manager;
-  st.distributor = dormant.distributor;
+  st.dormant = std::move(dormant);
   st.cell = std::move(cell);
   self->set_down_handler([self](caf::down_msg& msg) {
     auto& st = self->state;
     if (st.watched_agents.count(msg.source) > 0) {
+      // Only the node's current agent counts (a restarted node's old one
+      // going down says nothing about the new process).
       for (auto& h : st.snapshot.nodes)
         if (h.agent.address() == msg.source)
           st.down.insert(h.node);
@@ -128,9 +127,16 @@ control_standby_impl(control_standby_pointer self, context_ptr ctx,
       if (!st.have_snapshot || snap.version > st.snapshot.version) {
         st.snapshot = std::move(snap);
         st.have_snapshot = true;
-        for (auto& h : st.snapshot.nodes)
-          if (h.agent && st.watched_agents.insert(h.agent.address()).second)
+        for (auto& h : st.snapshot.nodes) {
+          if (!h.agent)
+            continue;
+          if (st.watched_agents.insert(h.agent.address()).second) {
+            // A new agent for this node (it restarted): not down any more
+            // unless this one goes down too.
+            st.down.erase(h.node);
             self->monitor(h.agent);
+          }
+        }
       }
     },
     [self](node_view& view) {

@@ -18,6 +18,7 @@
 #include <set>
 #include <string>
 
+#include "actors/bootstrap.hpp"
 #include "actors/cluster/gateway.hpp"
 #include "actors/system_controller/system_controller_interface.hpp"
 #include "runtime/context.hpp"
@@ -28,10 +29,7 @@ struct control_standby_state {
   context_ptr ctx;
   node_id node;
   /// The dormant control plane on this node.
-  system_controller_actor controller;
-  fault_manager_actor fault_manager;
-  load_manager_actor load_manager;
-  load_distributor_actor distributor;
+  control_plane dormant;
   std::shared_ptr<gateway_cell> cell;
   /// The latest snapshot and who sent it (the active controller, watched).
   control_snapshot snapshot;
@@ -52,16 +50,9 @@ struct control_standby_state {
 using control_standby_pointer
   = control_standby_actor::stateful_pointer<control_standby_state>;
 
-struct control_plane_handles {
-  system_controller_actor controller;
-  fault_manager_actor fault_manager;
-  load_manager_actor load_manager;
-  load_distributor_actor distributor;
-};
-
 control_standby_actor::behavior_type
 control_standby_impl(control_standby_pointer self, context_ptr ctx,
-                     node_id node, control_plane_handles dormant,
+                     node_id node, control_plane dormant,
                      std::shared_ptr<gateway_cell> cell);
 
 } // namespace keel
