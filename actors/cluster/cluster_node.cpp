@@ -315,6 +315,8 @@ node::start(caf::actor_system& sys, const cluster_config& config,
     if (other != name)
       pending.push_back(other);
   std::map<node_id, caf::error> last_error;
+  auto give_up_on_peers = std::min(deadline,
+                                   steady::now() + std::chrono::seconds{5});
   while (!pending.empty()) {
     auto round_end = std::min(deadline,
                               steady::now() + std::chrono::seconds{1});
@@ -344,7 +346,9 @@ node::start(caf::actor_system& sys, const cluster_config& config,
     pending = std::move(still);
     if (pending.empty())
       break;
-    if (activated_elsewhere) {
+    // A peer of a running system may only be slow: it gets a few rounds
+    // before this node goes on without it.
+    if (activated_elsewhere && steady::now() >= give_up_on_peers) {
       if (opts.log)
         for (auto& other : pending)
           *opts.log << "keel node " << name << ": " << other
