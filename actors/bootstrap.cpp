@@ -113,6 +113,12 @@ context_ptr make_context(caf::actor_system& sys, system_config config,
   if (detached_agents)
     ctx->member = std::make_shared<std::atomic<bool>>(false);
   ctx->control_node = ctx->config.nodes.front();
+  // With an argument: CAF 0.17 hands an argument-less spawn a null tuple.
+  ctx->reaper = sys.spawn(
+    [](caf::event_based_actor*, int) -> caf::behavior {
+      return {[](deferred_free&) {}};  // freed with the message
+    },
+    0);
   if (net) {
     ctx->net = std::move(net);
     ctx->blackhole = spawn_blackhole(sys);
@@ -243,7 +249,8 @@ spawn_control_plane(caf::actor_system& sys, const context_ptr& ctx,
   spec.children.push_back(child_spec{
     "fault_manager", [cells, ctx](caf::actor_system& sys, const caf::actor&) {
       cells->fault_manager = sys.spawn(fault_manager_impl, ctx,
-                                       fault_listener_actor{cells->controller});
+                                       fault_listener_actor{cells->controller},
+                                       cells->distributor);
       return untyped(cells->fault_manager);
     }});
   control_plane result;

@@ -72,6 +72,8 @@ KEEL_ATOM(challenge_atom, "challenge");
 KEEL_ATOM(join_atom, "join");
 KEEL_ATOM(takeover_atom, "takeover");
 KEEL_ATOM(standby_atom, "standby");
+KEEL_ATOM(successor_atom, "successor");
+KEEL_ATOM(died_atom, "died");
 
 #undef KEEL_ATOM
 

@@ -12,8 +12,10 @@
 #include <string>
 
 #include <caf/actor.hpp>
+#include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/actor_clock.hpp>
 #include <caf/local_actor.hpp>
+#include <caf/send.hpp>
 
 #include "runtime/config.hpp"
 #include "runtime/trace.hpp"
@@ -34,6 +36,9 @@ struct runtime_context {
   /// that swallows requests it does not let through (they time out).
   std::shared_ptr<network> net;
   caf::actor blackhole;
+  /// Frees what a dying actor leaves behind (see deferred_free), so that
+  /// its monitors learn of its death before the memory is released.
+  caf::actor reaper;
   /// Cluster mode: node agents run on their own thread (caf::detached), so
   /// that application load on the scheduler cannot delay heartbeats.
   bool detached_agents = false;
@@ -59,4 +64,21 @@ struct runtime_context {
 
 using context_ptr = std::shared_ptr<const runtime_context>;
 
+/// Memory handed to the context's reaper: destroyed there, after the
+/// sender is gone. CAF 0.17 destroys a stateful actor's state before it
+/// sends its down messages, so a copy with a large state would otherwise
+/// delay its own failure detection by the time its state takes to free.
+/// Local only (never serialized).
+struct deferred_free {
+  std::shared_ptr<void> what;
+};
+
+/// Hands `what` to `ctx`'s reaper; frees it here if there is none.
+inline void free_later(const runtime_context& ctx, std::shared_ptr<void> what) {
+  if (ctx.reaper)
+    caf::anon_send(ctx.reaper, deferred_free{std::move(what)});
+}
+
 } // namespace keel
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(keel::deferred_free)

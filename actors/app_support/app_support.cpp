@@ -6,6 +6,14 @@
 
 namespace keel {
 
+app_support_state::~app_support_state() {
+  if (!args.ctx || replicas.empty())
+    return;
+  auto doomed = std::make_shared<std::vector<std::unique_ptr<replica>>>(
+    std::move(replicas));
+  free_later(*args.ctx, std::move(doomed));
+}
+
 namespace {
 
 json copy_fields(app_support_pointer self, partition_id partition) {
@@ -478,6 +486,7 @@ app_support_actor::behavior_type app_support_impl(app_support_pointer self,
       -> caf::result<ok_atom> {
       if (hung(self))
         return caf::delegated<ok_atom>{};
+      self->state.node_fenced = false;  // the controller speaks to us again
       replica_outbox out;
       std::set<std::pair<partition_id, copy_id>> wait_for;
       std::string refused;
@@ -694,8 +703,28 @@ app_support_actor::behavior_type app_support_impl(app_support_pointer self,
         self, std::chrono::microseconds{st.limits.retransmit_after_us},
         retransmit_atom::value);
     },
+    [self](successor_atom, partition_id partition, epoch_t epoch) {
+      auto& st = self->state;
+      if (hung(self))
+        return;
+      auto rp = replica_at(self, partition);
+      auto fields = copy_fields(self, partition);
+      fields["epoch"] = epoch + 1;
+      if (rp == nullptr || st.node_fenced
+          || rp->current_role() != role::standby || rp->epoch() != epoch
+          || !rp->in_sync()) {
+        st.args.ctx->emit(self, "successor_refused", std::move(fields));
+        return;
+      }
+      replica_outbox out;
+      rp->become_active(epoch + 1, {}, out, nullptr);
+      st.args.ctx->emit(self, "successor_promoted", std::move(fields));
+      trace_role(self, *rp);
+      flush(self, out);
+    },
     [self](self_fence_atom) {
       auto& st = self->state;
+      st.node_fenced = true;
       for (auto& r : st.replicas)
         if (r && r->serving()) {
           r->become_offline();

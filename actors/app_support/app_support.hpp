@@ -62,6 +62,9 @@ struct app_support_state {
   bool retransmit_scheduled = false;
   /// A flush_atom is scheduled (checkpoint_flush_interval_us).
   bool flush_scheduled = false;
+  /// This node fenced itself (lost the majority) and the controller has
+  /// not assigned roles since: no successor promotion is taken.
+  bool node_fenced = false;
   /// An injected fault (scenarios, drills).
   fault_injection fault;
   /// Health checks answered late under an injected `slow` fault.
@@ -69,6 +72,10 @@ struct app_support_state {
   uint64_t next_health = 1;
   uint64_t applied_at_last_report = 0;
   int64_t last_report_us = 0;
+
+  /// Hands the replicas (the bulk of a copy's memory) to the context's
+  /// reaper: CAF destroys the state before the down messages go out.
+  ~app_support_state();
 
   static inline const char* name = "keel.app_support";
 };

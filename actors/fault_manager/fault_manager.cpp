@@ -62,6 +62,12 @@ void on_copy_down(fault_manager_pointer self,
     self->send(self->state.listener,
                copy_failed{dead.copy, dead.node, why, dead.handle});
   });
+  // Last, so that it runs first: CAF's scheduler runs the actor a worker
+  // enqueued last first. A lost link proves no death (the copy may live on,
+  // cut off), and a planned stop is the controller's own doing.
+  if (st.distributor && reason != caf::exit_reason::remote_link_unreachable
+      && reason != caf::exit_reason::user_shutdown)
+    self->send(st.distributor, died_atom::value, dead.handle);
 }
 
 /// Stops watching every copy of `node` and returns them.
@@ -228,8 +234,10 @@ void on_view(fault_manager_pointer self, const node_view& view) {
 
 fault_manager_actor::behavior_type
 fault_manager_impl(fault_manager_pointer self, context_ptr ctx,
-                   fault_listener_actor listener) {
+                   fault_listener_actor listener,
+                   load_distributor_actor distributor) {
   self->state.ctx = std::move(ctx);
+  self->state.distributor = std::move(distributor);
   transport::place(*self->state.ctx, self, self->state.ctx->control_node);
   self->state.listener = std::move(listener);
   self->set_down_handler([self](caf::down_msg& msg) {

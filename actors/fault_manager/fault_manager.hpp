@@ -13,6 +13,7 @@
 #include <caf/actor_addr.hpp>
 
 #include "actors/fault_manager/fault_manager_interface.hpp"
+#include "actors/load_distributor/load_distributor_interface.hpp"
 #include "runtime/context.hpp"
 
 namespace keel {
@@ -31,6 +32,8 @@ struct fault_manager_state {
 
   context_ptr ctx;
   fault_listener_actor listener;
+  /// Told first when a copy dies (it promotes the copy's successors).
+  load_distributor_actor distributor;
   // Keyed by ids, not actor addresses: iteration order must not depend on
   // heap addresses (simulations replay byte for byte from a seed).
   std::map<copy_id, watched_copy> copies;
@@ -55,6 +58,7 @@ using fault_manager_pointer
 
 fault_manager_actor::behavior_type
 fault_manager_impl(fault_manager_pointer self, context_ptr ctx,
-                   fault_listener_actor listener);
+                   fault_listener_actor listener,
+                   load_distributor_actor distributor);
 
 } // namespace keel

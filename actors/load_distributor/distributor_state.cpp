@@ -204,10 +204,40 @@ bool distributor_state::newer(const route& next, const route& current) {
   return next.in_transition && !current.in_transition;
 }
 
+std::vector<distributor_state::succession>
+distributor_state::on_active_down(const caf::actor_addr& dead,
+                                  std::vector<dispatch>& replays) {
+  std::vector<succession> result;
+  std::vector<route> next;
+  for (auto& app : apps_)
+    for (auto& e : app.partitions) {
+      auto& cur = e.current;
+      if (cur.in_transition || !cur.handle || cur.handle.address() != dead
+          || !cur.successor_handle)
+        continue;
+      route r;
+      r.app = cur.app;
+      r.partition = cur.partition;
+      r.epoch = cur.epoch + 1;
+      r.in_transition = false;
+      r.active = cur.successor;
+      r.node = cur.successor_node;
+      r.handle = cur.successor_handle;
+      result.push_back(succession{cur.app, cur.partition, cur.epoch, r});
+      next.push_back(std::move(r));
+    }
+  install(next, replays);
+  return result;
+}
+
 void distributor_state::install(const std::vector<route>& routes,
                                 std::vector<dispatch>& replays) {
   for (auto& r : routes) {
     auto e = find(r.app, r.partition);
+    if (e && e->current.same_but_successor(r)) {
+      e->current = r;  // nothing to replay: the same active
+      continue;
+    }
     if (!e || !newer(r, e->current))
       continue;
     e->current = r;

@@ -93,6 +93,23 @@ public:
   void install(const std::vector<route>& routes,
                std::vector<dispatch>& replays);
 
+  /// A successor promotion: the distributor tells `to` to take `partition`
+  /// in `from_epoch + 1` (successor_atom).
+  struct succession {
+    app_name app;
+    partition_id partition = 0;
+    epoch_t from_epoch = 0;
+    route to;
+  };
+
+  /// The routed active `dead` died (a down message, not a lost link):
+  /// every partition it is the active of (not in transition) and that
+  /// names a successor gets the successor as active in epoch + 1, and its
+  /// unacknowledged events are appended to `replays`. Returns the
+  /// promotions to send, which must go out before the replays.
+  std::vector<succession> on_active_down(const caf::actor_addr& dead,
+                                         std::vector<dispatch>& replays);
+
   /// Fences partitions (their epoch's acks are rejected from now on).
   void fence(const std::vector<route>& routes);
 

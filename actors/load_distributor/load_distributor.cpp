@@ -175,6 +175,25 @@ void install(load_distributor_pointer self, const std::vector<route>& routes) {
   send_dispatches(self, replays);
 }
 
+/// The fault manager saw `dead` die: its successors take over now, ahead
+/// of the controller's recovery, which confirms them.
+void on_active_down(load_distributor_pointer self,
+                    const app_support_actor& dead) {
+  auto& st = self->state;
+  std::vector<distributor_state::dispatch> replays;
+  auto promoted = st.table->on_active_down(dead.address(), replays);
+  for (auto& s : promoted) {
+    transport::send(self, *st.ctx, st.node, s.to.node, s.to.handle,
+                    successor_atom::value, s.partition, s.from_epoch);
+    st.ctx->emit(self, "successor_routed",
+                 json{{"app", s.app},
+                      {"partition", s.partition},
+                      {"copy", to_string(s.to.active)},
+                      {"epoch", s.to.epoch}});
+  }
+  send_dispatches(self, replays);
+}
+
 } // namespace
 
 load_distributor_actor::behavior_type
@@ -259,6 +278,7 @@ load_distributor_impl(load_distributor_pointer self, node_id node,
         self->send(*sink, std::move(results));
     },
     [self](event_nack& nack) { self->state.table->on_nack(nack); },
+    [self](died_atom, app_support_actor& dead) { on_active_down(self, dead); },
     [self](partition_snapshot& snap) {
       self->state.table->on_snapshot(std::move(snap));
     },

@@ -5,8 +5,10 @@ namespace keel {
 bool router_state::replaces(const route& next, const route& current) {
   if (next.epoch != current.epoch)
     return next.epoch > current.epoch;
-  // Same epoch: only the step "active -> fenced" is news.
-  return next.in_transition && !current.in_transition;
+  // Same epoch: the step "active -> fenced" is news, and so is a new
+  // successor of the same active.
+  return (next.in_transition && !current.in_transition)
+         || current.same_but_successor(next);
 }
 
 router_state::verdict router_state::on_event(routed_event& ev,

@@ -54,10 +54,37 @@ void controller_state::adopt(const std::vector<adopted_partition>& partitions,
                                       restart_window{config_.knobs.copy_restart_max,
                                                      period},
                                       {}});
-  for (auto& p : partitions)
-    partitions_.emplace(p.key, partition_record{p.key.first, p.key.second,
-                                                p.epoch, p.active,
-                                                p.standbys});
+  for (auto& p : partitions) {
+    partition_record rec{p.key.first, p.key.second, p.epoch, p.active,
+                         p.standbys, std::nullopt, 0};
+    // The lost controller may have named the only standby successor
+    // after the last snapshot: its epoch + 1 stays that standby's.
+    if (rec.active && rec.standbys.size() == 1) {
+      rec.reserved_for = rec.standbys.front();
+      rec.reserved_epoch = rec.epoch + 1;
+    }
+    partitions_.emplace(p.key, std::move(rec));
+  }
+}
+
+std::optional<copy_id>
+controller_state::successor(const partition_key& key) {
+  auto i = partitions_.find(key);
+  if (i == partitions_.end())
+    return std::nullopt;
+  auto& part = i->second;
+  if (!part.active || part.standbys.size() != 1
+      || desired_standbys(key.first) != 1)
+    return std::nullopt;
+  auto& next = part.standbys.front();
+  if (!promotable(next))
+    return std::nullopt;
+  if (part.reserved_for && part.reserved_epoch == part.epoch + 1
+      && *part.reserved_for != next)
+    return std::nullopt;
+  part.reserved_for = next;
+  part.reserved_epoch = part.epoch + 1;
+  return next;
 }
 
 void controller_state::reconcile(const partition_key& key,
@@ -99,7 +126,7 @@ void controller_state::assign_model(const app_config& app) {
     return result;
   };
   for (partition_id p = 0; p < app.partitions; ++p) {
-    partition_record rec{app.name, p, 1, std::nullopt, {}};
+    partition_record rec{app.name, p, 1, std::nullopt, {}, std::nullopt, 0};
     switch (app.model) {
       case redundancy_model::two_n:
         rec.active = copy_id{app.name, 0};
@@ -166,7 +193,7 @@ controller_state::plan_copy_failure(const copy_id& copy, time_point now) {
         part.active = *live;
         part.standbys.erase(live);
         if (!config_.test_skip_epoch_bump)
-          part.epoch += 1;
+          part.epoch = next_epoch(part, *part.active);
         plan.promotions.push_back(
           promotion{key, *part.active, part.epoch, part.standbys});
       } else {
@@ -278,7 +305,7 @@ controller_state::promotion_refused(const partition_key& key,
     // A new epoch: the refused copy may have taken the role after all (its
     // answer timed out), and one epoch never has two actives (G4).
     if (!config_.test_skip_epoch_bump)
-      part.epoch += 1;
+      part.epoch = next_epoch(part, *part.active);
     return promotion{key, *part.active, part.epoch, part.standbys};
   }
   return std::nullopt;
@@ -309,7 +336,7 @@ controller_state::plan_switchover(const partition_key& key) const {
   }
   plan.to = *live;
   plan.old_epoch = part->epoch;
-  plan.new_epoch = part->epoch + 1;
+  plan.new_epoch = next_epoch(*part, plan.to);
   for (auto& sb : part->standbys)
     if (sb != plan.to)
       plan.standbys.push_back(sb);
@@ -334,7 +361,8 @@ controller_state::revert_switchover(const switchover_plan& plan) {
       part.standbys.push_back(sb);
   if (copies_.at(plan.to).alive)
     part.standbys.push_back(plan.to);
-  part.epoch = std::max(part.epoch, plan.new_epoch) + 1;
+  part.epoch = std::max(part.epoch, plan.new_epoch);
+  part.epoch = next_epoch(part, plan.from);
   return {part.epoch, part.standbys};
 }
 
@@ -454,7 +482,7 @@ controller_state::reassign_orphans(const app_name& app) {
     part.standbys.erase(std::remove(part.standbys.begin(),
                                     part.standbys.end(), best->first),
                         part.standbys.end());
-    part.epoch += 1;
+    part.epoch = next_epoch(part, best->first);
     ++best->second;
     steps.push_back(rejoin_step{key, role::active, part.epoch, std::nullopt,
                                 part.standbys});
@@ -500,7 +528,7 @@ controller_state::rejoin(const copy_id& copy, const node_id& node,
       if (!with_state && !can_activate_without_state(copy.app))
         continue;  // nobody holds its state: it stays unavailable
       part.active = copy;
-      part.epoch += 1;
+      part.epoch = next_epoch(part, copy);
       steps.push_back(rejoin_step{{copy.app, p}, role::active, part.epoch,
                                   std::nullopt, part.standbys});
     } else if (desired_standbys(copy.app) == 0) {

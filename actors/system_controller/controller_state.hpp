@@ -59,6 +59,11 @@ public:
     epoch_t epoch = 0;
     std::optional<copy_id> active;
     std::vector<copy_id> standbys;
+    /// The standby named in the routes as the successor of the active
+    /// (see successor()): epoch `reserved_epoch` is its alone, because a
+    /// distributor may promote it to that epoch without asking.
+    std::optional<copy_id> reserved_for;
+    epoch_t reserved_epoch = 0;
   };
 
   /// A standby that becomes active in `epoch`; `standbys` stay standbys.
@@ -270,8 +275,28 @@ public:
   epoch_t bump_epoch(const partition_key& key) {
     auto& part = partitions_.at(key);
     if (!config_.test_skip_epoch_bump)
-      part.epoch += 1;
+      part.epoch = part.active ? next_epoch(part, *part.active)
+                               : part.epoch + 1;
     return part.epoch;
+  }
+
+  /// The successor the routes name for `key`'s active: the partition's
+  /// only standby, when the app keeps one standby per partition and that
+  /// one is promotable. Reserves epoch + 1 for it (never for a second copy:
+  /// nullopt if another one holds that reservation). A distributor that
+  /// sees the active die promotes the successor to epoch + 1 on its own;
+  /// every other epoch change of the partition skips the reserved epoch,
+  /// so one epoch never has two actives (G4).
+  std::optional<copy_id> successor(const partition_key& key);
+
+  /// The epoch after `part.epoch` for `to`: one more, or two if that one
+  /// is reserved for another copy.
+  static epoch_t next_epoch(const partition_record& part, const copy_id& to) {
+    auto e = part.epoch + 1;
+    if (part.reserved_for && part.reserved_epoch == e
+        && *part.reserved_for != to)
+      ++e;
+    return e;
   }
 
   /// Alive, and on a node not declared failed (a copy cut off with its node

@@ -109,6 +109,13 @@ route route_of(self_ptr self, const partition_key& key) {
     r.active = *rec->active;
     r.node = st.plan->find(*rec->active)->node;
     r.handle = handle_of(self, *rec->active);
+    if (auto next = st.plan->successor(key)) {
+      r.successor_handle = handle_of(self, *next);
+      if (r.successor_handle) {
+        r.successor = *next;
+        r.successor_node = st.plan->find(*next)->node;
+      }
+    }
   }
   return r;
 }
@@ -418,6 +425,9 @@ void add_standby(self_ptr self, const partition_key& key,
               auto fields = key_fields(key);
               fields["copy"] = to_string(standby);
               emit(self, "standby_restored", fields);
+              // The routes may name it successor now (background: routes
+              // of an older epoch or successor are ignored).
+              install_routes(self, {key}, [] {});
               if (!self->state.plan->failback_needed(key, standby))
                 return;
               emit(self, "failback", std::move(fields));

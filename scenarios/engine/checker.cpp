@@ -83,24 +83,38 @@ failover_timelines(const std::vector<trace_event>& trace) {
                                                       "partition"));
           f.epoch = num(later.fields, "epoch");
           f.promoted_ms = ms_between(t0, later.t_us);
-          // Served again: the partition's first event in this epoch or a
-          // later one (a second fault or a failback may move it on before
-          // it served anything; service is what the client sees).
-          for (size_t k = j + 1; k < trace.size(); ++k) {
-            auto& next = trace[k];
-            bool same_partition = str(next.fields, "app") == f.app
-                                  && num(next.fields, "partition")
-                                       == f.partition;
-            if (!same_partition)
+          auto same_partition = [&](const trace_event& x) {
+            return str(x.fields, "app") == f.app
+                   && num(x.fields, "partition") == f.partition;
+          };
+          // The successor may have taken the role before the controller's
+          // promotion confirmed it (decisions.md 33): that is the
+          // promotion, and it may have served before the confirmation.
+          size_t served_at = trace.size();
+          for (size_t k = i + 1; k < trace.size(); ++k) {
+            auto& x = trace[k];
+            if (!same_partition(x))
               continue;
-            if (next.name == "first_event_served"
-                && num(next.fields, "epoch") >= f.epoch) {
-              f.first_event_ms = ms_between(t0, next.t_us);
+            if (x.name == "successor_promoted" && k < j
+                && num(x.fields, "epoch") == f.epoch
+                && str(x.fields, "copy") == str(later.fields, "copy"))
+              f.promoted_ms = ms_between(t0, x.t_us);
+            // Served again: the partition's first event in this epoch or
+            // a later one (a second fault or a failback may move it on
+            // before it served anything; service is what the client sees).
+            if (x.name == "first_event_served"
+                && num(x.fields, "epoch") >= f.epoch) {
+              f.first_event_ms = ms_between(t0, x.t_us);
+              served_at = k;
               break;
             }
-            if ((next.name == "partition_promoted"
-                 || next.name == "partition_reassigned"
-                 || next.name == "switchover_done")
+          }
+          for (size_t k = j + 1; k < served_at; ++k) {
+            auto& next = trace[k];
+            if (same_partition(next)
+                && (next.name == "partition_promoted"
+                    || next.name == "partition_reassigned"
+                    || next.name == "switchover_done")
                 && num(next.fields, "epoch") > f.epoch)
               f.superseded = true;
           }
