@@ -355,3 +355,90 @@ TEST_CASE("controller_state: a takeover adopts a replicated assignment and "
   auto gone = standby.mark_node_failed(standby.find(promoted)->node);
   CHECK(std::find(gone.begin(), gone.end(), promoted) != gone.end());
 }
+
+TEST_CASE("controller_state: the successor a route names holds epoch + 1; "
+          "every other epoch change of the partition skips it") {
+  controller_state st{config({"n1", "n2", "n3"},
+                             {app("journal", redundancy_model::n_way, 3, 3)})};
+  st.plan_activation();
+  for (uint32_t c = 0; c < 3; ++c)
+    st.mark_alive({"journal", c}, "n" + std::to_string(c + 1));
+  controller_state::partition_key key{"journal", 0};
+  auto part = *st.find(key);
+  REQUIRE(part.active);
+  REQUIRE(part.standbys.size() == 1);
+  auto first = part.standbys.front();
+  auto next = st.successor(key);
+  REQUIRE(next);
+  CHECK(*next == first);
+  // Asked again, the same answer (the routes are sent many times).
+  CHECK(st.successor(key) == next);
+  // The active promoted again (a takeover, a reinstatement) skips epoch 2.
+  CHECK(st.bump_epoch(key) == 3);
+  // The successor's own promotion after the active fails keeps its epoch.
+  controller_state st2{config({"n1", "n2", "n3"},
+                              {app("journal", redundancy_model::n_way, 3, 3)})};
+  st2.plan_activation();
+  for (uint32_t c = 0; c < 3; ++c)
+    st2.mark_alive({"journal", c}, "n" + std::to_string(c + 1));
+  auto active = *st2.find(key)->active;
+  auto successor = *st2.successor(key);
+  auto plan = st2.plan_copy_failure(active, t0);
+  bool found = false;
+  for (auto& p : plan.promotions)
+    if (p.key == key) {
+      found = true;
+      CHECK(p.copy == successor);
+      CHECK(p.epoch == 2);
+    }
+  CHECK(found);
+}
+
+TEST_CASE("controller_state: a promotion that cannot go to the named successor "
+          "takes epoch + 2, and no route names a second successor for the "
+          "reserved epoch") {
+  controller_state st{config({"n1", "n2", "n3"},
+                             {app("journal", redundancy_model::n_way, 3, 3)})};
+  st.plan_activation();
+  for (uint32_t c = 0; c < 3; ++c)
+    st.mark_alive({"journal", c}, "n" + std::to_string(c + 1));
+  controller_state::partition_key key{"journal", 0};
+  auto active = *st.find(key)->active;
+  auto successor = *st.successor(key);
+  // The successor's node fails: it is no longer promotable, and another copy
+  // becomes the partition's standby.
+  st.mark_node_failed(st.find(successor)->node, false);
+  st.plan_copy_failure(successor, t0);
+  for (auto& add : st.restore_redundancy("journal"))
+    (void)add;
+  auto part = *st.find(key);
+  REQUIRE(part.standbys.size() == 1);
+  auto other = part.standbys.front();
+  CHECK(other != successor);
+  // Epoch 2 is still reserved for the old successor: no second one for it.
+  CHECK_FALSE(st.successor(key));
+  auto plan = st.plan_copy_failure(active, t0);
+  bool found = false;
+  for (auto& p : plan.promotions)
+    if (p.key == key) {
+      found = true;
+      CHECK(p.copy == other);
+      CHECK(p.epoch == 3);
+    }
+  CHECK(found);
+}
+
+TEST_CASE("controller_state: no successor where a partition keeps more than "
+          "one standby or none") {
+  controller_state st{config(
+    {"n1", "n2", "n3", "n4"},
+    {app("wide", redundancy_model::n_way, 4, 2, 2),
+     app("flat", redundancy_model::n_way_active, 2, 2, 0)})};
+  st.plan_activation();
+  for (uint32_t c = 0; c < 4; ++c)
+    st.mark_alive({"wide", c}, "n" + std::to_string(c + 1));
+  for (uint32_t c = 0; c < 2; ++c)
+    st.mark_alive({"flat", c}, "n" + std::to_string(c + 1));
+  CHECK_FALSE(st.successor({"wide", 0}));
+  CHECK_FALSE(st.successor({"flat", 0}));
+}

@@ -363,3 +363,89 @@ TEST_CASE("load_distributor: the batch ingress admits each event on its own, "
                caf::actor_cast<caf::actor>(dist), caf::actor_cast<caf::actor>(b),
                caf::actor_cast<caf::actor>(lm), caf::actor_cast<caf::actor>(sink)});
 }
+
+TEST_CASE("load_distributor: a dead active's partition goes to the successor "
+          "its route names, in epoch + 1, with the unacknowledged events; the "
+          "successor takes no other epoch") {
+  test::deterministic_system t;
+  auto setup = active_standby(t);
+  auto& router = setup.router;
+  auto& dist = setup.dist;
+  auto& a = setup.a;
+  auto& b = setup.b;
+  auto with_successor = route_to(a, 0, 1);
+  with_successor.successor = copy_id{"journal", 1};
+  with_successor.successor_node = "n2";
+  with_successor.successor_handle = b;
+  ask_ok(t, router, set_routes_atom::value,
+         std::vector<route>{with_successor});
+  auto send = [&](uint64_t rid) {
+    return t.self->request(dist, caf::infinite,
+                           event{"journal", "k" + std::to_string(rid),
+                                 json_value{json::object()}, "client", rid});
+  };
+  auto first = send(1);
+  t.run();
+  first.receive([](event_reply&) {},
+                [](caf::error& err) { FAIL(render(err)); });
+  caf::anon_send_exit(a, caf::exit_reason::kill);
+  t.run();
+  auto second = send(2);  // to the dead copy: stays unacknowledged
+  t.run();
+  // What the fault manager sends first when it sees the copy die. No fence,
+  // no controller: the successor takes over on its own.
+  caf::anon_send(dist, died_atom::value, a);
+  t.run();
+  auto third = send(3);
+  t.run();
+  for (auto* rh : {&second, &third})
+    rh->receive([](event_reply&) {},
+                [](caf::error& err) { FAIL(render(err)); });
+  auto ps = state_of(t, b);
+  CHECK(ps.current_role == role::active);
+  CHECK(ps.epoch == 2);
+  std::map<std::string, std::vector<apps::journal::entry>> journal;
+  REQUIRE(apps::read_journal_snapshot(ps.app_state.value, journal));
+  CHECK(journal.size() == 3);
+  for (auto& [key, list] : journal)
+    CHECK(list.size() == 1);
+  // The controller's own promotion to the same epoch changes nothing.
+  ask_ok(t, b, assign_roles_atom::value,
+         std::vector<role_assignment>{role_assignment{0, role::active, 2, {}}});
+  // A late or repeated successor message is refused: b is not a standby of
+  // epoch 1 any more (nor would it take epoch 3 from a route of epoch 2).
+  caf::anon_send(b, successor_atom::value, partition_id{0}, epoch_t{1});
+  caf::anon_send(b, successor_atom::value, partition_id{0}, epoch_t{2});
+  t.run();
+  ps = state_of(t, b);
+  CHECK(ps.current_role == role::active);
+  CHECK(ps.epoch == 2);
+  size_t refused = 0;
+  for (auto& ev : setup.ctx->trace->snapshot())
+    if (ev.name == "successor_refused")
+      ++refused;
+  CHECK(refused == 2);
+  // A route of the same epoch that only changes the successor is taken
+  // (it replays nothing), an older one is not.
+  auto st = t.self->request(dist, caf::infinite, status_atom::value);
+  t.run();
+  uint64_t replayed_before = 0;
+  st.receive([&](distributor_status& s) { replayed_before = s.replayed; },
+             [](caf::error& err) { FAIL(render(err)); });
+  auto same = route_to(b, 1, 2);
+  same.successor = copy_id{"journal", 0};
+  same.successor_handle = b;  // any handle: it is only compared
+  ask_ok(t, router, set_routes_atom::value, std::vector<route>{same});
+  auto st2 = t.self->request(dist, caf::infinite, status_atom::value);
+  t.run();
+  st2.receive(
+    [&](distributor_status& s) {
+      CHECK(s.replayed == replayed_before);
+      CHECK(s.acknowledged == 3);
+      CHECK(s.pending == 0);
+    },
+    [](caf::error& err) { FAIL(render(err)); });
+  shutdown(t, {caf::actor_cast<caf::actor>(router),
+               caf::actor_cast<caf::actor>(dist), caf::actor_cast<caf::actor>(b),
+               caf::actor_cast<caf::actor>(setup.lm)});
+}
