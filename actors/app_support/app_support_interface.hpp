@@ -153,15 +153,29 @@ typename Inspector::result_type inspect(Inspector& f, routed_event& x) {
            x.seq, x.source, x.reply_to, x.ev, x.floor);
 }
 
-/// One event of a routed_batch.
+/// One event of a routed_batch. The event is shared, immutable, with the
+/// distributor's replay buffer: a batch carries no copy of it in-process
+/// (across the middleman it travels by value, as any event).
 struct routed_item {
   seq_t seq = 0;
-  event ev;
+  std::shared_ptr<const event> ev;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, routed_item& x) {
-  return f(caf::meta::type_name("keel_routed_item"), x.seq, x.ev);
+  if constexpr (Inspector::reads_state) {
+    static const event none{};
+    return f(caf::meta::type_name("keel_routed_item"), x.seq,
+             const_cast<event&>(x.ev ? *x.ev : none));
+  } else {
+    auto ev = std::make_shared<event>();
+    auto load = [&]() -> caf::error {
+      x.ev = std::move(ev);
+      return caf::none;
+    };
+    return f(caf::meta::type_name("keel_routed_item"), x.seq, *ev,
+             caf::meta::load_callback(load));
+  }
 }
 
 /// distributor -> active copy: several events of one partition, in

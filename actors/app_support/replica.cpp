@@ -434,9 +434,11 @@ void replica::release_acks(replica_outbox& out) {
   while (!pending_.empty() && pending_.front().index <= limit) {
     auto& p = pending_.front();
     if (out.acks.empty() || out.acks.back().source != *p.source
-        || out.acks.back().partition != partition_)
+        || out.acks.back().partition != partition_) {
       out.acks.push_back(
         replica_outbox::ack_batch{*p.source, partition_, epoch_, {}});
+      out.acks.back().entries.reserve(pending_.size());
+    }
     out.acks.back().entries.push_back(ack_entry{
       p.seq, json_value{std::move(p.result)}, std::move(p.rejection)});
     pending_.pop_front();

@@ -121,7 +121,8 @@ distributor_state::admitted distributor_state::admit(event ev, token client) {
               + " holds " + std::to_string(retention_max_)
               + " events no snapshot covers yet"};
   auto seq = entry.next_seq++;
-  entry.buffer.push_back(pending{seq, client, std::move(ev)});
+  entry.buffer.push_back(
+    pending{seq, client, std::make_shared<const event>(std::move(ev))});
   ++pending_total_;
   return {error_code::none, {}, p, seq, i};
 }
@@ -170,7 +171,7 @@ distributor_state::on_acks(event_acks acks) {
     item.acked = true;
     e->progress_us = now_us_;
     result.push_back(completed{item.client, acks.partition, a.seq,
-                               item.ev.request_id, std::move(a)});
+                               item.ev->request_id, std::move(a)});
   }
   bool retain = app_of(acks.app)->retain;
   while (!e->buffer.empty() && e->buffer.front().acked) {

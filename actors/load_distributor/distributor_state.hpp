@@ -35,7 +35,8 @@ public:
   struct pending {
     seq_t seq = 0;
     token client = 0;
-    event ev;
+    /// Shared with the routed_batch items that carry it (immutable).
+    std::shared_ptr<const event> ev;
     bool acked = false;
     bool needs_resend = false;
   };

@@ -114,12 +114,13 @@ TEST_CASE("message types: control messages survive binary serialization") {
   REQUIRE(results2.results.size() == 1);
   CHECK(results2.results[0].seq == 3);
   CHECK(results2.results[0].result.value == json(5));
-  routed_batch rb{1, 2, "src", {}, 4, {routed_item{9, batch.events[0]}}};
+  routed_batch rb{1, 2, "src", {}, 4, {routed_item{9, std::make_shared<const event>(batch.events[0])}}};
   auto rb2 = round_trip(sys, rb);
   CHECK(rb2.floor == 4);
   REQUIRE(rb2.items.size() == 1);
   CHECK(rb2.items[0].seq == 9);
-  CHECK(rb2.items[0].ev.key == "k1");
+  REQUIRE(rb2.items[0].ev);
+  CHECK(rb2.items[0].ev->key == "k1");
   event_nack nack{"journal", 1, 2, 3, 4};
   auto nack2 = round_trip(sys, nack);
   CHECK(nack2.seq == 3);
