@@ -703,21 +703,22 @@ app_support_actor::behavior_type app_support_impl(app_support_pointer self,
         self, std::chrono::microseconds{st.limits.retransmit_after_us},
         retransmit_atom::value);
     },
-    [self](successor_atom, partition_id partition, epoch_t epoch) {
+    [self](successor_atom, partition_id partition, epoch_t epoch,
+           epoch_t next) {
       auto& st = self->state;
       if (hung(self))
         return;
       auto rp = replica_at(self, partition);
       auto fields = copy_fields(self, partition);
-      fields["epoch"] = epoch + 1;
-      if (rp == nullptr || st.node_fenced
+      fields["epoch"] = next;
+      if (rp == nullptr || st.node_fenced || next <= epoch
           || rp->current_role() != role::standby || rp->epoch() != epoch
           || !rp->in_sync()) {
         st.args.ctx->emit(self, "successor_refused", std::move(fields));
         return;
       }
       replica_outbox out;
-      rp->become_active(epoch + 1, {}, out, nullptr);
+      rp->become_active(next, {}, out, nullptr);
       st.args.ctx->emit(self, "successor_promoted", std::move(fields));
       trace_role(self, *rp);
       flush(self, out);

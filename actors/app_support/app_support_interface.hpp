@@ -295,14 +295,15 @@ using app_support_actor = caf::typed_actor<
   // copy serves goes offline at once (it no longer acks anything). Only
   // the controller brings the copy back (after a reset of the node).
   caf::reacts_to<self_fence_atom>,
-  // distributor -> standby: the active of `partition` in `epoch` died (its
-  // down message, not a lost link) and the routes named this copy its
-  // successor: become active in epoch + 1, which the controller reserved
-  // for it, without standbys (the partition had this one only). Taken
-  // only by an in-sync standby of exactly `epoch` on a node that has not
-  // fenced itself; otherwise ignored (the controller's recovery decides).
-  // The controller's own promotion to epoch + 1 follows and is a no-op.
-  caf::reacts_to<successor_atom, partition_id, epoch_t>,
+  // distributor -> standby: the active of `partition` in the first epoch
+  // died (its down message, not a lost link) and the routes named this
+  // copy its successor: become active in the second epoch, which the
+  // controller reserved for it, without standbys (the partition had this
+  // one only). Taken only by an in-sync standby of exactly the first epoch
+  // on a node that has not fenced itself; otherwise ignored (the
+  // controller's recovery decides). The controller's own promotion to the
+  // reserved epoch follows and is a no-op.
+  caf::reacts_to<successor_atom, partition_id, epoch_t, epoch_t>,
   // self -> self, while a role change waits for standbys to sync: send
   // again transfers and checkpoints whose acks are overdue (lost).
   caf::reacts_to<retransmit_atom>,

@@ -214,12 +214,12 @@ distributor_state::on_active_down(const caf::actor_addr& dead,
     for (auto& e : app.partitions) {
       auto& cur = e.current;
       if (cur.in_transition || !cur.handle || cur.handle.address() != dead
-          || !cur.successor_handle)
+          || !cur.successor_handle || cur.successor_epoch <= cur.epoch)
         continue;
       route r;
       r.app = cur.app;
       r.partition = cur.partition;
-      r.epoch = cur.epoch + 1;
+      r.epoch = cur.successor_epoch;
       r.in_transition = false;
       r.active = cur.successor;
       r.node = cur.successor_node;

@@ -95,7 +95,7 @@ public:
                std::vector<dispatch>& replays);
 
   /// A successor promotion: the distributor tells `to` to take `partition`
-  /// in `from_epoch + 1` (successor_atom).
+  /// in `to.epoch` after `from_epoch` (successor_atom).
   struct succession {
     app_name app;
     partition_id partition = 0;
@@ -105,7 +105,8 @@ public:
 
   /// The routed active `dead` died (a down message, not a lost link):
   /// every partition it is the active of (not in transition) and that
-  /// names a successor gets the successor as active in epoch + 1, and its
+  /// names a successor gets the successor as active in the epoch reserved
+  /// for it, and its
   /// unacknowledged events are appended to `replays`. Returns the
   /// promotions to send, which must go out before the replays.
   std::vector<succession> on_active_down(const caf::actor_addr& dead,

@@ -185,7 +185,8 @@ void on_active_down(load_distributor_pointer self,
   auto promoted = st.table->on_active_down(dead.address(), replays);
   for (auto& s : promoted) {
     transport::send(self, *st.ctx, st.node, s.to.node, s.to.handle,
-                    successor_atom::value, s.partition, s.from_epoch);
+                    successor_atom::value, s.partition, s.from_epoch,
+                    s.to.epoch);
     st.ctx->emit(self, "successor_routed",
                  json{{"app", s.app},
                       {"partition", s.partition},

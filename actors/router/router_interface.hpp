@@ -29,12 +29,14 @@ struct route {
   node_id node;
   app_support_actor handle;
   /// The active's successor (see successor_atom): the partition's one
-  /// in-sync standby, which epoch + 1 is reserved for. Empty handle: none;
+  /// in-sync standby, which `successor_epoch` is reserved for. Empty handle: none;
   /// the controller names one only when the partition has exactly one
   /// standby. A distributor that sees the active die promotes it at once.
   copy_id successor;
   node_id successor_node;
   app_support_actor successor_handle;
+  /// The epoch reserved for the successor (> epoch).
+  epoch_t successor_epoch = 0;
 
   /// The lowest epoch whose acks are still accepted for this partition.
   epoch_t min_ack_epoch() const noexcept {
@@ -46,7 +48,8 @@ struct route {
     return next.epoch == epoch && next.in_transition == in_transition
            && next.handle == handle
            && (next.successor_handle != successor_handle
-               || next.successor != successor);
+               || next.successor != successor
+               || next.successor_epoch != successor_epoch);
   }
 };
 
@@ -54,7 +57,7 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, route& x) {
   return f(caf::meta::type_name("keel_route"), x.app, x.partition, x.epoch,
            x.in_transition, x.active, x.node, x.handle, x.successor,
-           x.successor_node, x.successor_handle);
+           x.successor_node, x.successor_handle, x.successor_epoch);
 }
 
 /// What a router pushes to its subscribers (the distributors).

@@ -57,17 +57,16 @@ void controller_state::adopt(const std::vector<adopted_partition>& partitions,
   for (auto& p : partitions) {
     partition_record rec{p.key.first, p.key.second, p.epoch, p.active,
                          p.standbys, std::nullopt, 0};
-    // The lost controller may have named the only standby successor
-    // after the last snapshot: its epoch + 1 stays that standby's.
-    if (rec.active && rec.standbys.size() == 1) {
-      rec.reserved_for = rec.standbys.front();
-      rec.reserved_epoch = rec.epoch + 1;
-    }
+    // Epochs the lost controller reserved for successors are nobody's now
+    // (its distributor may have promoted them on the way down), and so is
+    // one past the snapshot: a reservation made after it. reconcile() does
+    // the same for the epochs the copies report.
+    rec.blocked_upto = std::max(p.reserved_upto, p.epoch + 1);
     partitions_.emplace(p.key, std::move(rec));
   }
 }
 
-std::optional<copy_id>
+std::optional<std::pair<copy_id, epoch_t>>
 controller_state::successor(const partition_key& key) {
   auto i = partitions_.find(key);
   if (i == partitions_.end())
@@ -79,12 +78,23 @@ controller_state::successor(const partition_key& key) {
   auto& next = part.standbys.front();
   if (!promotable(next))
     return std::nullopt;
-  if (part.reserved_for && part.reserved_epoch == part.epoch + 1
-      && *part.reserved_for != next)
-    return std::nullopt;
+  auto e = std::max(part.epoch, part.blocked_upto) + 1;
+  if (part.reserved_for && part.reserved_epoch >= e) {
+    if (*part.reserved_for != next)
+      return std::nullopt;  // the epoch is another copy's: none this time
+    return std::make_pair(next, part.reserved_epoch);
+  }
   part.reserved_for = next;
-  part.reserved_epoch = part.epoch + 1;
-  return next;
+  part.reserved_epoch = e;
+  return std::make_pair(next, e);
+}
+
+void controller_state::release_reservations(const copy_id& copy) {
+  for (auto& [key, part] : partitions_)
+    if (part.reserved_for == copy) {
+      part.blocked_upto = std::max(part.blocked_upto, part.reserved_epoch);
+      part.reserved_for.reset();
+    }
 }
 
 void controller_state::reconcile(const partition_key& key,
@@ -101,6 +111,7 @@ void controller_state::reconcile(const partition_key& key,
     part.active = copy;
   }
   part.epoch = std::max(part.epoch, epoch);
+  part.blocked_upto = std::max(part.blocked_upto, epoch + 1);
 }
 
 void controller_state::assign_model(const app_config& app) {
@@ -178,6 +189,7 @@ controller_state::plan_copy_failure(const copy_id& copy, time_point now) {
   rec.alive = false;
   rec.home.clear();
   plan.failed = copy;
+  release_reservations(copy);
   for (auto& [key, part] : partitions_) {
     if (key.first != copy.app)
       continue;

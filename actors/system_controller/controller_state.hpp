@@ -64,6 +64,10 @@ public:
     /// distributor may promote it to that epoch without asking.
     std::optional<copy_id> reserved_for;
     epoch_t reserved_epoch = 0;
+    /// Epochs up to here were reserved for a successor that failed since
+    /// (a distributor may still promote that incarnation to them): nobody
+    /// gets them, not even a restarted incarnation of the same copy.
+    epoch_t blocked_upto = 0;
   };
 
   /// A standby that becomes active in `epoch`; `standbys` stay standbys.
@@ -127,6 +131,7 @@ public:
     epoch_t epoch = 0;
     std::optional<copy_id> active;
     std::vector<copy_id> standbys;
+    epoch_t reserved_upto = 0;
   };
   struct adopted_copy {
     copy_id id;
@@ -287,15 +292,21 @@ public:
   /// sees the active die promotes the successor to epoch + 1 on its own;
   /// every other epoch change of the partition skips the reserved epoch,
   /// so one epoch never has two actives (G4).
-  std::optional<copy_id> successor(const partition_key& key);
+  /// `copy` failed (or was cut off): the epochs reserved for it stay
+  /// blocked, because a distributor may still promote that incarnation.
+  void release_reservations(const copy_id& copy);
 
-  /// The epoch after `part.epoch` for `to`: one more, or two if that one
-  /// is reserved for another copy.
+  /// Returns the successor and the epoch reserved for it.
+  std::optional<std::pair<copy_id, epoch_t>>
+  successor(const partition_key& key);
+
+  /// The epoch after `part.epoch` for `to`: past every blocked epoch, and
+  /// past the reserved one unless `to` holds it.
   static epoch_t next_epoch(const partition_record& part, const copy_id& to) {
-    auto e = part.epoch + 1;
-    if (part.reserved_for && part.reserved_epoch == e
-        && *part.reserved_for != to)
-      ++e;
+    auto e = std::max(part.epoch, part.blocked_upto) + 1;
+    if (part.reserved_for && part.reserved_epoch >= e)
+      return *part.reserved_for == to ? part.reserved_epoch
+                                      : part.reserved_epoch + 1;
     return e;
   }
 

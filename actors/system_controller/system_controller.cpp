@@ -110,10 +110,11 @@ route route_of(self_ptr self, const partition_key& key) {
     r.node = st.plan->find(*rec->active)->node;
     r.handle = handle_of(self, *rec->active);
     if (auto next = st.plan->successor(key)) {
-      r.successor_handle = handle_of(self, *next);
+      r.successor_handle = handle_of(self, next->first);
       if (r.successor_handle) {
-        r.successor = *next;
-        r.successor_node = st.plan->find(*next)->node;
+        r.successor = next->first;
+        r.successor_node = st.plan->find(next->first)->node;
+        r.successor_epoch = next->second;
       }
     }
   }
@@ -650,6 +651,9 @@ void recover_copy(self_ptr self, copy_failed report,
   std::vector<partition_key> changed = plan.orphaned;
   for (auto& p : plan.promotions)
     changed.push_back(p.key);
+  // Where the failed copy was the named successor, the routes name none now.
+  for (auto& [key, active] : plan.lost_standbys)
+    changed.push_back(key);
   // n_way_active: the failed copy's partitions move to the survivors at
   // once (the others wait for the restarted copy).
   auto cfg = st.ctx->config.find_app(app);
@@ -933,6 +937,9 @@ assignment_table table_of(self_ptr self) {
       pa.active_handle = handle_of(self, *part.active);
     }
     pa.standbys = part.standbys;
+    pa.reserved_upto = part.blocked_upto;
+    if (part.reserved_for)
+      pa.reserved_upto = std::max(pa.reserved_upto, part.reserved_epoch);
     result.partitions.push_back(std::move(pa));
   }
   for (auto& [id, rec] : st.plan->copies())
@@ -1038,6 +1045,7 @@ void takeover(self_ptr self, activation act, assignment_table table,
     if (!pa.active.app.empty())
       p.active = pa.active;
     p.standbys = pa.standbys;
+    p.reserved_upto = pa.reserved_upto;
     parts.push_back(std::move(p));
   }
   std::vector<controller_state::adopted_copy> copies;

@@ -19,12 +19,16 @@ struct partition_assignment {
   copy_id active;
   app_support_actor active_handle;
   std::vector<copy_id> standbys;
+  /// The highest epoch reserved for a successor or blocked (a controller
+  /// taking over issues none up to it).
+  epoch_t reserved_upto = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, partition_assignment& x) {
   return f(caf::meta::type_name("keel_partition_assignment"), x.app,
-           x.partition, x.epoch, x.active, x.active_handle, x.standbys);
+           x.partition, x.epoch, x.active, x.active_handle, x.standbys,
+           x.reserved_upto);
 }
 
 /// One copy as the controller sees it.

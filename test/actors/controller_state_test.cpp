@@ -370,7 +370,8 @@ TEST_CASE("controller_state: the successor a route names holds epoch + 1; "
   auto first = part.standbys.front();
   auto next = st.successor(key);
   REQUIRE(next);
-  CHECK(*next == first);
+  CHECK(next->first == first);
+  CHECK(next->second == 2);
   // Asked again, the same answer (the routes are sent many times).
   CHECK(st.successor(key) == next);
   // The active promoted again (a takeover, a reinstatement) skips epoch 2.
@@ -382,7 +383,7 @@ TEST_CASE("controller_state: the successor a route names holds epoch + 1; "
   for (uint32_t c = 0; c < 3; ++c)
     st2.mark_alive({"journal", c}, "n" + std::to_string(c + 1));
   auto active = *st2.find(key)->active;
-  auto successor = *st2.successor(key);
+  auto successor = st2.successor(key)->first;
   auto plan = st2.plan_copy_failure(active, t0);
   bool found = false;
   for (auto& p : plan.promotions)
@@ -404,7 +405,7 @@ TEST_CASE("controller_state: a promotion that cannot go to the named successor "
     st.mark_alive({"journal", c}, "n" + std::to_string(c + 1));
   controller_state::partition_key key{"journal", 0};
   auto active = *st.find(key)->active;
-  auto successor = *st.successor(key);
+  auto successor = st.successor(key)->first;
   // The successor's node fails: it is no longer promotable, and another copy
   // becomes the partition's standby.
   st.mark_node_failed(st.find(successor)->node, false);
@@ -415,8 +416,12 @@ TEST_CASE("controller_state: a promotion that cannot go to the named successor "
   REQUIRE(part.standbys.size() == 1);
   auto other = part.standbys.front();
   CHECK(other != successor);
-  // Epoch 2 is still reserved for the old successor: no second one for it.
-  CHECK_FALSE(st.successor(key));
+  // Epoch 2 stays blocked (the old successor may still be promoted to it by
+  // a distributor that saw the old route): the new standby gets epoch 3.
+  auto again = st.successor(key);
+  REQUIRE(again);
+  CHECK(again->first == other);
+  CHECK(again->second == 3);
   auto plan = st.plan_copy_failure(active, t0);
   bool found = false;
   for (auto& p : plan.promotions)
@@ -441,4 +446,31 @@ TEST_CASE("controller_state: no successor where a partition keeps more than "
     st.mark_alive({"flat", c}, "n" + std::to_string(c + 1));
   CHECK_FALSE(st.successor({"wide", 0}));
   CHECK_FALSE(st.successor({"flat", 0}));
+}
+
+TEST_CASE("controller_state: a restarted successor never gets the epoch its "
+          "failed incarnation held") {
+  controller_state st{config({"n1", "n2", "n3"},
+                             {app("journal", redundancy_model::two_n, 2, 1)})};
+  st.plan_activation();
+  st.mark_alive({"journal", 0}, "n1");
+  st.mark_alive({"journal", 1}, "n2");
+  controller_state::partition_key key{"journal", 0};
+  auto named = st.successor(key);
+  REQUIRE(named);
+  CHECK(named->first == copy_id{"journal", 1});
+  CHECK(named->second == 2);
+  // The standby fails and comes back (a new incarnation) as standby.
+  st.plan_copy_failure({"journal", 1}, t0);
+  auto steps = st.rejoin({"journal", 1}, "n2");
+  REQUIRE(steps.size() == 1);
+  CHECK(steps[0].new_role == role::standby);
+  auto renamed = st.successor(key);
+  REQUIRE(renamed);
+  CHECK(renamed->second == 3);
+  // The active fails: the new incarnation is promoted past epoch 2.
+  auto plan = st.plan_copy_failure({"journal", 0}, t0);
+  REQUIRE(plan.promotions.size() == 1);
+  CHECK(plan.promotions[0].copy == copy_id{"journal", 1});
+  CHECK(plan.promotions[0].epoch == 3);
 }

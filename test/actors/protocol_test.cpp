@@ -377,6 +377,7 @@ TEST_CASE("load_distributor: a dead active's partition goes to the successor "
   with_successor.successor = copy_id{"journal", 1};
   with_successor.successor_node = "n2";
   with_successor.successor_handle = b;
+  with_successor.successor_epoch = 2;
   ask_ok(t, router, set_routes_atom::value,
          std::vector<route>{with_successor});
   auto send = [&](uint64_t rid) {
@@ -414,8 +415,10 @@ TEST_CASE("load_distributor: a dead active's partition goes to the successor "
          std::vector<role_assignment>{role_assignment{0, role::active, 2, {}}});
   // A late or repeated successor message is refused: b is not a standby of
   // epoch 1 any more (nor would it take epoch 3 from a route of epoch 2).
-  caf::anon_send(b, successor_atom::value, partition_id{0}, epoch_t{1});
-  caf::anon_send(b, successor_atom::value, partition_id{0}, epoch_t{2});
+  caf::anon_send(b, successor_atom::value, partition_id{0}, epoch_t{1},
+                 epoch_t{2});
+  caf::anon_send(b, successor_atom::value, partition_id{0}, epoch_t{2},
+                 epoch_t{3});
   t.run();
   ps = state_of(t, b);
   CHECK(ps.current_role == role::active);
@@ -435,6 +438,7 @@ TEST_CASE("load_distributor: a dead active's partition goes to the successor "
   auto same = route_to(b, 1, 2);
   same.successor = copy_id{"journal", 0};
   same.successor_handle = b;  // any handle: it is only compared
+  same.successor_epoch = 3;
   ask_ok(t, router, set_routes_atom::value, std::vector<route>{same});
   auto st2 = t.self->request(dist, caf::infinite, status_atom::value);
   t.run();
