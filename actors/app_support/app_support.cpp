@@ -255,6 +255,9 @@ void trace_role(app_support_pointer self, const replica& r) {
   auto fields = copy_fields(self, r.partition());
   fields["role"] = to_string(r.current_role());
   fields["epoch"] = r.epoch();
+  // Which incarnation: a restarted copy keeps its name (single_active
+  // tells two incarnations of one copy apart by it).
+  fields["incarnation"] = self->id();
   self->state.args.ctx->emit(self, "role_changed", std::move(fields));
 }
 

@@ -462,6 +462,17 @@ bool latency_round(caf::actor_system& sys, const sizes& sz, accumulator& acc) {
   return true;
 }
 
+size_t idle_running = 0;
+
+/// Waits (up to 10 s) until the actors of earlier runs are gone, so that
+/// their memory and threads do not blur the next measurement.
+void wait_idle(caf::actor_system& sys) {
+  auto deadline = clock_type::now() + std::chrono::seconds{10};
+  while (sys.registry().running() > idle_running
+         && clock_type::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds{1});
+}
+
 // -- F1 -------------------------------------------------------------------------
 
 bool trace_f1 = false;
@@ -509,6 +520,10 @@ bool failover_trial(caf::actor_system& sys, bool loaded, double rate,
                     std::vector<double>& samples, std::vector<double>& served,
                     result& r) {
   std::string why;
+  // The previous trial's system is gone first (as the OTP peer stops its
+  // supervisor before the next trial): its teardown must not run during
+  // this trial's failover.
+  wait_idle(sys);
   auto rs = start_2n(sys, why);
   if (!rs) {
     acc.fail("F1: start: " + why);
@@ -683,17 +698,6 @@ caf::behavior idle_actor(caf::stateful_actor<idle_state>* self,
       return done_atom::value;
     },
   };
-}
-
-size_t idle_running = 0;
-
-/// Waits (up to 10 s) until the actors of earlier runs are gone, so that
-/// their memory and threads do not blur the next measurement.
-void wait_idle(caf::actor_system& sys) {
-  auto deadline = clock_type::now() + std::chrono::seconds{10};
-  while (sys.registry().running() > idle_running
-         && clock_type::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds{1});
 }
 
 /// Raw CAF: spawns `k` actors and awaits a reply from each. Returns

@@ -1,4 +1,5 @@
 #include "scenarios/engine/checker.hpp"
+#include "scenarios/engine/invariants.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -197,12 +198,17 @@ single_active_violations(const std::vector<trace_event>& trace,
     if (ev.name == "role_changed" && str(ev.fields, "role") == "active")
       actives[key{str(ev.fields, "app"), num(ev.fields, "partition"),
                   num(ev.fields, "epoch")}]
-        .insert(str(ev.fields, "copy"));
+        .insert(incarnation_name(ev.fields));
   for (auto& st : statuses)
     for (auto& p : st.partitions)
-      if (p.current_role == role::active)
-        actives[key{st.copy.app, p.partition, p.epoch}].insert(
-          to_string(st.copy));
+      if (p.current_role == role::active) {
+        // Seen in the trace already (as some incarnation of the copy)?
+        auto& set = actives[key{st.copy.app, p.partition, p.epoch}];
+        auto name = to_string(st.copy);
+        auto i = set.lower_bound(name);
+        if (i == set.end() || i->compare(0, name.size(), name) != 0)
+          set.insert(name);
+      }
   std::vector<std::string> result;
   for (auto& [k, copies] : actives)
     if (copies.size() > 1) {

@@ -2,6 +2,13 @@
 
 namespace keel::scenarios {
 
+std::string incarnation_name(const json& fields) {
+  auto name = fields.value("copy", std::string{});
+  if (fields.contains("incarnation"))
+    name += "#" + std::to_string(fields.value("incarnation", uint64_t{0}));
+  return name;
+}
+
 std::optional<std::string>
 safety_monitor::observe(const std::vector<trace_event>& events) {
   for (auto& ev : events) {
@@ -10,7 +17,7 @@ safety_monitor::observe(const std::vector<trace_event>& events) {
     key k{ev.fields.value("app", ""), ev.fields.value("partition", 0ull),
           ev.fields.value("epoch", 0ull)};
     auto& copies = actives_[k];
-    copies.insert(ev.fields.value("copy", ""));
+    copies.insert(incarnation_name(ev.fields));
     if (copies.size() > 1) {
       std::string list;
       for (auto& c : copies)

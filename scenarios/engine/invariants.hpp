@@ -19,6 +19,11 @@
 
 namespace keel::scenarios {
 
+/// A role_changed event's copy, with its incarnation (actor id) when the
+/// trace has one: two incarnations of one copy are two actives.
+std::string incarnation_name(const json& fields);
+
+
 class safety_monitor {
 public:
   /// Feeds new trace events; returns a description of the first violation.

@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include "scenarios/engine/checker.hpp"
+#include "scenarios/engine/invariants.hpp"
 
 using namespace keel;
 using namespace keel::scenarios;
@@ -160,4 +161,28 @@ TEST_CASE("checker: a failover superseded by the next one is recovered when "
   trace.resize(4);
   CHECK_FALSE(check(check_run(sc, acknowledged(0), trace, 0),
                     "recovered_within_ms").passed);
+}
+
+TEST_CASE("checker: two incarnations of one copy active in one epoch violate "
+          "single_active; one incarnation reported twice does not") {
+  auto data = acknowledged(0);
+  auto incarnation = [](trace_event ev, uint64_t id) {
+    ev.fields["incarnation"] = id;
+    return ev;
+  };
+  std::vector<trace_event> trace{
+    incarnation(active_role("journal/1", 0, 2), 40),
+    incarnation(active_role("journal/1", 0, 2), 40)};
+  CHECK(check(check_run(checked_scenario(), data, trace, 0), "single_active")
+          .passed);
+  // A restarted journal/1 (another actor) active in the same epoch.
+  trace.push_back(incarnation(active_role("journal/1", 0, 2), 57));
+  auto rep = check_run(checked_scenario(), data, trace, 0);
+  CHECK_FALSE(check(rep, "single_active").passed);
+  CHECK(check(rep, "single_active").detail.find("journal/1#40, journal/1#57")
+        != std::string::npos);
+  // The per-step monitor of simulations sees it too.
+  safety_monitor monitor;
+  CHECK_FALSE(monitor.observe({trace[0], trace[1]}));
+  CHECK(monitor.observe({trace[2]}));
 }
