@@ -356,13 +356,33 @@ TEST_CASE("controller_state: a takeover adopts a replicated assignment and "
   CHECK(std::find(gone.begin(), gone.end(), promoted) != gone.end());
 }
 
-TEST_CASE("controller_state: the successor a route names holds epoch + 1; "
-          "every other epoch change of the partition skips it") {
+namespace {
+
+/// n_way, 3 copies on 3 nodes, one standby per partition; all alive.
+controller_state three_way() {
   controller_state st{config({"n1", "n2", "n3"},
                              {app("journal", redundancy_model::n_way, 3, 3)})};
   st.plan_activation();
   for (uint32_t c = 0; c < 3; ++c)
     st.mark_alive({"journal", c}, "n" + std::to_string(c + 1));
+  return st;
+}
+
+/// The promotion `plan` makes for `key`: which copy, which epoch.
+std::optional<std::pair<copy_id, epoch_t>>
+promotion_of(const controller_state::failover_plan& plan,
+             const controller_state::partition_key& key) {
+  for (auto& p : plan.promotions)
+    if (p.key == key)
+      return std::make_pair(p.copy, p.epoch);
+  return std::nullopt;
+}
+
+} // namespace
+
+TEST_CASE("controller_state: the successor a route names holds the next epoch; "
+          "every other epoch change of the partition skips it") {
+  auto st = three_way();
   controller_state::partition_key key{"journal", 0};
   auto part = *st.find(key);
   REQUIRE(part.active);
@@ -377,32 +397,19 @@ TEST_CASE("controller_state: the successor a route names holds epoch + 1; "
   // The active promoted again (a takeover, a reinstatement) skips epoch 2.
   CHECK(st.bump_epoch(key) == 3);
   // The successor's own promotion after the active fails keeps its epoch.
-  controller_state st2{config({"n1", "n2", "n3"},
-                              {app("journal", redundancy_model::n_way, 3, 3)})};
-  st2.plan_activation();
-  for (uint32_t c = 0; c < 3; ++c)
-    st2.mark_alive({"journal", c}, "n" + std::to_string(c + 1));
+  auto st2 = three_way();
   auto active = *st2.find(key)->active;
   auto successor = st2.successor(key)->first;
-  auto plan = st2.plan_copy_failure(active, t0);
-  bool found = false;
-  for (auto& p : plan.promotions)
-    if (p.key == key) {
-      found = true;
-      CHECK(p.copy == successor);
-      CHECK(p.epoch == 2);
-    }
-  CHECK(found);
+  auto promoted = promotion_of(st2.plan_copy_failure(active, t0), key);
+  REQUIRE(promoted);
+  CHECK(promoted->first == successor);
+  CHECK(promoted->second == 2);
 }
 
 TEST_CASE("controller_state: a promotion that cannot go to the named successor "
           "takes epoch + 2, and no route names a second successor for the "
           "reserved epoch") {
-  controller_state st{config({"n1", "n2", "n3"},
-                             {app("journal", redundancy_model::n_way, 3, 3)})};
-  st.plan_activation();
-  for (uint32_t c = 0; c < 3; ++c)
-    st.mark_alive({"journal", c}, "n" + std::to_string(c + 1));
+  auto st = three_way();
   controller_state::partition_key key{"journal", 0};
   auto active = *st.find(key)->active;
   auto successor = st.successor(key)->first;
@@ -422,15 +429,10 @@ TEST_CASE("controller_state: a promotion that cannot go to the named successor "
   REQUIRE(again);
   CHECK(again->first == other);
   CHECK(again->second == 3);
-  auto plan = st.plan_copy_failure(active, t0);
-  bool found = false;
-  for (auto& p : plan.promotions)
-    if (p.key == key) {
-      found = true;
-      CHECK(p.copy == other);
-      CHECK(p.epoch == 3);
-    }
-  CHECK(found);
+  auto promoted = promotion_of(st.plan_copy_failure(active, t0), key);
+  REQUIRE(promoted);
+  CHECK(promoted->first == other);
+  CHECK(promoted->second == 3);
 }
 
 TEST_CASE("controller_state: no successor where a partition keeps more than "

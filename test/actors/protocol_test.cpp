@@ -185,6 +185,14 @@ active_standby_setup active_standby(test::deterministic_system& t) {
   return {ctx, lm, router, dist, a, b};
 }
 
+/// One event (key "k<rid>", request id `rid`) to the distributor.
+auto request_event(test::deterministic_system& t,
+                   const load_distributor_actor& dist, uint64_t rid) {
+  return t.self->request(dist, caf::infinite,
+                         event{"journal", "k" + std::to_string(rid),
+                               json_value{json::object()}, "client", rid});
+}
+
 TEST_CASE("load_distributor: replays unacknowledged events to the promoted "
           "standby; nothing acknowledged is lost or applied twice") {
   test::deterministic_system t;
@@ -194,11 +202,7 @@ TEST_CASE("load_distributor: replays unacknowledged events to the promoted "
   auto& dist = setup.dist;
   auto& a = setup.a;
   auto& b = setup.b;
-  auto send = [&](uint64_t rid) {
-    return t.self->request(dist, caf::infinite,
-                           event{"journal", "k" + std::to_string(rid),
-                                 json_value{json::object()}, "client", rid});
-  };
+  auto send = [&](uint64_t rid) { return request_event(t, dist, rid); };
   auto first = send(1);
   t.run();
   first.receive([](event_reply& r) { CHECK(r.seq >= 1); },
@@ -365,7 +369,8 @@ TEST_CASE("load_distributor: the batch ingress admits each event on its own, "
 }
 
 TEST_CASE("load_distributor: a dead active's partition goes to the successor "
-          "its route names, in epoch + 1, with the unacknowledged events; the "
+          "its route names, in the epoch reserved for it, with the unacknowledged "
+          "events; the "
           "successor takes no other epoch") {
   test::deterministic_system t;
   auto setup = active_standby(t);
@@ -380,11 +385,7 @@ TEST_CASE("load_distributor: a dead active's partition goes to the successor "
   with_successor.successor_epoch = 2;
   ask_ok(t, router, set_routes_atom::value,
          std::vector<route>{with_successor});
-  auto send = [&](uint64_t rid) {
-    return t.self->request(dist, caf::infinite,
-                           event{"journal", "k" + std::to_string(rid),
-                                 json_value{json::object()}, "client", rid});
-  };
+  auto send = [&](uint64_t rid) { return request_event(t, dist, rid); };
   auto first = send(1);
   t.run();
   first.receive([](event_reply&) {},
