@@ -4,7 +4,9 @@
 // is a module with callbacks: keel's `app_support` actor (one per copy) is
 // the CAF actor that runs it, and calls your class for each partition the
 // copy holds (one instance per partition). The callbacks run inside that
-// actor, one at a time, never concurrently.
+// actor, one at a time, never concurrently. When the copy stops or dies,
+// its instances are destroyed a little later on another actor (so that the
+// copy's death is reported first): a destructor must not rely on the copy.
 //
 //   handle(event, ctx) -> reply   apply one event to the partition's state
 //   snapshot() -> json            the whole partition state (state transfer)
