@@ -267,6 +267,14 @@ void distributor_state::install(const std::vector<route>& routes,
   }
 }
 
+void distributor_state::fence_incarnation(const caf::actor_addr& isolated) {
+  for (auto& app : apps_)
+    for (auto& e : app.partitions)
+      if (!e.current.in_transition && e.current.handle
+          && e.current.handle.address() == isolated)
+        e.current.in_transition = true;
+}
+
 void distributor_state::fence(const std::vector<route>& routes) {
   for (auto& r : routes) {
     auto e = find(r.app, r.partition);

@@ -115,6 +115,10 @@ public:
   /// Fences partitions (their epoch's acks are rejected from now on).
   void fence(const std::vector<route>& routes);
 
+  /// Fences every partition routed to the copy incarnation `isolated`
+  /// (routes this distributor installed itself included).
+  void fence_incarnation(const caf::actor_addr& isolated);
+
   /// Stores a snapshot (if newer than the stored one) and forgets the
   /// retained events it covers. Returns false if ignored.
   bool on_snapshot(partition_snapshot snap);

@@ -291,8 +291,10 @@ load_distributor_impl(load_distributor_pointer self, node_id node,
       install(self, routes);
       return ok_atom::value;
     },
-    [self](fence_atom, std::vector<route>& routes) {
+    [self](fence_atom, app_support_actor& incarnation,
+           std::vector<route>& routes) {
       self->state.table->fence(routes);
+      self->state.table->fence_incarnation(incarnation.address());
       return ok_atom::value;
     },
     [self](status_atom) {

@@ -100,14 +100,14 @@ router_actor::behavior_type router_impl(router_pointer self, node_id node,
       auto& st = self->state;
       auto changed = st.table->fence_copy(copy, incarnation);
       auto count = static_cast<uint32_t>(changed.size());
-      if (changed.empty())
-        return count;
+      // Subscribers hear of it even when this router routes nothing to the
+      // copy: a distributor may route to it as a successor it promoted.
       auto promise = self->make_response_promise<uint32_t>();
       fan_out<ok_atom>(self, st.subscribers, control_timeout(self),
                        [promise, count](size_t) mutable {
                          promise.deliver(count);
                        },
-                       fence_atom::value, changed);
+                       fence_atom::value, incarnation, changed);
       return promise;
     },
     [self](routes_atom) { return self->state.table->table(); },

@@ -67,10 +67,13 @@ using route_subscriber_actor = caf::typed_actor<
   // the new active. Replies once installed. Safe to repeat: a route whose
   // epoch is not newer than the installed one is ignored.
   caf::replies_to<routes_atom, std::vector<route>>::with<ok_atom>,
-  // router -> subscriber: these partitions are now in transition (their
-  // epoch is fenced); from the reply on, acks of the fenced epoch are
-  // rejected. Safe to repeat.
-  caf::replies_to<fence_atom, std::vector<route>>::with<ok_atom>>;
+  // router -> subscriber: the copy incarnation (the handle) is isolated and
+  // these partitions are now in transition (their epoch is fenced); so is
+  // every partition the subscriber itself routes to that incarnation (a
+  // successor it promoted, which the router does not know of). From the
+  // reply on, acks of the fenced epochs are rejected. Safe to repeat.
+  caf::replies_to<fence_atom, app_support_actor, std::vector<route>>::with<
+    ok_atom>>;
 
 using router_actor = caf::typed_actor<
   // distributor -> router: an event for a partition in transition. Buffered

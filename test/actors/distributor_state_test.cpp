@@ -3,6 +3,8 @@
 #include "actors/load_distributor/distributor_state.hpp"
 #include "runtime/hash.hpp"
 
+#include <caf/all.hpp>
+
 using namespace keel;
 
 namespace {
@@ -215,4 +217,50 @@ TEST_CASE("distributor_state: models with a standby retain nothing") {
   st.on_acks(acks(0, 1, {1}));
   CHECK(st.retained_total() == 0);
   CHECK_FALSE(st.on_snapshot(snapshot_at(0, 1, 1)));
+}
+
+TEST_CASE("distributor_state: a dead active's partitions go to its successor "
+          "in the reserved epoch; isolating the successor fences them again") {
+  caf::actor_system_config cfg;
+  caf::actor_system sys{cfg};
+  // Two stand-in actors: only their addresses matter here.
+  auto dummy = [&] {
+    return caf::actor_cast<app_support_actor>(sys.spawn(
+      [](caf::event_based_actor*, int) -> caf::behavior {
+        return {[](int) {}};
+      },
+      0));
+  };
+  auto active = dummy();
+  auto successor = dummy();
+  distributor_state st{"d", config()};
+  std::vector<distributor_state::dispatch> replays;
+  auto r = active_route(0, 1);
+  r.handle = active;
+  r.successor_handle = successor;
+  r.successor_epoch = 3;  // epoch 2 was blocked
+  st.install({r}, replays);
+  auto k = key_of(0);
+  for (uint64_t i = 1; i <= 3; ++i)
+    st.admit(ev(k, i), i);
+  CHECK(st.on_acks(acks(0, 1, {1})).size() == 1);
+  // Another copy's death changes nothing.
+  CHECK(st.on_active_down(successor.address(), replays).empty());
+  auto moved = st.on_active_down(active.address(), replays);
+  REQUIRE(moved.size() == 1);
+  CHECK(moved[0].from_epoch == 1);
+  CHECK(moved[0].to.epoch == 3);
+  REQUIRE(replays.size() == 2);  // 2 and 3, to the successor in epoch 3
+  CHECK(replays[0].item->seq == 2);
+  CHECK(replays[0].epoch == 3);
+  CHECK(st.route_for("journal", 0).handle == successor);
+  // A fence of the old epoch (the router's view) does not undo it.
+  st.fence({active_route(0, 1, true)});
+  CHECK(st.on_acks(acks(0, 3, {2})).size() == 1);
+  // The successor is isolated (its node failed): its acks are refused.
+  st.fence_incarnation(successor.address());
+  CHECK(st.on_acks(acks(0, 3, {3})).empty());
+  CHECK(st.stale_acks() == 1);
+  caf::anon_send_exit(active, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(successor, caf::exit_reason::user_shutdown);
 }
