@@ -554,26 +554,38 @@ caf::behavior scenario_driver(caf::stateful_actor<driver_state>* self,
       return st.done;
     },
     [self](step_atom, uint32_t index) {
-      auto& kind = self->state.sc->steps[index].kind;
-      if (network_step(kind)
-          && !(self->state.node_faults && process_step(kind))) {
+      auto& st = self->state;
+      auto& kind = st.sc->steps[index].kind;
+      if (network_step(kind) && !(st.node_faults && process_step(kind))) {
         run_network_step(self, index, false);
         return;
       }
+      if (st.run_together.erase(index) > 0)
+        return;  // ran with an earlier step of the same time
+      // Process mode: every signal step of this time runs on one answer.
+      std::vector<uint32_t> batch{index};
+      if (st.node_faults && process_step(kind))
+        for (uint32_t j = 0; j < st.sc->steps.size(); ++j)
+          if (j != index && st.sc->steps[j].at_ms == st.sc->steps[index].at_ms
+              && process_step(st.sc->steps[j].kind)
+              && st.run_together.insert(j).second)
+            batch.push_back(j);
       self
-        ->request(self->state.handles.controller, control_timeout(self),
+        ->request(st.handles.controller, control_timeout(self),
                   get_assignment_atom::value)
-        .then([self, index](assignment_table& table) {
-                run_step(self, index, table);
+        .then([self, index, batch](assignment_table& table) {
+                for (auto i : batch)
+                  run_step(self, i, table);
               },
-              [self, index](caf::error& err) {
+              [self, index, batch](caf::error& err) {
                 auto& st = self->state;
                 if (st.node_faults
                     && process_step(st.sc->steps[index].kind)) {
                   // A process fault needs no controller (it may be the one
                   // that is gone); only the copies it hits stay unlisted.
                   assignment_table none;
-                  run_step(self, index, none);
+                  for (auto i : batch)
+                    run_step(self, i, none);
                   return;
                 }
                 fault_record rec;

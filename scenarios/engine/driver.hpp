@@ -9,6 +9,7 @@
 
 #include <functional>
 #include <memory>
+#include <set>
 #include <string>
 
 #include <caf/behavior.hpp>
@@ -48,6 +49,10 @@ struct driver_state {
   size_t extra_clients = 0;
   caf::actor_clock::time_point settle_deadline;
   caf::actor_clock::time_point started;
+  /// Process mode: signal steps already run together with an earlier step
+  /// of the same time (one assignment for all: a step that stops the
+  /// control node must not hold back the next one's request).
+  std::set<uint32_t> run_together;
   static inline const char* name = "keel.scenario_driver";
 };
 
