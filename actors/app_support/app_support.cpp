@@ -533,11 +533,17 @@ app_support_actor::behavior_type app_support_impl(app_support_pointer self,
       flush(self, out);
       return promise;
     },
-    [self](remove_standby_atom, partition_id partition, copy_id& standby) {
+    [self](remove_standby_atom, partition_id partition, copy_id& standby,
+           caf::actor_addr& incarnation) {
       auto& st = self->state;
       if (hung(self))
         return;
       if (partition >= st.replicas.size() || !st.replicas[partition])
+        return;
+      // Late (a slow link): the copy came back since and was added again.
+      if (auto peer = st.peers.find(standby);
+          incarnation && peer != st.peers.end() && peer->second.handle
+          && peer->second.handle.address() != incarnation)
         return;
       replica_outbox out;
       st.replicas[partition]->remove_standby(standby, out);

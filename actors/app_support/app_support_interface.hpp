@@ -270,8 +270,10 @@ using app_support_actor = caf::typed_actor<
   // Replies when the standby acknowledged the transfer. Timeout: the
   // standby is dropped again.
   caf::replies_to<add_standby_atom, role_assignment>::with<ok_atom>,
-  // controller -> active: stop replicating partition's events to `copy`.
-  caf::reacts_to<remove_standby_atom, partition_id, copy_id>,
+  // controller -> active: stop replicating partition's events to `copy`,
+  // the incarnation with that address (none: whichever). A removal that
+  // arrives after a newer incarnation of the copy was added is ignored.
+  caf::reacts_to<remove_standby_atom, partition_id, copy_id, caf::actor_addr>,
   // any -> copy: role, epoch and application snapshot of one partition.
   caf::replies_to<get_state_atom, partition_id>::with<partition_state>,
   // any -> copy: roles and counters of all its partitions.

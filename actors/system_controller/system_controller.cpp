@@ -610,7 +610,7 @@ void recover_copy(self_ptr self, copy_failed report,
     if (auto rec = st.plan->find(active))
       transport::send(self, *st.ctx, st.ctx->control_node, rec->node,
                       handle_of(self, active), remove_standby_atom::value,
-                      key.second, plan.failed);
+                      key.second, plan.failed, report.handle.address());
   // Step 3: restart or replace, then rejoin (runs after routes). A copy
   // that does not come back hands its orphaned partitions to live copies.
   auto app = plan.failed.app;
