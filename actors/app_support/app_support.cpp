@@ -157,6 +157,12 @@ void flush(app_support_pointer self, replica_outbox& out) {
   auto& app = st.args.spec.copy.app;
   auto& ctx = *st.args.ctx;
   auto& node = st.args.node;
+  // Traced before the acks leave: whoever gets the reply finds it traced.
+  for (auto& [partition, epoch] : out.first_served) {
+    auto fields = copy_fields(self, partition);
+    fields["epoch"] = epoch;
+    st.args.ctx->emit(self, "first_event_served", std::move(fields));
+  }
   for (auto& batch : out.acks) {
     auto i = st.sources.find(batch.source);
     if (i != st.sources.end())
@@ -191,11 +197,6 @@ void flush(app_support_pointer self, replica_outbox& out) {
     auto id = st.next_outbound++;
     st.outbound.emplace(id, std::move(send.ev));
     send_outbound(self, id);
-  }
-  for (auto& [partition, epoch] : out.first_served) {
-    auto fields = copy_fields(self, partition);
-    fields["epoch"] = epoch;
-    st.args.ctx->emit(self, "first_event_served", std::move(fields));
   }
   for (auto& s : out.synced_standbys) {
     auto fields = copy_fields(self, s.partition);
