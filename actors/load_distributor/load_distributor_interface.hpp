@@ -42,8 +42,9 @@ using load_distributor_actor = event_sink_actor::extend_with<
   caf::reacts_to<event_batch>,
   // fault_manager -> distributor: this copy incarnation died (a crash or a
   // kill, not a lost link). Partitions it is the routed active of and whose
-  // route names a successor get the successor as active in epoch + 1 at
-  // once (successor_atom), and their unacknowledged events replayed to it;
+  // route names a successor get the successor as active in its reserved
+  // epoch at once (successor_atom), and their unacknowledged events replayed
+  // to it;
   // the controller's recovery confirms the same promotion afterwards.
   caf::reacts_to<died_atom, app_support_actor>,
   // any -> distributor: counters. Safe to repeat.
