@@ -7,7 +7,8 @@
 
 #include <chrono>
 #include <cstdint>
-#include <deque>
+
+#include "runtime/lazy_deque.hpp"
 
 namespace keel {
 
@@ -43,7 +44,7 @@ private:
 
   uint32_t intensity_;
   duration period_;
-  std::deque<time_point> restarts_;  // at most intensity_ entries
+  lazy_deque<time_point> restarts_;  // at most intensity_ entries
 };
 
 } // namespace keel

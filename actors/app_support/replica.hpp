@@ -15,7 +15,6 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
@@ -27,6 +26,7 @@
 #include "actors/app_support/dedupe_table.hpp"
 #include "apps/api/application.hpp"
 #include "runtime/error.hpp"
+#include "runtime/lazy_deque.hpp"
 
 namespace keel {
 
@@ -343,10 +343,10 @@ private:
   dedupe_table dedupe_;
 
   std::vector<standby_progress> standbys_;
-  std::deque<log_entry> log_;  // applied entries some standby still needs
-  std::deque<int64_t> log_times_;  // when each log_ entry was applied
+  lazy_deque<log_entry> log_;  // applied entries some standby still needs
+  lazy_deque<int64_t> log_times_;  // when each log_ entry was applied
   int64_t now_us_ = 0;
-  std::deque<pending_ack> pending_;
+  lazy_deque<pending_ack> pending_;
   std::vector<std::shared_ptr<const std::string>> source_names_;
   size_t applied_since_snapshot_ = 0;
 };

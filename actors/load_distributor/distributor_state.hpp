@@ -16,7 +16,6 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -24,6 +23,7 @@
 #include "actors/router/router_interface.hpp"
 #include "runtime/config.hpp"
 #include "runtime/error.hpp"
+#include "runtime/lazy_deque.hpp"
 
 namespace keel {
 
@@ -159,13 +159,13 @@ public:
 private:
   struct partition_entry {
     seq_t next_seq = 1;
-    std::deque<pending> buffer;  // ordered by seq
+    lazy_deque<pending> buffer;  // ordered by seq
     route current;               // epoch 0: none installed yet
     bool resend_flagged = false;
     /// Last time an ack moved this partition on (or it became idle).
     int64_t progress_us = 0;
     /// Models without a standby: acknowledged events after `snapshot`.
-    std::deque<pending> retained;
+    lazy_deque<pending> retained;
     partition_snapshot snapshot{{}, 0, 0, {}, 0, {}, {}, false};
     /// The snapshot's position in this distributor's stream.
     seq_t snapshot_seq = 0;

@@ -6,12 +6,12 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <map>
 #include <utility>
 #include <vector>
 
 #include "actors/router/router_interface.hpp"
+#include "runtime/lazy_deque.hpp"
 
 namespace keel {
 
@@ -57,7 +57,7 @@ private:
 
   struct entry {
     route current;
-    std::deque<routed_event> buffer;
+    lazy_deque<routed_event> buffer;
   };
 
   size_t buffer_max_;
