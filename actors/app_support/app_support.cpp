@@ -9,8 +9,7 @@ namespace keel {
 app_support_state::~app_support_state() {
   if (!args.ctx || replicas.empty())
     return;
-  auto doomed = std::make_shared<std::vector<std::unique_ptr<replica>>>(
-    std::move(replicas));
+  auto doomed = std::make_shared<replica_table::container>(replicas.release());
   free_later(*args.ctx, std::move(doomed));
 }
 
@@ -26,21 +25,21 @@ json copy_fields(app_support_pointer self, partition_id partition) {
 
 replica& replica_for(app_support_pointer self, partition_id partition) {
   auto& st = self->state;
-  auto& slot = st.replicas.at(partition);
-  if (!slot)
-    slot = std::make_unique<replica>(st.args.spec.copy, partition,
+  auto& r = st.replicas.get_or_make(partition, [&] {
+    return std::make_unique<replica>(st.args.spec.copy, partition,
                                      st.args.factory(), st.limits);
-  slot->set_now(st.args.ctx->now_us(self));
-  return *slot;
+  });
+  r.set_now(st.args.ctx->now_us(self));
+  return r;
 }
 
 /// The replica of `partition` with its clock set, or nullptr.
 replica* replica_at(app_support_pointer self, partition_id partition) {
   auto& st = self->state;
-  if (partition >= st.replicas.size() || !st.replicas[partition])
-    return nullptr;
-  st.replicas[partition]->set_now(st.args.ctx->now_us(self));
-  return st.replicas[partition].get();
+  auto r = st.replicas.find(partition);
+  if (r)
+    r->set_now(st.args.ctx->now_us(self));
+  return r;
 }
 
 /// Replies once every (partition, standby) in `wait_for` has synced, or
@@ -241,7 +240,7 @@ void trace_role(app_support_pointer self, const replica& r);
 void check_quiesced(app_support_pointer self) {
   auto& st = self->state;
   for (auto i = st.quiescing.begin(); i != st.quiescing.end();) {
-    auto& r = st.replicas.at(i->first);
+    auto r = st.replicas.find(i->first);
     if (r && r->try_quiesced()) {
       trace_role(self, *r);
       i->second.deliver(r->applied());
@@ -277,7 +276,7 @@ bool assign(app_support_pointer self, const role_assignment& ra,
             replica_outbox& out,
             std::set<std::pair<partition_id, copy_id>>& wait_for) {
   auto& st = self->state;
-  if (ra.partition >= st.replicas.size())
+  if (ra.partition >= st.args.spec.partitions)
     return false;
   auto& r = replica_for(self, ra.partition);
   auto before = std::make_pair(r.current_role(), r.epoch());
@@ -381,7 +380,6 @@ app_support_actor::behavior_type app_support_impl(app_support_pointer self,
           || app->model == redundancy_model::n_way_active))
     st.limits.snapshot_interval_events = knobs.snapshot_interval_events;
   st.limits.retransmit_after_us = int64_t{knobs.resend_after_ms} * 1000 / 2;
-  st.replicas.resize(args.spec.partitions);
   st.args = std::move(args);
   transport::place(*st.args.ctx, self, st.args.node);
   st.last_report_us = st.args.ctx->now_us(self);
@@ -446,8 +444,8 @@ app_support_actor::behavior_type app_support_impl(app_support_pointer self,
       if (hung(self))
         return;
       checkpoint_ack ack{cp.partition, 0, st.args.spec.copy, 0, false};
-      if (cp.partition < st.replicas.size() && st.replicas[cp.partition])
-        ack = st.replicas[cp.partition]->on_checkpoint(cp.epoch, cp.entries);
+      if (auto r = st.replicas.find(cp.partition))
+        ack = r->on_checkpoint(cp.epoch, cp.entries);
       transport::send(self, *st.args.ctx, st.args.node, cp.from_node,
                       cp.reply_to, ack);
     },
@@ -476,7 +474,7 @@ app_support_actor::behavior_type app_support_impl(app_support_pointer self,
       auto& st = self->state;
       if (hung(self))
         return;
-      if (tr.partition >= st.replicas.size())
+      if (tr.partition >= st.args.spec.partitions)
         return;
       auto& r = replica_for(self, tr.partition);
       auto before = std::make_pair(r.current_role(), r.epoch());
@@ -517,8 +515,8 @@ app_support_actor::behavior_type app_support_impl(app_support_pointer self,
       auto& st = self->state;
       if (hung(self))
         return caf::delegated<ok_atom>{};
-      if (ra.partition >= st.replicas.size() || !st.replicas[ra.partition]
-          || st.replicas[ra.partition]->current_role() != role::active)
+      auto active = st.replicas.find(ra.partition);
+      if (!active || active->current_role() != role::active)
         return make_error(error_code::not_active,
                           to_string(st.args.spec.copy) + " is not active for "
                             "partition "
@@ -527,7 +525,7 @@ app_support_actor::behavior_type app_support_impl(app_support_pointer self,
       std::set<std::pair<partition_id, copy_id>> wait_for;
       for (auto& sb : ra.standbys) {
         add_peer(self, sb);
-        st.replicas[ra.partition]->add_standby(sb.copy, out);
+        active->add_standby(sb.copy, out);
         wait_for.emplace(ra.partition, sb.copy);
       }
       auto promise = wait_for_sync(self, std::move(wait_for));
@@ -539,7 +537,8 @@ app_support_actor::behavior_type app_support_impl(app_support_pointer self,
       auto& st = self->state;
       if (hung(self))
         return;
-      if (partition >= st.replicas.size() || !st.replicas[partition])
+      auto r = st.replicas.find(partition);
+      if (!r)
         return;
       // Late (a slow link): the copy came back since and was added again.
       if (auto peer = st.peers.find(standby);
@@ -547,7 +546,7 @@ app_support_actor::behavior_type app_support_impl(app_support_pointer self,
           && peer->second.handle.address() != incarnation)
         return;
       replica_outbox out;
-      st.replicas[partition]->remove_standby(standby, out);
+      r->remove_standby(standby, out);
       resolve_waiters(self, partition, standby);
       flush(self, out);
       check_quiesced(self);
@@ -557,14 +556,14 @@ app_support_actor::behavior_type app_support_impl(app_support_pointer self,
       auto& st = self->state;
       if (hung(self))
         return caf::delegated<log_index>{};
-      if (partition >= st.replicas.size() || !st.replicas[partition]
-          || !st.replicas[partition]->quiesce(epoch))
+      auto rp = st.replicas.find(partition);
+      if (!rp || !rp->quiesce(epoch))
         return make_error(error_code::not_active,
                           to_string(st.args.spec.copy)
                             + " is not the active of partition "
                             + std::to_string(partition) + " in epoch "
                             + std::to_string(epoch));
-      auto& r = *st.replicas[partition];
+      auto& r = *rp;
       trace_role(self, r);
       if (r.try_quiesced()) {
         trace_role(self, r);
@@ -602,7 +601,7 @@ app_support_actor::behavior_type app_support_impl(app_support_pointer self,
       auto i = st.quiescing.find(partition);
       if (i == st.quiescing.end())
         return;
-      auto& r = *st.replicas.at(partition);
+      auto& r = *st.replicas.find(partition);  // quiescing: it exists
       r.resume_active();
       trace_role(self, r);
       i->second.deliver(make_error(error_code::unavailable,
@@ -617,8 +616,8 @@ app_support_actor::behavior_type app_support_impl(app_support_pointer self,
         return caf::delegated<partition_state>{};
       partition_state result;
       result.partition = partition;
-      if (partition < st.replicas.size() && st.replicas[partition]) {
-        auto& r = *st.replicas[partition];
+      if (auto rp = st.replicas.find(partition)) {
+        auto& r = *rp;
         result.current_role = r.current_role();
         result.epoch = r.epoch();
         result.applied = r.applied();
@@ -680,9 +679,9 @@ app_support_actor::behavior_type app_support_impl(app_support_pointer self,
       if (hung(self))
         return;
       replica_outbox out;
-      for (size_t p = 0; p < st.replicas.size(); ++p)
-        if (auto r = replica_at(self, static_cast<partition_id>(p)))
-          r->flush(out);
+      for (auto& r : st.replicas)
+        if (auto rp = replica_at(self, r->partition()))
+          rp->flush(out);
       flush(self, out);
     },
     [self](sync_timeout_atom, uint64_t id) {
@@ -703,10 +702,9 @@ app_support_actor::behavior_type app_support_impl(app_support_pointer self,
       if (st.waiters.empty() || hung(self))
         return;
       replica_outbox out;
-      for (size_t p = 0; p < st.replicas.size(); ++p)
-        if (auto r = replica_at(self, static_cast<partition_id>(p)))
-          if (r->serving())
-            r->retransmit_stalled(out);
+      for (auto& r : st.replicas)
+        if (auto rp = replica_at(self, r->partition()); rp->serving())
+          rp->retransmit_stalled(out);
       flush(self, out);
       st.retransmit_scheduled = true;
       self->delayed_send(

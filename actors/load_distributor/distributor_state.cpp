@@ -48,8 +48,8 @@ bool distributor_state::on_snapshot(partition_snapshot snap) {
   for (auto& [source, s] : snap.meta.applied_seqs)
     if (source == source_)
       seq = s;
-  if (e->snapshot.present
-      && (snap.epoch < e->snapshot.epoch || seq < e->snapshot_seq))
+  if (e->snapshot
+      && (snap.epoch < e->snapshot->epoch || seq < e->snapshot_seq))
     return false;
   while (!e->retained.empty() && e->retained.front().seq <= seq) {
     e->retained.pop_front();
@@ -57,21 +57,24 @@ bool distributor_state::on_snapshot(partition_snapshot snap) {
   }
   e->snapshot_seq = seq;
   snap.present = true;
-  e->snapshot = std::move(snap);
+  if (e->snapshot)
+    *e->snapshot = std::move(snap);
+  else
+    e->snapshot = std::make_unique<partition_snapshot>(std::move(snap));
   return true;
 }
 
 partition_snapshot distributor_state::snapshot_of(
   const app_name& app, partition_id partition) const {
   auto e = find(app, partition);
-  if (!e || !e->snapshot.present) {
+  if (!e || !e->snapshot) {
     partition_snapshot none;
     none.app = app;
     none.partition = partition;
     none.present = false;
     return none;
   }
-  return e->snapshot;
+  return *e->snapshot;
 }
 
 distributor_state::partition_entry*

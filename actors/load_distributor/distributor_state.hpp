@@ -16,6 +16,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -166,7 +167,8 @@ private:
     int64_t progress_us = 0;
     /// Models without a standby: acknowledged events after `snapshot`.
     lazy_deque<pending> retained;
-    partition_snapshot snapshot{{}, 0, 0, {}, 0, {}, {}, false};
+    /// The latest snapshot, if any (most partitions never get one).
+    std::unique_ptr<partition_snapshot> snapshot;
     /// The snapshot's position in this distributor's stream.
     seq_t snapshot_seq = 0;
 
