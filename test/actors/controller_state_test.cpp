@@ -380,7 +380,7 @@ promotion_of(const controller_state::failover_plan& plan,
 
 } // namespace
 
-TEST_CASE("controller_state: the successor a route names holds the next epoch; "
+TEST_CASE("controller_state: the successor a route names holds the next epoch, "
           "every other epoch change of the partition skips it") {
   auto st = three_way();
   controller_state::partition_key key{"journal", 0};

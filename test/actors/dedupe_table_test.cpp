@@ -77,7 +77,7 @@ TEST_CASE("dedupe_table: refuses columns of different lengths") {
   CHECK(t.clients() == 0);
 }
 
-TEST_CASE("dedupe_table: record returns the remembered reply; a late "
+TEST_CASE("dedupe_table: record returns the remembered reply, a late "
           "request is remembered and the oldest recorded one goes") {
   dedupe_table t{2, 4};
   CHECK(t.record("c", 10, {1, json(10), ""}).result == json(10));

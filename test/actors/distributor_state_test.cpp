@@ -220,7 +220,7 @@ TEST_CASE("distributor_state: models with a standby retain nothing") {
 }
 
 TEST_CASE("distributor_state: a dead active's partitions go to its successor "
-          "in the reserved epoch; isolating the successor fences them again") {
+          "in the reserved epoch, isolating the successor fences them again") {
   caf::actor_system_config cfg;
   caf::actor_system sys{cfg};
   // Two stand-in actors: only their addresses matter here.

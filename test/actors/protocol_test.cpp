@@ -194,7 +194,7 @@ auto request_event(test::deterministic_system& t,
 }
 
 TEST_CASE("load_distributor: replays unacknowledged events to the promoted "
-          "standby; nothing acknowledged is lost or applied twice") {
+          "standby, nothing acknowledged is lost or applied twice") {
   test::deterministic_system t;
   auto setup = active_standby(t);
   auto& lm = setup.lm;
@@ -370,7 +370,7 @@ TEST_CASE("load_distributor: the batch ingress admits each event on its own, "
 
 TEST_CASE("load_distributor: a dead active's partition goes to the successor "
           "its route names, in the epoch reserved for it, with the unacknowledged "
-          "events; the "
+          "events, the "
           "successor takes no other epoch") {
   test::deterministic_system t;
   auto setup = active_standby(t);

@@ -164,7 +164,7 @@ TEST_CASE("checker: a failover superseded by the next one is recovered when "
 }
 
 TEST_CASE("checker: two incarnations of one copy active in one epoch violate "
-          "single_active; one incarnation reported twice does not") {
+          "single_active, one incarnation reported twice does not") {
   auto data = acknowledged(0);
   auto incarnation = [](trace_event ev, uint64_t id) {
     ev.fields["incarnation"] = id;

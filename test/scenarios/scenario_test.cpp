@@ -63,7 +63,7 @@ TEST_CASE("scenario: steps and checks are validated with their JSON path") {
   CHECK_FALSE(plain->workload.batch);
 }
 
-TEST_CASE("scenario: crashing the control plane's node needs cluster mode; "
+TEST_CASE("scenario: crashing the control plane's node needs cluster mode, "
           "the embedded runtime refuses the step and the run fails") {
   apps::register_builtin_apps();
   auto sc = parse_scenario(
