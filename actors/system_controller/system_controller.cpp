@@ -881,12 +881,18 @@ void switchover(self_ptr self, partition_key key, switchover_reply reply,
 
 /// Tells every node agent who its peers are (after a node came back with
 /// new handles); the control node's agent reports to the fault manager.
+/// A node back as a new process counts with its new agent even while its
+/// rejoin waits in the queue (see system_controller_actor_state::restarted).
 void send_peers(self_ptr self) {
   auto& st = self->state;
+  auto agent_of = [&st](const node_id& node, const node_handles& h) {
+    auto i = st.restarted.find(node);
+    return i != st.restarted.end() ? i->second.agent : h.agent;
+  };
   agent_peers peers;
   for (auto& [node, h] : st.nodes) {
     peers.nodes.push_back(node);
-    peers.agents.push_back(caf::actor_cast<caf::actor>(h.agent));
+    peers.agents.push_back(caf::actor_cast<caf::actor>(agent_of(node, h)));
   }
   for (auto& [node, h] : st.nodes) {
     auto msg = peers;
@@ -895,7 +901,7 @@ void send_peers(self_ptr self) {
         st.handles.fault_manager);
     else if (node == st.handles.standby_node && st.handles.standby)
       msg.listener = caf::actor_cast<view_listener_actor>(st.handles.standby);
-    self->send(h.agent, peers_atom::value, std::move(msg));
+    self->send(agent_of(node, h), peers_atom::value, std::move(msg));
   }
 }
 
@@ -1271,8 +1277,17 @@ system_controller_impl(system_controller_pointer self, context_ptr ctx) {
       });
     },
     [self](rejoin_atom, node_handles& h) {
+      // Heartbeats first, not queued: the queue waits for a majority that
+      // may need this node's heartbeats.
+      if (self->state.nodes.count(h.node) > 0) {
+        self->state.restarted[h.node] = h;
+        send_peers(self);
+      }
       enqueue(self, [self, h](std::function<void()> done) {
         auto& st = self->state;
+        if (auto i = st.restarted.find(h.node);
+            i != st.restarted.end() && i->second.agent == h.agent)
+          st.restarted.erase(i);
         st.nodes[h.node] = h;
         for (auto& n : st.handles.nodes)
           if (n.node == h.node)

@@ -26,6 +26,12 @@ struct system_controller_actor_state {
   std::unique_ptr<controller_state> plan;
   activation handles;
   std::map<node_id, node_handles> nodes;
+  /// Nodes back as new processes whose rejoin waits in the queue: the node
+  /// agents learn of the new agent at once (send_peers), so that heartbeats
+  /// flow again. Without that a control node that fenced itself while the
+  /// node restarted never heard a majority again, and the queue that would
+  /// have told the agents never ran.
+  std::map<node_id, node_handles> restarted;
   std::map<copy_id, app_support_actor> copies;
   std::deque<work_item> work;
   bool busy = false;
