@@ -679,9 +679,11 @@ app_support_actor::behavior_type app_support_impl(app_support_pointer self,
       if (hung(self))
         return;
       replica_outbox out;
-      for (auto& r : st.replicas)
-        if (auto rp = replica_at(self, r->partition()))
-          rp->flush(out);
+      auto now = st.args.ctx->now_us(self);
+      for (auto& r : st.replicas) {
+        r->set_now(now);
+        r->flush(out);
+      }
       flush(self, out);
     },
     [self](sync_timeout_atom, uint64_t id) {
@@ -702,9 +704,12 @@ app_support_actor::behavior_type app_support_impl(app_support_pointer self,
       if (st.waiters.empty() || hung(self))
         return;
       replica_outbox out;
+      auto now = st.args.ctx->now_us(self);
       for (auto& r : st.replicas)
-        if (auto rp = replica_at(self, r->partition()); rp->serving())
-          rp->retransmit_stalled(out);
+        if (r->serving()) {
+          r->set_now(now);
+          r->retransmit_stalled(out);
+        }
       flush(self, out);
       st.retransmit_scheduled = true;
       self->delayed_send(
