@@ -81,6 +81,8 @@ void replica::flush(replica_outbox& out) {
 void replica::reset_volatile() {
   held_.clear();
   pending_.clear();
+  for (auto& n : source_names_)
+    n.pending = 0;
   log_.clear();
   log_times_.clear();
   standbys_.clear();
@@ -239,7 +241,7 @@ void replica::apply_in_order(const std::string& source, seq_t seq,
   auto& result = apply(source, seq, ev, true, &out);
   ++applied_since_snapshot_;
   pending_.push_back(
-    pending_ack{applied_, source_name(source), seq, result.result,
+    pending_ack{applied_, source_slot(source), seq, result.result,
                 result.rejection});
   if (!standbys_.empty()) {
     log_.push_back(log_entry{applied_, source, seq, ev});
@@ -280,7 +282,7 @@ void replica::on_event(const std::string& source, seq_t seq, epoch_t epoch,
     if (!hit)
       ++out.dedupe_misses;
     pending_.push_back(pending_ack{hit ? hit->index : applied_,
-                                   source_name(source), seq,
+                                   source_slot(source), seq,
                                    hit ? hit->result : json{},
                                    hit ? hit->rejection : std::string{}});
     release_acks(out);
@@ -413,32 +415,49 @@ seq_t& replica::seq_of(const std::string& source) {
   return last_seq_->second;
 }
 
-const std::shared_ptr<const std::string>&
-replica::source_name(const std::string& source) {
-  for (auto i = source_names_.rbegin(); i != source_names_.rend(); ++i)
-    if (**i == source)
-      return *i;
-  if (source_names_.size() >= 64) {
-    // Bounded: forget names no pending ack holds any more.
-    source_names_.erase(
-      std::remove_if(source_names_.begin(), source_names_.end(),
-                     [](auto& x) { return x.use_count() == 1; }),
-      source_names_.end());
+uint32_t replica::source_slot(const std::string& source) {
+  // Events come in runs from one source: check the last one first.
+  if (last_source_ < source_names_.size()
+      && source_names_[last_source_].name == source) {
+    ++source_names_[last_source_].pending;
+    return last_source_;
   }
-  source_names_.push_back(std::make_shared<const std::string>(source));
-  return source_names_.back();
+  uint32_t free = static_cast<uint32_t>(source_names_.size());
+  for (uint32_t i = 0; i < source_names_.size(); ++i) {
+    auto& n = source_names_[i];
+    if (n.name == source) {
+      ++n.pending;
+      return last_source_ = i;
+    }
+    if (n.pending == 0 && free == source_names_.size())
+      free = i;
+  }
+  if (free == source_names_.size())
+    source_names_.emplace_back();
+  source_names_[free].name = source;
+  source_names_[free].pending = 1;
+  return last_source_ = free;
 }
 
 void replica::release_acks(replica_outbox& out) {
   auto limit = durable();
+  // Set once out.acks.back() is this partition's batch of batch_source.
+  uint32_t batch_source = 0;
+  bool batch_open = false;
   while (!pending_.empty() && pending_.front().index <= limit) {
     auto& p = pending_.front();
-    if (out.acks.empty() || out.acks.back().source != *p.source
-        || out.acks.back().partition != partition_) {
-      out.acks.push_back(
-        replica_outbox::ack_batch{*p.source, partition_, epoch_, {}});
-      out.acks.back().entries.reserve(pending_.size());
+    auto& name = source_names_[p.source];
+    if (!batch_open || p.source != batch_source) {
+      batch_source = p.source;
+      batch_open = true;
+      if (out.acks.empty() || out.acks.back().source != name.name
+          || out.acks.back().partition != partition_) {
+        out.acks.push_back(
+          replica_outbox::ack_batch{name.name, partition_, epoch_, {}});
+        out.acks.back().entries.reserve(pending_.size());
+      }
     }
+    --name.pending;
     out.acks.back().entries.push_back(ack_entry{
       p.seq, json_value{std::move(p.result)}, std::move(p.rejection)});
     pending_.pop_front();

@@ -278,8 +278,8 @@ private:
 
   struct pending_ack {
     log_index index = 0;
-    /// Interned (source_name): one name shared by all its pending acks.
-    std::shared_ptr<const std::string> source;
+    /// The source's slot in source_names_ (see source_slot).
+    uint32_t source = 0;
     seq_t seq = 0;
     json result;
     std::string rejection;
@@ -309,9 +309,10 @@ private:
   /// The last applied seq of `source` (0 if none yet), to read or set.
   seq_t& seq_of(const std::string& source);
 
-  /// The shared copy of a source's name (distributor incarnations are few).
-  const std::shared_ptr<const std::string>& source_name(
-    const std::string& source);
+  /// The slot of a source's name in source_names_, its pending acks counted
+  /// (distributor incarnations are few; a slot no pending ack uses is
+  /// reused).
+  uint32_t source_slot(const std::string& source);
 
   void trim_log();
 
@@ -347,7 +348,12 @@ private:
   lazy_deque<int64_t> log_times_;  // when each log_ entry was applied
   int64_t now_us_ = 0;
   lazy_deque<pending_ack> pending_;
-  std::vector<std::shared_ptr<const std::string>> source_names_;
+  struct source_name {
+    std::string name;
+    size_t pending = 0;  ///< pending_ acks of this source
+  };
+  std::vector<source_name> source_names_;
+  uint32_t last_source_ = 0;  ///< source_slot's cache
   size_t applied_since_snapshot_ = 0;
 };
 

@@ -124,8 +124,9 @@ distributor_state::admitted distributor_state::admit(event ev, token client) {
               + " holds " + std::to_string(retention_max_)
               + " events no snapshot covers yet"};
   auto seq = entry.next_seq++;
-  entry.buffer.push_back(
-    pending{seq, client, std::make_shared<const event>(std::move(ev))});
+  auto request_id = ev.request_id;
+  entry.buffer.push_back(pending{
+    seq, client, request_id, std::make_shared<const event>(std::move(ev))});
   ++pending_total_;
   return {error_code::none, {}, p, seq, i};
 }
@@ -135,7 +136,7 @@ distributor_state::route_of(const admitted& adm) {
   auto& a = apps_[adm.app_index];
   auto partition = adm.partition;
   auto seq = adm.seq;
-  dispatch d{a.name, partition, 0, nullptr, nullptr};
+  dispatch d{partition, 0, nullptr, nullptr};
   auto e = partition < a.partitions.size() ? &a.partitions[partition]
                                            : nullptr;
   if (!e || e->buffer.empty())
@@ -174,7 +175,7 @@ distributor_state::on_acks(event_acks acks) {
     item.acked = true;
     e->progress_us = now_us_;
     result.push_back(completed{item.client, acks.partition, a.seq,
-                               item.ev->request_id, std::move(a)});
+                               item.request_id, std::move(a)});
   }
   bool retain = app_of(acks.app)->retain;
   while (!e->buffer.empty() && e->buffer.front().acked) {
@@ -254,7 +255,7 @@ void distributor_state::install(const std::vector<route>& routes,
     // Without a standby, the new active starts from the last snapshot: it
     // needs the acknowledged events after it too, before the others.
     for (auto& item : e->retained) {
-      replays.push_back(dispatch{r.app, r.partition, r.epoch, target, &item,
+      replays.push_back(dispatch{r.partition, r.epoch, target, &item,
                                  e->floor()});
       ++replayed_;
     }
@@ -262,7 +263,7 @@ void distributor_state::install(const std::vector<route>& routes,
       if (item.acked)
         continue;
       item.needs_resend = false;
-      replays.push_back(dispatch{r.app, r.partition, r.epoch, target, &item,
+      replays.push_back(dispatch{r.partition, r.epoch, target, &item,
                                  e->floor()});
       ++replayed_;
     }
@@ -321,7 +322,7 @@ std::vector<distributor_state::dispatch> distributor_state::resend_due() {
       for (auto& item : e.buffer)
         if (item.needs_resend && !item.acked) {
           item.needs_resend = false;
-          result.push_back(dispatch{app.name, e.current.partition,
+          result.push_back(dispatch{e.current.partition,
                                     e.current.epoch, target, &item,
                                     e.floor()});
         }

@@ -36,6 +36,9 @@ public:
   struct pending {
     seq_t seq = 0;
     token client = 0;
+    /// ev->request_id, kept here: acks need it when the event is long out
+    /// of the cache.
+    uint64_t request_id = 0;
     /// Shared with the routed_batch items that carry it (immutable).
     std::shared_ptr<const event> ev;
     bool acked = false;
@@ -61,7 +64,6 @@ public:
 
   /// An event to send: to `target` if set, else to the router.
   struct dispatch {
-    app_name app;
     partition_id partition = 0;
     epoch_t epoch = 0;
     const route* target = nullptr;

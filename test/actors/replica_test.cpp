@@ -446,3 +446,47 @@ TEST_CASE("replica: a new replica is not in sync until seeded or given a "
   CHECK(r.become_active(1, {}, out, &fresh));
   CHECK(r.in_sync());
 }
+
+TEST_CASE("replica: acks go to their own source when several sources "
+          "interleave - and names of sources gone are reused") {
+  auto active = make_replica(0);
+  auto standby = make_replica(1);
+  standby.become_standby(1);
+  replica_outbox out;
+  active.become_active(1, {copy_id{"journal", 1}}, out, &fresh);
+  deliver_transfer(active, standby, out);
+  out = replica_outbox{};
+  // Acks per source, in the order they leave.
+  auto acks_of = [](const replica_outbox& o) {
+    std::vector<std::pair<std::string, seq_t>> result;
+    for (auto& batch : o.acks)
+      for (auto& a : batch.entries)
+        result.emplace_back(batch.source, a.seq);
+    return result;
+  };
+  // Three sources interleaved while a checkpoint is in flight: the acks
+  // leave together, each with its own source.
+  const std::string a = "distributor@n1#1", b = "distributor@n2#7",
+                    c = "distributor@n3#9";
+  active.on_event(a, 1, 1, ev("x", 1), out);
+  active.on_event(b, 1, 1, ev("y", 1), out);
+  active.on_event(a, 2, 1, ev("x", 2), out);
+  active.on_event(c, 1, 1, ev("z", 1), out);
+  active.on_event(b, 2, 1, ev("y", 2), out);
+  deliver_checkpoints(active, standby, out);
+  using acks = std::vector<std::pair<std::string, seq_t>>;
+  CHECK(acks_of(out)
+        == acks{{a, 1}, {b, 1}, {a, 2}, {c, 1}, {b, 2}});
+  // Many more sources over time (restarted distributors), each with
+  // nothing pending once acknowledged: still the right names.
+  for (int i = 0; i < 200; ++i) {
+    out = replica_outbox{};
+    auto name = "distributor@n9#" + std::to_string(i);
+    active.on_event(name, 1, 1, ev("w" + std::to_string(i), 1), out);
+    active.on_event(a, 3 + i, 1, ev("x", 3 + i), out);
+    deliver_checkpoints(active, standby, out);
+    REQUIRE(acks_of(out)
+            == acks{{name, 1}, {a, static_cast<seq_t>(3 + i)}});
+  }
+  CHECK(standby.snapshot() == active.snapshot());
+}
