@@ -109,9 +109,9 @@ inline uint32_t desired_standbys(const app_config& app) {
     "app-to-app events a copy keeps until the distributor accepts them; past " \
     "it the copy refuses new events with `overloaded`")                        \
   X(uint32_t, health_check_interval_ms, 100, 1, 3600000,                       \
-    "how often a node agent checks each of its copies; a check times out "    \
-    "after 90% of it, so that detection stays within interval x (misses + "   \
-    "1) with room for scheduling delays")                                      \
+    "a node agent checks all its copies in rounds every 90% of this; a "     \
+    "check unanswered by the next round is a miss, so that detection stays "  \
+    "within interval x (misses + 1) with room for scheduling delays")          \
   X(uint32_t, health_check_misses, 3, 1, 1000,                                 \
     "consecutive unanswered health checks after which a copy counts as hung "  \
     "and is killed; detection takes at most interval x (misses + 1)")          \

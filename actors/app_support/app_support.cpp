@@ -236,6 +236,14 @@ void flush(app_support_pointer self, replica_outbox& out) {
 
 void trace_role(app_support_pointer self, const replica& r);
 
+/// Answers the node agent's health check of `round`.
+void answer_health(app_support_pointer self, uint64_t round) {
+  auto& st = self->state;
+  if (st.args.agent)
+    self->send(caf::actor_cast<node_agent_actor>(st.args.agent),
+               health_atom::value, st.args.spec.copy, round);
+}
+
 /// Answers quiesce requests whose partition has drained.
 void check_quiesced(app_support_pointer self) {
   auto& st = self->state;
@@ -641,24 +649,19 @@ app_support_actor::behavior_type app_support_impl(app_support_pointer self,
       if (!hung(self))
         send_outbound(self, id);
     },
-    [self](health_atom) -> caf::result<ok_atom> {
+    [self](health_atom, uint64_t round) {
       auto& st = self->state;
       if (hung(self))
-        return caf::delegated<ok_atom>{};
-      if (st.fault.kind != fault_injection::slow)
-        return ok_atom::value;
-      auto id = st.next_health++;
-      st.late_health.emplace(id, self->make_response_promise<ok_atom>());
-      self->delayed_send(self, std::chrono::milliseconds{st.fault.delay_ms},
-                         health_due_atom::value, id);
-      return caf::delegated<ok_atom>{};
+        return;
+      if (st.fault.kind == fault_injection::slow)
+        self->delayed_send(self, std::chrono::milliseconds{st.fault.delay_ms},
+                           health_due_atom::value, round);
+      else
+        answer_health(self, round);
     },
-    [self](health_due_atom, uint64_t id) {
-      auto& late = self->state.late_health;
-      if (auto i = late.find(id); i != late.end()) {
-        i->second.deliver(ok_atom::value);
-        late.erase(i);
-      }
+    [self](health_due_atom, uint64_t round) {
+      if (!hung(self))
+        answer_health(self, round);
     },
     [self](inject_atom, fault_injection& fault) {
       // Also handled while hung: `none` resumes a hung copy.

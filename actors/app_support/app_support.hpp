@@ -119,8 +119,6 @@ struct app_support_state {
   /// An injected fault (scenarios, drills).
   fault_injection fault;
   /// Health checks answered late under an injected `slow` fault.
-  std::map<uint64_t, caf::typed_response_promise<ok_atom>> late_health;
-  uint64_t next_health = 1;
   uint64_t applied_at_last_report = 0;
   int64_t last_report_us = 0;
 

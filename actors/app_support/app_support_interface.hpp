@@ -285,11 +285,13 @@ using app_support_actor = caf::typed_actor<
   caf::reacts_to<sync_timeout_atom, uint64_t>,
   // self -> self: send an app-to-app event again after a refusal.
   caf::reacts_to<retry_send_atom, uint64_t>,
-  // node agent -> copy: are you alive? Answered at once (or late, or never,
-  // under an injected fault). The agent kills a copy that misses
+  // node agent -> copy: are you alive? (the agent's check round). Answered
+  // at once with (health_atom, copy id, round) to the agent (or late, or
+  // never, under an injected fault): a plain message, so that a check
+  // costs the agent no timer per copy. The agent kills a copy that misses
   // health_check_misses checks in a row.
-  caf::replies_to<health_atom>::with<ok_atom>,
-  // self -> self: answer a delayed health check.
+  caf::reacts_to<health_atom, uint64_t>,
+  // self -> self: answer a delayed health check (its round).
   caf::reacts_to<health_due_atom, uint64_t>,
   // scenario driver -> copy: inject a fault (see fault_injection).
   caf::reacts_to<inject_atom, fault_injection>,

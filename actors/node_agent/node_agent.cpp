@@ -12,54 +12,58 @@ namespace keel {
 
 namespace {
 
-std::chrono::milliseconds health_interval(node_agent_pointer self) {
-  return std::chrono::milliseconds{
-    self->state.ctx->config.knobs.health_check_interval_ms};
+/// Health checks run in rounds, every 90 % of health_check_interval_ms, one
+/// timer for all copies of the node: each round judges the last check of
+/// every copy and sends the next. A check not answered before the next
+/// round is a miss; after health_check_misses misses in a row the copy is
+/// hung and killed. A copy that hangs is killed at most (misses + 1) rounds
+/// later, 0.9 x interval x (misses + 1): inside the documented interval x
+/// (misses + 1) with room for scheduling delays.
+std::chrono::microseconds health_period(node_agent_pointer self) {
+  auto us = int64_t{self->state.ctx->config.knobs.health_check_interval_ms}
+            * 900;
+  return std::chrono::microseconds{std::max<int64_t>(us, 1)};
 }
 
-/// One health check of `copy`. Answered: check again after an interval.
-/// Unanswered within 90% of the interval: a miss, and the next check goes
-/// out at once; after health_check_misses misses in a row the copy is hung
-/// and killed. Detection takes at most interval + misses x 0.9 x interval,
-/// inside the documented interval x (misses + 1) even with scheduling
-/// delays.
-void probe(node_agent_pointer self, const copy_id& copy,
-           uint64_t incarnation) {
+void schedule_health(node_agent_pointer self) {
+  self->delayed_send(self, health_period(self), probe_atom::value,
+                     ++self->state.health_seq);
+}
+
+void health_round(node_agent_pointer self) {
   auto& st = self->state;
-  auto i = st.copies.find(copy);
-  if (i == st.copies.end() || i->second.incarnation != incarnation)
-    return;  // stopped, dead or replaced: this loop ends
-  auto timeout = health_interval(self) * 9 / 10;
-  if (timeout.count() == 0)
-    timeout = std::chrono::milliseconds{1};
-  self->request(i->second.handle, timeout, health_atom::value)
-    .then(
-      [self, copy, incarnation](ok_atom) {
-        auto i = self->state.copies.find(copy);
-        if (i == self->state.copies.end()
-            || i->second.incarnation != incarnation)
-          return;
-        i->second.misses = 0;
-        self->delayed_send(self, health_interval(self), probe_atom::value,
-                           copy, incarnation);
-      },
-      [self, copy, incarnation](caf::error&) {
-        auto& st = self->state;
-        auto i = st.copies.find(copy);
-        if (i == st.copies.end() || i->second.incarnation != incarnation)
-          return;
-        auto misses = ++i->second.misses;
-        if (misses < st.ctx->config.knobs.health_check_misses) {
-          self->send(self, probe_atom::value, copy, incarnation);
-          return;
-        }
-        st.ctx->emit(self, "copy_hung",
-                     json{{"copy", to_string(copy)},
-                          {"node", st.node},
-                          {"misses", misses}});
-        // The fault manager sees the kill as a down_msg and recovers.
-        self->send_exit(i->second.handle, caf::exit_reason::kill);
-      });
+  auto now = st.ctx->now_us(self);
+  auto period = health_period(self).count();
+  // This node was stopped or starved: its copies had no fair chance to
+  // answer. Send the next checks, judge them next round.
+  auto late = st.last_health_us > 0 && now - st.last_health_us > 2 * period;
+  st.last_health_us = now;
+  auto round = ++st.health_round;
+  std::vector<std::pair<copy_id, app_support_actor>> hung;
+  for (auto& [id, c] : st.copies) {
+    if (c.killed)
+      continue;
+    if (c.checked_round > 0 && !late) {
+      c.misses = c.answered ? 0 : c.misses + 1;
+      if (c.misses >= st.ctx->config.knobs.health_check_misses) {
+        hung.emplace_back(id, c.handle);
+        continue;
+      }
+    }
+    c.checked_round = round;
+    c.answered = false;
+    self->send(c.handle, health_atom::value, round);
+  }
+  for (auto& [id, handle] : hung) {
+    auto& c = st.copies[id];
+    c.killed = true;
+    st.ctx->emit(self, "copy_hung",
+                 json{{"copy", to_string(id)},
+                      {"node", st.node},
+                      {"misses", c.misses}});
+    // The fault manager sees the kill as a down_msg and recovers.
+    self->send_exit(handle, caf::exit_reason::kill);
+  }
 }
 
 /// One heartbeat round: tell every peer we are alive, then judge what we
@@ -159,6 +163,7 @@ node_agent_actor::behavior_type node_agent_impl(node_agent_pointer self,
   // through links even to actors that trap exits, so a killed copy would
   // take its agent (and the whole node) down. Each copy monitors the agent
   // in turn and quits with it.
+  schedule_health(self);
   self->set_down_handler([self](caf::down_msg& msg) {
     auto& copies = self->state.copies;
     for (auto i = copies.begin(); i != copies.end(); ++i)
@@ -184,9 +189,7 @@ node_agent_actor::behavior_type node_agent_impl(node_agent_pointer self,
                          caf::actor_cast<caf::actor>(self)});
       auto incarnation = st.next_incarnation++;
       st.copies.emplace(id, node_agent_state::running_copy{handle,
-                                                           incarnation, 0});
-      self->delayed_send(self, health_interval(self), probe_atom::value, id,
-                         incarnation);
+                                                           incarnation});
       st.ctx->emit(self, "copy_started",
                    json{{"copy", to_string(id)}, {"node", st.node}});
       return handle;
@@ -206,8 +209,20 @@ node_agent_actor::behavior_type node_agent_impl(node_agent_pointer self,
         result.push_back(id);
       return result;
     },
-    [self](probe_atom, copy_id& copy, uint64_t incarnation) {
-      probe(self, copy, incarnation);
+    [self](probe_atom, uint64_t seq) {
+      // After a hang the timers that fired meanwhile arrive together: only
+      // the latest one goes on.
+      if (seq != self->state.health_seq)
+        return;
+      health_round(self);
+      schedule_health(self);
+    },
+    [self](health_atom, copy_id& copy, uint64_t round) {
+      auto& copies = self->state.copies;
+      // Only an answer to the copy's last check counts: a late one does not.
+      if (auto i = copies.find(copy);
+          i != copies.end() && i->second.checked_round == round)
+        i->second.answered = true;
     },
     [self](peers_atom, agent_peers& msg) {
       auto& st = self->state;

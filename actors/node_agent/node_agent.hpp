@@ -22,12 +22,23 @@ struct node_agent_state {
   caf::actor parent;
   struct running_copy {
     app_support_actor handle;
-    /// Distinguishes incarnations of one copy id in probe messages.
+    /// Distinguishes incarnations of one copy id.
     uint64_t incarnation = 0;
+    /// Health checks missed in a row.
     uint32_t misses = 0;
+    /// The round of the last check sent (0: none yet), and whether the
+    /// copy answered it before the next round.
+    uint64_t checked_round = 0;
+    bool answered = false;
+    /// Killed as hung: no more checks (it leaves with its down message).
+    bool killed = false;
   };
   std::map<copy_id, running_copy> copies;
   uint64_t next_incarnation = 1;
+  // Health checks: one timer for all copies (rounds).
+  uint64_t health_round = 0;
+  uint64_t health_seq = 0;
+  int64_t last_health_us = 0;
   // Heartbeats (ordered maps: simulations replay byte for byte).
   struct peer {
     node_agent_actor agent;

@@ -87,8 +87,11 @@ using node_agent_actor = caf::typed_actor<
   caf::replies_to<stop_copy_atom, copy_id>::with<ok_atom>,
   // any -> agent: the copies running here. Also a liveness probe.
   caf::replies_to<status_atom>::with<std::vector<copy_id>>,
-  // self -> self: health-check one copy (incarnation number).
-  caf::reacts_to<probe_atom, copy_id, uint64_t>,
+  // self -> self: a health check round of every copy here (a sequence
+  // number: only the latest tick schedules the next).
+  caf::reacts_to<probe_atom, uint64_t>,
+  // copy -> agent: the answer to a health check (copy, round).
+  caf::reacts_to<health_atom, copy_id, uint64_t>,
   // bootstrap -> agent: who the peers are; starts the heartbeats.
   caf::reacts_to<peers_atom, agent_peers>,
   // peer agent -> agent.

@@ -4,6 +4,7 @@
 #include "actors/app_support/app_support.hpp"
 #include "actors/load_distributor/load_distributor.hpp"
 #include "actors/load_manager/load_manager.hpp"
+#include "actors/node_agent/node_agent.hpp"
 #include "actors/router/router.hpp"
 #include "apps/journal/journal.hpp"
 #include "runtime/hash.hpp"
@@ -453,4 +454,70 @@ TEST_CASE("load_distributor: a dead active's partition goes to the successor "
   shutdown(t, {caf::actor_cast<caf::actor>(router),
                caf::actor_cast<caf::actor>(dist), caf::actor_cast<caf::actor>(b),
                caf::actor_cast<caf::actor>(setup.lm)});
+}
+
+namespace {
+
+/// The copies an agent killed as hung, from the trace.
+std::vector<std::string> hung_copies(const context_ptr& ctx) {
+  std::vector<std::string> result;
+  for (auto& ev : ctx->trace->snapshot())
+    if (ev.name == "copy_hung")
+      result.push_back(ev.fields.value("copy", std::string{}));
+  return result;
+}
+
+} // namespace
+
+TEST_CASE("node_agent: health check rounds kill a copy that answers late "
+          "or never, and keep one that answers in time") {
+  test::deterministic_system t;
+  auto ctx = make_ctx(t.sys, 1);  // health_check_interval_ms 100, misses 3
+  app_registry registry;
+  registry.add("journal", [] {
+    return std::unique_ptr<application>{new apps::journal};
+  });
+  auto agent = t.sys.spawn(node_agent_impl, node_id{"n1"}, ctx, &registry,
+                           caf::actor{});
+  t.run();
+  auto spawn = [&](uint32_t index) {
+    auto rh = t.self->request(
+      agent, caf::infinite, spawn_copy_atom::value,
+      copy_spec{copy_id{"journal", index}, "journal", 1, {}, {}});
+    t.run();
+    app_support_actor result;
+    rh.receive([&](app_support_actor& h) { result = h; },
+               [](caf::error& err) { FAIL(render(err)); });
+    return result;
+  };
+  auto in_time = spawn(0);   // answers 50 ms late: within a round (90 ms)
+  auto too_late = spawn(1);  // 150 ms late: every answer misses its round
+  auto silent = spawn(2);    // hung: never answers
+  caf::anon_send(in_time, inject_atom::value,
+                 fault_injection{fault_injection::slow, 50});
+  caf::anon_send(too_late, inject_atom::value,
+                 fault_injection{fault_injection::slow, 150});
+  caf::anon_send(silent, inject_atom::value,
+                 fault_injection{fault_injection::hang, 0});
+  t.run();
+  // Three misses in a row take 3 rounds after the first check: 4 x 90 ms
+  // at most. Nothing is killed before the third miss.
+  t.advance(std::chrono::milliseconds{260});
+  CHECK(hung_copies(ctx).empty());
+  t.advance(std::chrono::milliseconds{110});
+  auto hung = hung_copies(ctx);
+  std::sort(hung.begin(), hung.end());
+  CHECK(hung == std::vector<std::string>{"journal/1", "journal/2"});
+  // The one answering in time stays, round after round.
+  t.advance(std::chrono::milliseconds{2000}, std::chrono::milliseconds{10});
+  CHECK(hung_copies(ctx).size() == 2);
+  auto rh = t.self->request(agent, caf::infinite, status_atom::value);
+  t.run();
+  rh.receive(
+    [&](std::vector<copy_id>& running) {
+      CHECK(running == std::vector<copy_id>{copy_id{"journal", 0}});
+    },
+    [](caf::error& err) { FAIL(render(err)); });
+  shutdown(t, {caf::actor_cast<caf::actor>(agent),
+               caf::actor_cast<caf::actor>(in_time)});
 }
