@@ -440,7 +440,7 @@ app_support_actor::behavior_type app_support_impl(app_support_pointer self,
               error_code::overloaded});
             continue;
           }
-          r->on_event(rb.source, item.seq, rb.epoch, *item.ev, out, rb.floor,
+          r->on_event(rb.source, item.seq, rb.epoch, item.ev, out, rb.floor,
                       false);
         }
         r->settle(out);

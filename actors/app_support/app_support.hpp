@@ -118,7 +118,6 @@ struct app_support_state {
   bool node_fenced = false;
   /// An injected fault (scenarios, drills).
   fault_injection fault;
-  /// Health checks answered late under an injected `slow` fault.
   uint64_t applied_at_last_report = 0;
   int64_t last_report_us = 0;
 

@@ -198,17 +198,43 @@ typename Inspector::result_type inspect(Inspector& f, routed_batch& x) {
 }
 
 /// One applied event in a copy's per-partition log: the unit of replication.
+/// The source name and the event are shared, immutable: the log, the
+/// checkpoints that carry an entry and the distributor's replay buffer hold
+/// one copy of the event in-process (across the middleman an entry travels
+/// by value; never null).
 struct log_entry {
   log_index index = 0;
-  std::string source;
+  std::shared_ptr<const std::string> source;
   seq_t seq = 0;
-  event ev;
+  std::shared_ptr<const event> ev;
+
+  static log_entry make(log_index index, std::string source, seq_t seq,
+                        event ev) {
+    return log_entry{index,
+                     std::make_shared<const std::string>(std::move(source)),
+                     seq, std::make_shared<const event>(std::move(ev))};
+  }
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, log_entry& x) {
-  return f(caf::meta::type_name("keel_log_entry"), x.index, x.source, x.seq,
-           x.ev);
+  if constexpr (Inspector::reads_state) {
+    static const std::string no_source;
+    static const event none{};
+    return f(caf::meta::type_name("keel_log_entry"), x.index,
+             const_cast<std::string&>(x.source ? *x.source : no_source),
+             x.seq, const_cast<event&>(x.ev ? *x.ev : none));
+  } else {
+    auto source = std::make_shared<std::string>();
+    auto ev = std::make_shared<event>();
+    auto load = [&]() -> caf::error {
+      x.source = std::move(source);
+      x.ev = std::move(ev);
+      return caf::none;
+    };
+    return f(caf::meta::type_name("keel_log_entry"), x.index, *source, x.seq,
+             *ev, caf::meta::load_callback(load));
+  }
 }
 
 /// A fault a scenario (or an operator drill) injects into a copy.

@@ -236,22 +236,30 @@ const dedupe_table::entry& replica::apply(const std::string& source, seq_t seq,
                                             std::move(r.rejection)});
 }
 
+const std::shared_ptr<const std::string>&
+replica::log_source(const std::string& source) {
+  if (!log_source_ || *log_source_ != source)
+    log_source_ = std::make_shared<const std::string>(source);
+  return log_source_;
+}
+
 void replica::apply_in_order(const std::string& source, seq_t seq,
-                             const event& ev, replica_outbox& out) {
-  auto& result = apply(source, seq, ev, true, &out);
+                             std::shared_ptr<const event> ev,
+                             replica_outbox& out) {
+  auto& result = apply(source, seq, *ev, true, &out);
   ++applied_since_snapshot_;
   pending_.push_back(
     pending_ack{applied_, source_slot(source), seq, result.result,
                 result.rejection});
   if (!standbys_.empty()) {
-    log_.push_back(log_entry{applied_, source, seq, ev});
+    log_.push_back(log_entry{applied_, log_source(source), seq, std::move(ev)});
     log_times_.push_back(now_us_);
   }
 }
 
 void replica::on_event(const std::string& source, seq_t seq, epoch_t epoch,
-                       const event& ev, replica_outbox& out, seq_t floor,
-                       bool settle_now) {
+                       std::shared_ptr<const event> ev, replica_outbox& out,
+                       seq_t floor, bool settle_now) {
   auto nack = [&](error_code code) {
     out.nacks.push_back(
       replica_outbox::nack{source, partition_, epoch, seq, code});
@@ -278,7 +286,7 @@ void replica::on_event(const std::string& source, seq_t seq, epoch_t epoch,
   if (seq <= last) {
     // Applied before (a replay after failover, or a resend): answer again
     // with the remembered reply once that entry is durable.
-    auto hit = dedupe_.find(ev.client_id, ev.request_id);
+    auto hit = dedupe_.find(ev->client_id, ev->request_id);
     if (!hit)
       ++out.dedupe_misses;
     pending_.push_back(pending_ack{hit ? hit->index : applied_,
@@ -299,12 +307,12 @@ void replica::on_event(const std::string& source, seq_t seq, epoch_t epoch,
       return;
     if (held.size() >= limits_.reorder_buffer_max)
       return nack(error_code::overloaded);
-    held.emplace(seq, held_event{ev});
+    held.emplace(seq, held_event{std::move(ev)});
     return;
   }
   if (log_.size() >= limits_.replication_log_max)
     return nack(error_code::overloaded);
-  apply_in_order(source, seq, ev, out);
+  apply_in_order(source, seq, std::move(ev), out);
   // Apply held events that are now in order.
   if (auto i = held_.empty() ? held_.end() : held_.find(source);
       i != held_.end()) {
@@ -327,7 +335,7 @@ void replica::on_event(const std::string& source, seq_t seq, epoch_t epoch,
       auto held_ev = std::move(first->second.ev);
       auto held_seq = first->first;
       held.erase(first);
-      apply_in_order(source, held_seq, held_ev, out);
+      apply_in_order(source, held_seq, std::move(held_ev), out);
     }
     if (held.empty())
       held_.erase(i);
@@ -523,7 +531,7 @@ checkpoint_ack replica::on_checkpoint(epoch_t epoch,
       ack.in_sync = false;
       break;
     }
-    apply(entry.source, entry.seq, entry.ev, false, nullptr);
+    apply(*entry.source, entry.seq, *entry.ev, false, nullptr);
   }
   ack.upto = applied_;
   return ack;

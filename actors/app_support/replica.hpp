@@ -227,8 +227,16 @@ public:
   /// and acknowledge together. (A snapshot due is taken at once: the
   /// dedupe window must cover the events between two snapshots.)
   void on_event(const std::string& source, seq_t seq, epoch_t epoch,
+                std::shared_ptr<const event> ev, replica_outbox& out,
+                seq_t floor = 0, bool settle = true);
+
+  /// The same with an event of its own (copied once, into the log).
+  void on_event(const std::string& source, seq_t seq, epoch_t epoch,
                 const event& ev, replica_outbox& out, seq_t floor = 0,
-                bool settle = true);
+                bool settle = true) {
+    on_event(source, seq, epoch, std::make_shared<const event>(ev), out,
+             floor, settle);
+  }
 
   /// Sends what applied events made due: a checkpoint batch to standbys
   /// with none in flight, acks of durable events, a snapshot.
@@ -286,7 +294,7 @@ private:
   };
 
   struct held_event {
-    event ev;
+    std::shared_ptr<const event> ev;
   };
 
   /// The app_context handed to application::handle.
@@ -297,8 +305,12 @@ private:
                                    const event& ev, bool emit_sends,
                                    replica_outbox* out);
 
-  void apply_in_order(const std::string& source, seq_t seq, const event& ev,
-                      replica_outbox& out);
+  void apply_in_order(const std::string& source, seq_t seq,
+                      std::shared_ptr<const event> ev, replica_outbox& out);
+
+  /// The shared copy of `source` for log entries (the last one is kept).
+  const std::shared_ptr<const std::string>& log_source(
+    const std::string& source);
 
   void send_transfer(standby_progress& sb, replica_outbox& out);
 
@@ -354,6 +366,7 @@ private:
   };
   std::vector<source_name> source_names_;
   uint32_t last_source_ = 0;  ///< source_slot's cache
+  std::shared_ptr<const std::string> log_source_;  ///< log_source's cache
   size_t applied_since_snapshot_ = 0;
 };
 

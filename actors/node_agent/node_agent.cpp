@@ -35,16 +35,22 @@ void health_round(node_agent_pointer self) {
   auto now = st.ctx->now_us(self);
   auto period = health_period(self).count();
   // This node was stopped or starved: its copies had no fair chance to
-  // answer. Send the next checks, judge them next round.
-  auto late = st.last_health_us > 0 && now - st.last_health_us > 2 * period;
+  // answer. Count no miss this round (answers still count), but never two
+  // rounds in a row: a starved agent must still find hung copies.
+  auto late = st.last_health_us > 0 && now - st.last_health_us > 2 * period
+              && !st.health_skipped;
+  st.health_skipped = late;
   st.last_health_us = now;
   auto round = ++st.health_round;
   std::vector<std::pair<copy_id, app_support_actor>> hung;
   for (auto& [id, c] : st.copies) {
     if (c.killed)
       continue;
-    if (c.checked_round > 0 && !late) {
-      c.misses = c.answered ? 0 : c.misses + 1;
+    if (c.checked_round > 0) {
+      if (c.answered)
+        c.misses = 0;
+      else if (!late)
+        ++c.misses;
       if (c.misses >= st.ctx->config.knobs.health_check_misses) {
         hung.emplace_back(id, c.handle);
         continue;
@@ -187,9 +193,7 @@ node_agent_actor::behavior_type node_agent_impl(node_agent_pointer self,
         app_support_impl,
         app_support_args{std::move(spec), st.node, st.ctx, *factory,
                          caf::actor_cast<caf::actor>(self)});
-      auto incarnation = st.next_incarnation++;
-      st.copies.emplace(id, node_agent_state::running_copy{handle,
-                                                           incarnation});
+      st.copies.emplace(id, node_agent_state::running_copy{handle});
       st.ctx->emit(self, "copy_started",
                    json{{"copy", to_string(id)}, {"node", st.node}});
       return handle;
@@ -210,8 +214,7 @@ node_agent_actor::behavior_type node_agent_impl(node_agent_pointer self,
       return result;
     },
     [self](probe_atom, uint64_t seq) {
-      // After a hang the timers that fired meanwhile arrive together: only
-      // the latest one goes on.
+      // One chain of rounds (a stale tick, should one ever exist, stops).
       if (seq != self->state.health_seq)
         return;
       health_round(self);

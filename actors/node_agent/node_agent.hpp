@@ -22,8 +22,6 @@ struct node_agent_state {
   caf::actor parent;
   struct running_copy {
     app_support_actor handle;
-    /// Distinguishes incarnations of one copy id.
-    uint64_t incarnation = 0;
     /// Health checks missed in a row.
     uint32_t misses = 0;
     /// The round of the last check sent (0: none yet), and whether the
@@ -34,11 +32,12 @@ struct node_agent_state {
     bool killed = false;
   };
   std::map<copy_id, running_copy> copies;
-  uint64_t next_incarnation = 1;
   // Health checks: one timer for all copies (rounds).
   uint64_t health_round = 0;
   uint64_t health_seq = 0;
   int64_t last_health_us = 0;
+  /// The last round judged no misses (it came late).
+  bool health_skipped = false;
   // Heartbeats (ordered maps: simulations replay byte for byte).
   struct peer {
     node_agent_actor agent;

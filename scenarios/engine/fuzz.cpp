@@ -321,7 +321,7 @@ private:
         step["copy"] = rng_.below(app.copies);
       }
       if (kind == "slow_copy") {
-        // Below the health check timeout (slow but alive) or above it
+        // Within a health check round (slow but alive) or past it
         // (declared hung): both must be handled.
         auto interval = sc_.system.knobs.health_check_interval_ms;
         step["delay_ms"] = between(1, std::max(2 * interval, 2u));

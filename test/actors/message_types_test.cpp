@@ -63,14 +63,20 @@ TEST_CASE("message types: events and checkpoints survive binary "
   CHECK(ev2.payload.value == ev.payload.value);
   CHECK(ev2.request_id == 42);
   checkpoint cp{3, 9, copy_id{"journal", 1}, "n2", {},
-                {log_entry{17, "src", 5, ev}}};
+                {log_entry::make(17, "src", 5, ev)}};
   auto cp2 = round_trip(sys, cp);
   CHECK(cp2.partition == 3);
   CHECK(cp2.epoch == 9);
   CHECK(cp2.from == copy_id{"journal", 1});
   REQUIRE(cp2.entries.size() == 1);
   CHECK(cp2.entries[0].index == 17);
-  CHECK(cp2.entries[0].ev.payload.value == ev.payload.value);
+  REQUIRE(cp2.entries[0].ev);
+  REQUIRE(cp2.entries[0].source);
+  CHECK(*cp2.entries[0].source == "src");
+  CHECK(cp2.entries[0].seq == 5);
+  CHECK(cp2.entries[0].ev->key == "k7");
+  CHECK(cp2.entries[0].ev->request_id == 42);
+  CHECK(cp2.entries[0].ev->payload.value == ev.payload.value);
   state_transfer st{1, 2, copy_id{"journal", 0}, "n1", {}, 99,
                     json_value{json{{"keys", json::object()}}},
                     replica_meta{{{"src", 5}}, json_value{json{{"clock", 3}}}}};

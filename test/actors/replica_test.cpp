@@ -217,7 +217,7 @@ TEST_CASE("replica: a gap in the checkpoints makes the active resend the "
   active.on_event(src, 1, 1, ev("c", 1), out);
   auto first = out.checkpoints.at(0);
   // The first batch is lost; a later one arrives.
-  log_entry later{2, src, 2, ev("c", 2)};
+  auto later = log_entry::make(2, src, 2, ev("c", 2));
   auto ack = standby.on_checkpoint(1, {later});
   CHECK_FALSE(ack.in_sync);
   replica_outbox resync;
