@@ -440,8 +440,10 @@ app_support_actor::behavior_type app_support_impl(app_support_pointer self,
               error_code::overloaded});
             continue;
           }
-          r->on_event(rb.source, item.seq, rb.epoch, item.ev, out, rb.floor,
-                      false);
+          // The message is this copy's alone: take its reference to the
+          // event instead of adding one (an atomic on another core's line).
+          r->on_event(rb.source, item.seq, rb.epoch, std::move(item.ev), out,
+                      rb.floor, false);
         }
         r->settle(out);
       }
