@@ -244,22 +244,21 @@ replica::log_source(const std::string& source) {
 }
 
 void replica::apply_in_order(const std::string& source, seq_t seq,
-                             std::shared_ptr<const event> ev,
-                             replica_outbox& out) {
+                             event_handle& ev, replica_outbox& out) {
   auto& result = apply(source, seq, *ev, true, &out);
   ++applied_since_snapshot_;
   pending_.push_back(
     pending_ack{applied_, source_slot(source), seq, result.result,
                 result.rejection});
   if (!standbys_.empty()) {
-    log_.push_back(log_entry{applied_, log_source(source), seq, std::move(ev)});
+    log_.push_back(log_entry{applied_, log_source(source), seq, ev.share()});
     log_times_.push_back(now_us_);
   }
 }
 
 void replica::on_event(const std::string& source, seq_t seq, epoch_t epoch,
-                       std::shared_ptr<const event> ev, replica_outbox& out,
-                       seq_t floor, bool settle_now) {
+                       event_handle ev, replica_outbox& out, seq_t floor,
+                       bool settle_now) {
   auto nack = [&](error_code code) {
     out.nacks.push_back(
       replica_outbox::nack{source, partition_, epoch, seq, code});
@@ -307,12 +306,12 @@ void replica::on_event(const std::string& source, seq_t seq, epoch_t epoch,
       return;
     if (held.size() >= limits_.reorder_buffer_max)
       return nack(error_code::overloaded);
-    held.emplace(seq, held_event{std::move(ev)});
+    held.emplace(seq, held_event{ev.share()});
     return;
   }
   if (log_.size() >= limits_.replication_log_max)
     return nack(error_code::overloaded);
-  apply_in_order(source, seq, std::move(ev), out);
+  apply_in_order(source, seq, ev, out);
   // Apply held events that are now in order.
   if (auto i = held_.empty() ? held_.end() : held_.find(source);
       i != held_.end()) {
@@ -332,10 +331,10 @@ void replica::on_event(const std::string& source, seq_t seq, epoch_t epoch,
         held.erase(first);
         continue;
       }
-      auto held_ev = std::move(first->second.ev);
+      event_handle held_ev{std::move(first->second.ev)};
       auto held_seq = first->first;
       held.erase(first);
-      apply_in_order(source, held_seq, std::move(held_ev), out);
+      apply_in_order(source, held_seq, held_ev, out);
     }
     if (held.empty())
       held_.erase(i);

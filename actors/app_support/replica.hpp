@@ -228,14 +228,17 @@ public:
   /// dedupe window must cover the events between two snapshots.)
   void on_event(const std::string& source, seq_t seq, epoch_t epoch,
                 std::shared_ptr<const event> ev, replica_outbox& out,
-                seq_t floor = 0, bool settle = true);
+                seq_t floor = 0, bool settle = true) {
+    on_event(source, seq, epoch, event_handle{std::move(ev)}, out, floor,
+             settle);
+  }
 
-  /// The same with an event of its own (copied once, into the log).
+  /// The same with a borrowed event: copied only if the replica keeps it
+  /// (in the log for standbys, or held until an earlier one arrives).
   void on_event(const std::string& source, seq_t seq, epoch_t epoch,
                 const event& ev, replica_outbox& out, seq_t floor = 0,
                 bool settle = true) {
-    on_event(source, seq, epoch, std::make_shared<const event>(ev), out,
-             floor, settle);
+    on_event(source, seq, epoch, event_handle{ev}, out, floor, settle);
   }
 
   /// Sends what applied events made due: a checkpoint batch to standbys
@@ -297,6 +300,37 @@ private:
     std::shared_ptr<const event> ev;
   };
 
+  /// An event given to on_event: shared already or borrowed; shared on
+  /// demand (share(), at most once), so that a borrowed one is copied only
+  /// when the replica keeps it.
+  class event_handle {
+  public:
+    explicit event_handle(const event& ev) : ev_(&ev) {
+    }
+    explicit event_handle(std::shared_ptr<const event> ev)
+      : ev_(ev.get()), shared_(std::move(ev)) {
+    }
+    const event& operator*() const noexcept {
+      return *ev_;
+    }
+    const event* operator->() const noexcept {
+      return ev_;
+    }
+    std::shared_ptr<const event> share() {
+      if (!shared_)
+        return std::make_shared<const event>(*ev_);
+      return std::move(shared_);
+    }
+
+  private:
+    const event* ev_;
+    std::shared_ptr<const event> shared_;
+  };
+
+  void on_event(const std::string& source, seq_t seq, epoch_t epoch,
+                event_handle ev, replica_outbox& out, seq_t floor,
+                bool settle);
+
   /// The app_context handed to application::handle.
   class context;
 
@@ -306,7 +340,7 @@ private:
                                    replica_outbox* out);
 
   void apply_in_order(const std::string& source, seq_t seq,
-                      std::shared_ptr<const event> ev, replica_outbox& out);
+                      event_handle& ev, replica_outbox& out);
 
   /// The shared copy of `source` for log entries (the last one is kept).
   const std::shared_ptr<const std::string>& log_source(
