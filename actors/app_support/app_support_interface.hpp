@@ -15,6 +15,7 @@
 #include <caf/replies_to.hpp>
 #include <caf/typed_actor.hpp>
 
+#include "actors/app_support/dedupe_table.hpp"
 #include "actors/load_manager/load_manager_interface.hpp"
 #include "runtime/atoms.hpp"
 #include "runtime/event.hpp"
@@ -74,7 +75,7 @@ typename Inspector::result_type inspect(Inspector& f, event_nack& x) {
 /// where each source's sequence stands, and the deduplication table.
 struct replica_meta {
   std::vector<std::pair<std::string, seq_t>> applied_seqs;
-  json_value dedupe;
+  dedupe_image dedupe;
 };
 
 template <class Inspector>
@@ -260,7 +261,6 @@ inline partition_snapshot initial_seed(const app_name& app,
   seed.app = app;
   seed.partition = partition;
   seed.app_state = json_value{nullptr};
-  seed.meta.dedupe = json_value{json{{"clock", 0}, {"clients", json::array()}}};
   seed.present = true;
   return seed;
 }

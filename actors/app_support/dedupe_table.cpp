@@ -111,110 +111,88 @@ size_t dedupe_table::evict_oldest(client_entry& c) {
   return gone;
 }
 
-// Per client, columns rather than one array per request: flat arrays of
-// numbers cost one allocation each, so a snapshot of a full window is a
-// handful of allocations instead of thousands.
-//   {"clock": C, "clients": [[name, last_seen, [ids], [indexes], [results],
-//                             [[position, rejection], ...], [stamps],
-//                             next_stamp], ...]}
-json dedupe_table::to_json() const {
-  // Clients sorted by name so that equal tables give equal JSON.
-  std::vector<const std::pair<const std::string, client_entry>*> sorted;
-  sorted.reserve(clients_.size());
-  for (auto& kvp : clients_)
-    sorted.push_back(&kvp);
-  std::sort(sorted.begin(), sorted.end(),
-            [](auto* x, auto* y) { return x->first < y->first; });
-  json clients = json::array();
-  for (auto* kvp : sorted) {
-    auto& requests = kvp->second.requests;
-    std::vector<uint64_t> ids;
-    std::vector<log_index> indexes;
-    std::vector<uint64_t> stamps;
-    ids.reserve(requests.size());
-    indexes.reserve(requests.size());
-    stamps.reserve(requests.size());
-    json results = json::array();
-    results.get_ref<json::array_t&>().reserve(requests.size());
-    json rejections = json::array();
-    size_t position = 0;
-    for (auto& r : requests) {
-      ids.push_back(r.id);
-      indexes.push_back(r.value.index);
-      stamps.push_back(r.stamp);
-      results.push_back(r.value.result);
+dedupe_image dedupe_table::image() const {
+  dedupe_image result;
+  result.clock = clock_;
+  result.clients.reserve(clients_.size());
+  for (auto& [name, c] : clients_) {
+    auto& out = result.clients.emplace_back();
+    out.name = name;
+    out.last_seen = c.last_seen;
+    out.next_stamp = c.next_stamp;
+    auto n = c.requests.size();
+    out.ids.reserve(n);
+    out.indexes.reserve(n);
+    out.stamps.reserve(n);
+    out.results.reserve(n);
+    uint64_t row = 0;
+    for (auto& r : c.requests) {
+      out.ids.push_back(r.id);
+      out.indexes.push_back(r.value.index);
+      out.stamps.push_back(r.stamp);
+      out.results.emplace_back(r.value.result);
       if (!r.value.rejection.empty())
-        rejections.push_back(json::array({position, r.value.rejection}));
-      ++position;
+        out.rejections.emplace_back(row, r.value.rejection);
+      ++row;
     }
-    clients.push_back(json::array(
-      {kvp->first, kvp->second.last_seen, std::move(ids), std::move(indexes),
-       std::move(results), std::move(rejections), std::move(stamps),
-       kvp->second.next_stamp}));
   }
-  return json{{"clock", clock_}, {"clients", std::move(clients)}};
+  // Clients in name order so that equal tables give equal images.
+  std::sort(result.clients.begin(), result.clients.end(),
+            [](auto& x, auto& y) { return x.name < y.name; });
+  return result;
 }
 
-bool dedupe_table::from_json(const json& state) {
+bool dedupe_table::restore(const dedupe_image& state) {
   last_ = nullptr;
   clients_.clear();
-  clock_ = 0;
-  try {
-    clock_ = state.at("clock").get<uint64_t>();
-    for (auto& c : state.at("clients")) {
-      auto& entry_ref = clients_[c.at(0).get<std::string>()];
-      entry_ref.last_seen = c.at(1).get<uint64_t>();
-      auto& ids = c.at(2);
-      auto& indexes = c.at(3);
-      auto& results = c.at(4);
-      if (!ids.is_array() || indexes.size() != ids.size()
-          || results.size() != ids.size())
-        throw json::other_error::create(501, "dedupe columns differ", &c);
-      // Stamps (recording order) came later: without them, id order.
-      bool has_stamps = c.size() >= 8;
-      if (has_stamps && c.at(6).size() != ids.size())
-        throw json::other_error::create(501, "dedupe columns differ", &c);
-      std::vector<client_entry::slot> rows;
-      rows.reserve(ids.size());
-      for (size_t i = 0; i < ids.size(); ++i)
-        rows.push_back(client_entry::slot{
-          ids.at(i).get<uint64_t>(),
-          has_stamps ? c.at(6).at(i).get<uint64_t>() : uint64_t{i},
-          entry{indexes.at(i).get<log_index>(), results.at(i), std::string{}},
-          false});
-      for (auto& r : c.at(5))
-        rows.at(r.at(0).get<size_t>()).value.rejection
-          = r.at(1).get<std::string>();
-      std::sort(rows.begin(), rows.end(),
-                [](auto& x, auto& y) { return x.id < y.id; });
-      auto& requests = entry_ref.requests;
-      uint64_t max_stamp = 0;
-      bool any = false;
-      for (auto& row : rows) {
-        if (!requests.empty() && requests.back().id == row.id)
-          continue;
-        // The entries not marked late must keep increasing stamps.
-        row.late = any && row.stamp < max_stamp;
-        if (row.late) {
-          ++entry_ref.late;
-        } else {
-          max_stamp = row.stamp;
-          any = true;
-        }
-        requests.push_back(std::move(row));
-      }
-      entry_ref.next_stamp = has_stamps ? c.at(7).get<uint64_t>()
-                                        : uint64_t{requests.size()};
-      for (auto& r : requests)
-        entry_ref.next_stamp = std::max(entry_ref.next_stamp, r.stamp + 1);
-    }
-    return true;
-  } catch (const std::exception&) {
+  clock_ = state.clock;
+  auto fail = [this] {
     last_ = nullptr;
     clients_.clear();
     clock_ = 0;
     return false;
+  };
+  for (auto& c : state.clients) {
+    auto n = c.ids.size();
+    if (c.indexes.size() != n || c.stamps.size() != n
+        || c.results.size() != n)
+      return fail();
+    std::vector<client_entry::slot> rows;
+    rows.reserve(n);
+    for (size_t i = 0; i < n; ++i)
+      rows.push_back(client_entry::slot{
+        c.ids[i], c.stamps[i],
+        entry{c.indexes[i], c.results[i].value, std::string{}}, false});
+    for (auto& [row, why] : c.rejections) {
+      if (row >= n)
+        return fail();
+      rows[row].value.rejection = why;
+    }
+    std::sort(rows.begin(), rows.end(),
+              [](auto& x, auto& y) { return x.id < y.id; });
+    auto& entry_ref = clients_[c.name];
+    entry_ref.last_seen = c.last_seen;
+    auto& requests = entry_ref.requests;
+    uint64_t max_stamp = 0;
+    bool any = false;
+    for (auto& row : rows) {
+      if (!requests.empty() && requests.back().id == row.id)
+        continue;
+      // The entries not marked late must keep increasing stamps.
+      row.late = any && row.stamp < max_stamp;
+      if (row.late) {
+        ++entry_ref.late;
+      } else {
+        max_stamp = row.stamp;
+        any = true;
+      }
+      requests.push_back(std::move(row));
+    }
+    entry_ref.next_stamp = c.next_stamp;
+    for (auto& r : requests)
+      entry_ref.next_stamp = std::max(entry_ref.next_stamp, r.stamp + 1);
   }
+  return true;
 }
 
 } // namespace keel

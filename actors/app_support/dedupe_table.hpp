@@ -12,11 +12,61 @@
 #include <deque>
 #include <string>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "runtime/json_value.hpp"
 #include "runtime/types.hpp"
 
 namespace keel {
+
+/// One client of a dedupe_table as data: columns, one row per remembered
+/// request in id order (numbers in flat vectors: a snapshot of a full
+/// window is a handful of allocations and copies, not thousands of JSON
+/// values).
+struct dedupe_client_image {
+  std::string name;
+  uint64_t last_seen = 0;
+  uint64_t next_stamp = 0;
+  std::vector<uint64_t> ids;
+  std::vector<uint64_t> indexes;  ///< log index that applied the request
+  std::vector<uint64_t> stamps;   ///< recording order
+  std::vector<json_value> results;
+  /// (row, why) of the rejected requests.
+  std::vector<std::pair<uint64_t, std::string>> rejections;
+
+  friend bool operator==(const dedupe_client_image& x,
+                         const dedupe_client_image& y) {
+    return x.name == y.name && x.last_seen == y.last_seen
+           && x.next_stamp == y.next_stamp && x.ids == y.ids
+           && x.indexes == y.indexes && x.stamps == y.stamps
+           && x.results == y.results && x.rejections == y.rejections;
+  }
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f,
+                                        dedupe_client_image& x) {
+  return f(caf::meta::type_name("keel_dedupe_client"), x.name, x.last_seen,
+           x.next_stamp, x.ids, x.indexes, x.stamps, x.results,
+           x.rejections);
+}
+
+/// A whole dedupe_table as data (snapshots, state transfers), clients in
+/// name order: equal tables give equal images.
+struct dedupe_image {
+  uint64_t clock = 0;
+  std::vector<dedupe_client_image> clients;
+
+  friend bool operator==(const dedupe_image& x, const dedupe_image& y) {
+    return x.clock == y.clock && x.clients == y.clients;
+  }
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, dedupe_image& x) {
+  return f(caf::meta::type_name("keel_dedupe_image"), x.clock, x.clients);
+}
 
 class dedupe_table {
 public:
@@ -50,11 +100,12 @@ public:
     return evicted_;
   }
 
-  json to_json() const;
+  dedupe_image image() const;
 
-  /// Replaces the content with `state` (from to_json). Returns false and
-  /// leaves the table empty if `state` is malformed.
-  bool from_json(const json& state);
+  /// Replaces the content with `state` (from image()). Returns false and
+  /// leaves the table empty if `state` is malformed (columns of different
+  /// lengths, a rejection past the rows).
+  bool restore(const dedupe_image& state);
 
 private:
   struct client_entry {

@@ -70,7 +70,7 @@ log_index replica::durable() const noexcept {
 replica_meta replica::meta() const {
   replica_meta result;
   result.applied_seqs.assign(applied_seqs_.begin(), applied_seqs_.end());
-  result.dedupe = json_value{dedupe_.to_json()};
+  result.dedupe = dedupe_.image();
   return result;
 }
 
@@ -110,7 +110,7 @@ void replica::restore_from(const json& app_state, const replica_meta& meta,
   last_seq_ = nullptr;
   for (auto& [source, seq] : meta.applied_seqs)
     applied_seqs_[source] = seq;
-  dedupe_.from_json(meta.dedupe.value);
+  dedupe_.restore(meta.dedupe);
   in_sync_ = true;
 }
 

@@ -77,14 +77,24 @@ TEST_CASE("message types: events and checkpoints survive binary "
   CHECK(cp2.entries[0].ev->key == "k7");
   CHECK(cp2.entries[0].ev->request_id == 42);
   CHECK(cp2.entries[0].ev->payload.value == ev.payload.value);
+  dedupe_table dedupe{4, 4};
+  dedupe.record("c", 3, {1, json{{"n", 1}}, ""});
+  dedupe.record("c", 4, {2, nullptr, "refused"});
+  dedupe.record("d", 1, {3, json(7), ""});
   state_transfer st{1, 2, copy_id{"journal", 0}, "n1", {}, 99,
                     json_value{json{{"keys", json::object()}}},
-                    replica_meta{{{"src", 5}}, json_value{json{{"clock", 3}}}}};
+                    replica_meta{{{"src", 5}}, dedupe.image()}};
   auto st2 = round_trip(sys, st);
   CHECK(st2.index == 99);
   CHECK(st2.app_state.value == st.app_state.value);
   CHECK(st2.meta.applied_seqs == st.meta.applied_seqs);
-  CHECK(st2.meta.dedupe.value == st.meta.dedupe.value);
+  REQUIRE(st2.meta.dedupe.clients.size() == 2);
+  CHECK(st2.meta.dedupe == st.meta.dedupe);
+  dedupe_table back{4, 4};
+  REQUIRE(back.restore(st2.meta.dedupe));
+  REQUIRE(back.find("c", 4));
+  CHECK(back.find("c", 4)->rejection == "refused");
+  CHECK(back.find("d", 1)->result == json(7));
 }
 
 TEST_CASE("message types: control messages survive binary serialization") {
