@@ -218,8 +218,14 @@ void flush(app_support_pointer self, replica_outbox& out) {
   for (auto& snap : out.snapshots) {
     snap.app = app;
     snap.from = st.args.spec.copy;
+    // A copy for each source but the last, which gets this one.
+    size_t left = st.sources.size();
     for (auto& [source, sink] : st.sources)
-      transport::send(self, ctx, node, ctx.control_node, sink, snap);
+      if (--left > 0)
+        transport::send(self, ctx, node, ctx.control_node, sink, snap);
+      else
+        transport::send(self, ctx, node, ctx.control_node, sink,
+                        std::move(snap));
   }
   if (out.stream_gap_held)
     st.args.ctx->emit(self, "stream_gap_held",

@@ -55,6 +55,7 @@ bool distributor_state::on_snapshot(partition_snapshot snap) {
     e->retained.pop_front();
     --retained_total_;
   }
+  e->refresh_floor();
   e->snapshot_seq = seq;
   snap.present = true;
   if (e->snapshot)
@@ -186,6 +187,7 @@ distributor_state::on_acks(event_acks acks) {
     e->buffer.pop_front();
     --pending_total_;
   }
+  e->refresh_floor();
   return result;
 }
 

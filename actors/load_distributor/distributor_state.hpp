@@ -174,12 +174,21 @@ private:
     /// The snapshot's position in this distributor's stream.
     seq_t snapshot_seq = 0;
 
-    /// The lowest seq a new active can still be given.
+    /// The lowest seq a new active can still be given (cached: every
+    /// routed event carries it, and the front of the retention log is
+    /// long out of the cache).
     seq_t floor() const {
-      if (!retained.empty())
-        return retained.front().seq;
-      return buffer.empty() ? next_seq : buffer.front().seq;
+      return floor_seq;
     }
+    /// Call after removing from the front of `buffer` or `retained`
+    /// (appending never moves the floor).
+    void refresh_floor() {
+      if (!retained.empty())
+        floor_seq = retained.front().seq;
+      else
+        floor_seq = buffer.empty() ? next_seq : buffer.front().seq;
+    }
+    seq_t floor_seq = 1;
   };
 
   struct app_entry {

@@ -152,7 +152,8 @@ void admit_batch(load_distributor_pointer self, event_batch& batch) {
     return;
   }
   auto token = token_of(self, *slot);
-  std::vector<distributor_state::dispatch> ds;
+  auto& ds = st.batch_dispatches;
+  ds.clear();
   ds.reserve(batch.events.size());
   for (auto& ev : batch.events) {
     auto request_id = ev.request_id;
@@ -166,6 +167,8 @@ void admit_batch(load_distributor_pointer self, event_batch& batch) {
     ds.push_back(st.table->route_of(adm));
   }
   send_dispatches(self, ds);
+  if (ds.capacity() > 4096)
+    std::vector<distributor_state::dispatch>{}.swap(ds);
   if (!refused.results.empty())
     self->send(batch.reply_to, std::move(refused));
 }
