@@ -132,25 +132,27 @@ distributor_state::admitted distributor_state::admit(event ev, token client) {
   return {error_code::none, {}, p, seq, i};
 }
 
-distributor_state::dispatch
-distributor_state::route_of(const admitted& adm) {
+void distributor_state::route_of(const admitted& adm, dispatch& d) {
   auto& a = apps_[adm.app_index];
   auto partition = adm.partition;
   auto seq = adm.seq;
-  dispatch d{partition, 0, nullptr, nullptr};
+  d = dispatch{partition, 0, nullptr, nullptr};
   auto e = partition < a.partitions.size() ? &a.partitions[partition]
                                            : nullptr;
   if (!e || e->buffer.empty())
-    return d;
-  auto front = e->buffer.front().seq;
-  if (seq < front || seq - front >= e->buffer.size())
-    return d;
-  d.item = &e->buffer[seq - front];
+    return;
+  if (e->buffer.back().seq == seq) {
+    d.item = &e->buffer.back();  // just admitted (the front is cold)
+  } else {
+    auto front = e->buffer.front().seq;
+    if (seq < front || seq - front >= e->buffer.size())
+      return;
+    d.item = &e->buffer[seq - front];
+  }
   d.floor = e->floor();
   d.epoch = e->current.epoch;
   if (!e->current.in_transition && e->current.handle)
     d.target = &e->current;
-  return d;
 }
 
 std::vector<distributor_state::completed>

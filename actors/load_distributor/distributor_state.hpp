@@ -83,7 +83,15 @@ public:
   admitted admit(event ev, token client);
 
   /// Where an event admit() just accepted goes now.
-  dispatch route_of(const admitted& adm);
+  /// (Written in place: a returned dispatch read back as a whole stalled
+  /// on the stores admit() had just made to the replay buffer.)
+  void route_of(const admitted& adm, dispatch& out);
+
+  dispatch route_of(const admitted& adm) {
+    dispatch d;
+    route_of(adm, d);
+    return d;
+  }
 
   /// Accepts acks of an epoch that is not fenced; returns what completed.
   /// Stale acks are counted and ignored.

@@ -164,7 +164,7 @@ void admit_batch(load_distributor_pointer self, event_batch& batch) {
     }
     ++st.accepted;
     // References into the replay buffer stay valid while it grows.
-    ds.push_back(st.table->route_of(adm));
+    st.table->route_of(adm, ds.emplace_back());
   }
   send_dispatches(self, ds);
   if (ds.capacity() > 4096)
