@@ -497,6 +497,13 @@ app_support_actor::behavior_type app_support_impl(app_support_pointer self,
       auto ack = r.on_transfer(tr);
       if (before != std::make_pair(r.current_role(), r.epoch()))
         trace_role(self, r);
+      if (!ack.in_sync && r.current_role() == role::standby
+          && r.epoch() == tr.epoch) {
+        auto fields = copy_fields(self, tr.partition);
+        fields["from"] = to_string(tr.from);
+        fields["why"] = "inconsistent dedupe table in the state transfer";
+        st.args.ctx->emit(self, "state_transfer_refused", std::move(fields));
+      }
       transport::send(self, *st.args.ctx, st.args.node, tr.from_node,
                       tr.reply_to, ack);
     },

@@ -152,10 +152,12 @@ bool dedupe_table::restore(const dedupe_image& state) {
     clock_ = 0;
     return false;
   };
+  if (state.clients.size() > clients_max_)
+    return fail();
   for (auto& c : state.clients) {
     auto n = c.ids.size();
     if (c.indexes.size() != n || c.stamps.size() != n
-        || c.results.size() != n)
+        || c.results.size() != n || n > window_ || clients_.count(c.name) > 0)
       return fail();
     std::vector<client_entry::slot> rows;
     rows.reserve(n);

@@ -104,7 +104,8 @@ public:
 
   /// Replaces the content with `state` (from image()). Returns false and
   /// leaves the table empty if `state` is malformed (columns of different
-  /// lengths, a rejection past the rows).
+  /// lengths, a rejection past the rows, a client twice) or exceeds this
+  /// table's window or client limit.
   bool restore(const dedupe_image& state);
 
 private:

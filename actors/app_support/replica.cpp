@@ -102,7 +102,7 @@ void replica::become_standby(epoch_t epoch) {
   in_sync_ = false;
 }
 
-void replica::restore_from(const json& app_state, const replica_meta& meta,
+bool replica::restore_from(const json& app_state, const replica_meta& meta,
                            log_index index) {
   app_->restore(app_state);
   applied_ = index;
@@ -110,8 +110,8 @@ void replica::restore_from(const json& app_state, const replica_meta& meta,
   last_seq_ = nullptr;
   for (auto& [source, seq] : meta.applied_seqs)
     applied_seqs_[source] = seq;
-  dedupe_.restore(meta.dedupe);
-  in_sync_ = true;
+  in_sync_ = dedupe_.restore(meta.dedupe);
+  return in_sync_;
 }
 
 void replica::maybe_snapshot(replica_outbox& out) {
@@ -136,7 +136,8 @@ bool replica::become_active(epoch_t epoch,
     return false;
   if (seed && (epoch > epoch_ || role_ != role::active)) {
     reset_volatile();
-    restore_from(seed->app_state.value, seed->meta, seed->index);
+    if (!restore_from(seed->app_state.value, seed->meta, seed->index))
+      return false;  // an inconsistent seed: refuse the role
   }
   if (epoch > epoch_ || role_ != role::active) {
     role_ = role::active;
@@ -543,8 +544,11 @@ checkpoint_ack replica::on_transfer(const state_transfer& transfer) {
   role_ = role::standby;
   epoch_ = transfer.epoch;
   reset_volatile();
-  restore_from(transfer.app_state.value, transfer.meta, transfer.index);
-  return checkpoint_ack{partition_, epoch_, self_, applied_, true};
+  // An inconsistent state leaves this standby out of sync (not promotable);
+  // the active sees in_sync false and sends a transfer again.
+  auto ok = restore_from(transfer.app_state.value, transfer.meta,
+                         transfer.index);
+  return checkpoint_ack{partition_, epoch_, self_, applied_, ok};
 }
 
 } // namespace keel

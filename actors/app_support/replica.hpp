@@ -364,7 +364,9 @@ private:
 
   void reset_volatile();
 
-  void restore_from(const json& app_state, const replica_meta& meta,
+  /// Installs a state; false (and not in sync) if its dedupe image is
+  /// inconsistent (a faulty peer): the copy must not serve from it.
+  bool restore_from(const json& app_state, const replica_meta& meta,
                     log_index index);
 
   void maybe_snapshot(replica_outbox& out);

@@ -81,6 +81,25 @@ TEST_CASE("dedupe_table: refuses columns of different lengths") {
   CHECK(t.restore(bad));
   CHECK(t.clients() == 1);
   CHECK(t.find("c", 2));
+  // A client twice, or more than the window or the client limit allow.
+  auto twice = bad;
+  twice.clients.push_back(bad.clients[0]);
+  CHECK_FALSE(t.restore(twice));
+  CHECK(t.clients() == 0);
+  auto long_window = bad;
+  for (uint64_t id : {3, 4})
+    for (auto* col : {&long_window.clients[0].ids,
+                      &long_window.clients[0].indexes,
+                      &long_window.clients[0].stamps})
+      col->push_back(id);
+  long_window.clients[0].results.resize(4);
+  CHECK_FALSE(t.restore(long_window));  // window 3
+  dedupe_table one_client{3, 1};
+  auto two = bad;
+  two.clients.push_back(bad.clients[0]);
+  two.clients[1].name = "d";
+  CHECK_FALSE(one_client.restore(two));
+  CHECK(t.restore(two));
 }
 
 TEST_CASE("dedupe_table: record returns the remembered reply, a late "

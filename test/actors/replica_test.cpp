@@ -490,3 +490,34 @@ TEST_CASE("replica: acks go to their own source when several sources "
   }
   CHECK(standby.snapshot() == active.snapshot());
 }
+
+TEST_CASE("replica: an inconsistent dedupe table in a state transfer or a "
+          "seed leaves the copy out of sync and unpromotable") {
+  auto active = make_replica(0);
+  auto standby = make_replica(1);
+  standby.become_standby(1);
+  replica_outbox out;
+  active.become_active(1, {copy_id{"journal", 1}}, out, &fresh);
+  REQUIRE(out.transfers.size() == 1);
+  auto& t = out.transfers.front();
+  auto meta = t.meta;
+  // Columns of different lengths (no stamps).
+  meta.dedupe.clients.push_back(dedupe_client_image{
+    "c", 1, 1, {1}, {1}, {}, {json_value{nullptr}}, {}});
+  state_transfer bad{t.partition, t.epoch, copy_id{"journal", 0}, "n1", {},
+                     t.index, json_value{t.app_state}, meta};
+  auto ack = standby.on_transfer(bad);
+  CHECK_FALSE(ack.in_sync);
+  replica_outbox none;
+  CHECK_FALSE(standby.become_active(2, {}, none, nullptr));
+  // The same state, consistent, brings it in sync.
+  state_transfer good{t.partition, t.epoch, copy_id{"journal", 0}, "n1", {},
+                      t.index, json_value{t.app_state}, t.meta};
+  CHECK(standby.on_transfer(good).in_sync);
+  // A seed with an inconsistent dedupe table is refused.
+  auto fresh_copy = make_replica(2);
+  partition_snapshot seed = fresh;
+  seed.meta = meta;
+  CHECK_FALSE(fresh_copy.become_active(1, {}, none, &seed));
+  CHECK(fresh_copy.become_active(1, {}, none, &fresh));
+}
