@@ -26,6 +26,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   auto events = argc > 3 ? std::stoi(argv[3]) : 100;
+  // Every line out at once: if a step hangs, the log shows which.
+  std::cout << std::unitbuf;
   keel::apps::register_builtin_apps();
   auto config = keel::load_cluster_config(argv[1]);
   if (!config) {
@@ -53,6 +55,7 @@ int main(int argc, char** argv) {
     std::cerr << "cluster_embed: " << keel::context_of(ready.error()) << "\n";
     return 1;
   }
+  std::cout << "cluster_embed: the system is ready\n";
   // 3. Send events to the cluster's distributor; the counter's reply is the
   // key's running total.
   int failures = 0;
@@ -81,5 +84,6 @@ int main(int argc, char** argv) {
             << " events acknowledged with the right total\n";
   // 4. Leave: stop this node's actors (the cluster sees the node go).
   (*node)->stop();
+  std::cout << "cluster_embed: stopping\n";
   return failures == 0 ? 0 : 1;
 }
