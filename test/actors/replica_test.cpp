@@ -45,6 +45,16 @@ void deliver_transfer(replica& active, replica& standby,
   active.on_checkpoint_ack(ack, out);
 }
 
+/// Makes `active` the active of epoch 1 with `standby` in sync (the
+/// transfer delivered); `out` is empty afterwards.
+void start_synced(replica& active, replica& standby, replica_outbox& out) {
+  standby.become_standby(1);
+  active.become_active(1, {copy_id{"journal", 1}}, out, &fresh);
+  deliver_transfer(active, standby, out);
+  REQUIRE(out.synced_standbys.size() == 1);
+  out = replica_outbox{};
+}
+
 /// Delivers every checkpoint in `out` to `standby` and its acks back.
 void deliver_checkpoints(replica& active, replica& standby,
                          replica_outbox& out) {
@@ -82,12 +92,8 @@ TEST_CASE("replica: acknowledges only after the standby acknowledged the "
           "checkpoint") {
   auto active = make_replica(0);
   auto standby = make_replica(1);
-  standby.become_standby(1);
   replica_outbox out;
-  active.become_active(1, {copy_id{"journal", 1}}, out, &fresh);
-  deliver_transfer(active, standby, out);
-  REQUIRE(out.synced_standbys.size() == 1);
-  out = replica_outbox{};
+  start_synced(active, standby, out);
   active.on_event(src, 1, 1, ev("c", 1), out);
   CHECK(active.applied() == 1);
   CHECK(out.acks.empty());  // replicated first
@@ -103,11 +109,8 @@ TEST_CASE("replica: batches events that arrive while a checkpoint is in "
           "flight") {
   auto active = make_replica(0);
   auto standby = make_replica(1);
-  standby.become_standby(1);
   replica_outbox out;
-  active.become_active(1, {copy_id{"journal", 1}}, out, &fresh);
-  deliver_transfer(active, standby, out);
-  out = replica_outbox{};
+  start_synced(active, standby, out);
   for (seq_t s = 1; s <= 5; ++s)
     active.on_event(src, s, 1, ev("c", s), out);
   // First event goes out alone; the next four wait for its ack.
@@ -174,11 +177,8 @@ TEST_CASE("replica: a promoted standby answers a replayed event with the "
           "remembered reply") {
   auto active = make_replica(0);
   auto standby = make_replica(1);
-  standby.become_standby(1);
   replica_outbox out;
-  active.become_active(1, {copy_id{"journal", 1}}, out, &fresh);
-  deliver_transfer(active, standby, out);
-  out = replica_outbox{};
+  start_synced(active, standby, out);
   for (seq_t s = 1; s <= 3; ++s)
     active.on_event(src, s, 1, ev("c", s, "key" + std::to_string(s)), out);
   deliver_checkpoints(active, standby, out);
@@ -209,11 +209,8 @@ TEST_CASE("replica: a gap in the checkpoints makes the active resend the "
           "whole state") {
   auto active = make_replica(0);
   auto standby = make_replica(1);
-  standby.become_standby(1);
   replica_outbox out;
-  active.become_active(1, {copy_id{"journal", 1}}, out, &fresh);
-  deliver_transfer(active, standby, out);
-  out = replica_outbox{};
+  start_synced(active, standby, out);
   active.on_event(src, 1, 1, ev("c", 1), out);
   auto first = out.checkpoints.at(0);
   // The first batch is lost; a later one arrives.
@@ -248,11 +245,8 @@ TEST_CASE("replica: app-to-app sends leave the active with derived request "
           "ids") {
   auto active = make_replica(0);
   auto standby = make_replica(1);
-  standby.become_standby(1);
   replica_outbox out;
-  active.become_active(1, {copy_id{"journal", 1}}, out, &fresh);
-  deliver_transfer(active, standby, out);
-  out = replica_outbox{};
+  start_synced(active, standby, out);
   auto e = ev("c", 5);
   e.payload = json_value{json{{"forward", "counter"}}};
   active.on_event(src, 1, 1, e, out);
@@ -451,11 +445,8 @@ TEST_CASE("replica: acks go to their own source when several sources "
           "interleave - and names of sources gone are reused") {
   auto active = make_replica(0);
   auto standby = make_replica(1);
-  standby.become_standby(1);
   replica_outbox out;
-  active.become_active(1, {copy_id{"journal", 1}}, out, &fresh);
-  deliver_transfer(active, standby, out);
-  out = replica_outbox{};
+  start_synced(active, standby, out);
   // Acks per source, in the order they leave.
   auto acks_of = [](const replica_outbox& o) {
     std::vector<std::pair<std::string, seq_t>> result;
