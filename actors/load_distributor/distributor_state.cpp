@@ -52,6 +52,7 @@ bool distributor_state::on_snapshot(partition_snapshot snap) {
       && (snap.epoch < e->snapshot->epoch || seq < e->snapshot_seq))
     return false;
   while (!e->retained.empty() && e->retained.front().seq <= seq) {
+    release(e->retained.front());
     e->retained.pop_front();
     --retained_total_;
   }
@@ -185,6 +186,8 @@ distributor_state::on_acks(event_acks acks) {
     if (retain) {
       e->retained.push_back(std::move(e->buffer.front()));
       ++retained_total_;
+    } else {
+      release(e->buffer.front());
     }
     e->buffer.pop_front();
     --pending_total_;

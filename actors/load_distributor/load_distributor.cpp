@@ -27,6 +27,9 @@ void send_dispatch(load_distributor_pointer self,
 constexpr distributor_state::token batch_token = uint64_t{1} << 63;
 constexpr size_t batch_sinks_max = 4096;
 constexpr size_t batch_events_max = 65536;
+/// Released events go to the reaper in lots of this many (and at each
+/// tick): the distributor is the serial part of the data path.
+constexpr size_t reap_lot = 2048;
 
 /// The slot of a batch client, registered (and monitored) on first use;
 /// nullopt if batch_sinks_max clients are registered.
@@ -122,6 +125,19 @@ void send_dispatches(load_distributor_pointer self,
 
 /// Admits a batch: each event as if sent alone (send_dispatches groups
 /// what goes straight to an active).
+/// Hands the events the table released to the context's reaper once
+/// there are `at_least` of them, so that their last reference drops (and
+/// their memory is freed) on another thread.
+void reap(load_distributor_pointer self, size_t at_least = reap_lot) {
+  auto& st = self->state;
+  auto n = st.table->released_count();
+  if (n == 0 || n < at_least)
+    return;
+  free_later(*st.ctx,
+             std::make_shared<std::vector<std::shared_ptr<const event>>>(
+               st.table->take_released()));
+}
+
 void admit_batch(load_distributor_pointer self, event_batch& batch) {
   auto& st = self->state;
   if (!batch.reply_to) {
@@ -281,11 +297,13 @@ load_distributor_impl(load_distributor_pointer self, node_id node,
       }
       for (auto& [sink, results] : out)
         self->send(*sink, std::move(results));
+      reap(self);
     },
     [self](event_nack& nack) { self->state.table->on_nack(nack); },
     [self](died_atom, app_support_actor& dead) { on_active_down(self, dead); },
     [self](partition_snapshot& snap) {
       self->state.table->on_snapshot(std::move(snap));
+      reap(self);
     },
     [self](get_snapshot_atom, app_name& app, partition_id partition) {
       return self->state.table->snapshot_of(app, partition);
@@ -317,6 +335,7 @@ load_distributor_impl(load_distributor_pointer self, node_id node,
         = now + int64_t{st.ctx->config.knobs.retransmit_interval_ms} * 500;
       auto after = int64_t{st.ctx->config.knobs.resend_after_ms} * 1000;
       send_dispatches(self, st.table->resend_due(now, after));
+      reap(self, 1);
       auto interval = std::chrono::milliseconds{
         st.ctx->config.knobs.retransmit_interval_ms};
       self->delayed_send(self, interval, tick_atom::value);

@@ -173,10 +173,17 @@ TEST_CASE("distributor_state: without a standby, acknowledged events are "
     st.admit(ev(k, i), i);
   st.on_acks(acks(0, 1, {1, 2, 3, 4}));
   CHECK(st.retained_total() == 4);
+  CHECK(st.released_count() == 0);  // retained, not released
   CHECK_FALSE(st.snapshot_of("journal", 0).present);
-  // The active snapshots after seq 2: 1 and 2 are no longer needed.
+  // The active snapshots after seq 2: 1 and 2 are no longer needed, and
+  // are handed to the caller to free.
   CHECK(st.on_snapshot(snapshot_at(0, 1, 2)));
   CHECK(st.retained_total() == 2);
+  auto released = st.take_released();
+  REQUIRE(released.size() == 2);
+  CHECK(released[0]->request_id == 1);
+  CHECK(released[1]->request_id == 2);
+  CHECK(st.released_count() == 0);
   auto snap = st.snapshot_of("journal", 0);
   REQUIRE(snap.present);
   CHECK(snap.app_state.value == json{{"upto", 2}});
@@ -214,8 +221,16 @@ TEST_CASE("distributor_state: models with a standby retain nothing") {
   std::vector<distributor_state::dispatch> replays;
   st.install({active_route(0, 1)}, replays);
   st.admit(ev(key_of(0), 1), 1);
+  st.admit(ev(key_of(0), 2), 2);
+  st.on_acks(acks(0, 1, {2}));
+  CHECK(st.released_count() == 0);  // 1 still waits: 2 stays in order
   st.on_acks(acks(0, 1, {1}));
   CHECK(st.retained_total() == 0);
+  // Both are released (to be freed by the caller), in order.
+  auto released = st.take_released();
+  REQUIRE(released.size() == 2);
+  CHECK(released[0]->request_id == 1);
+  CHECK(released[1]->request_id == 2);
   CHECK_FALSE(st.on_snapshot(snapshot_at(0, 1, 1)));
 }
 
