@@ -74,6 +74,8 @@ void configure_actor_system(caf::actor_system_config& cfg,
                             const system_config& config) {
   cfg.set("scheduler.max-threads",
           static_cast<size_t>(config.knobs.scheduler_max_threads));
+  cfg.set("scheduler.max-throughput",
+          static_cast<size_t>(config.knobs.scheduler_max_throughput));
   // CAF's idle workers sleep up to 10 ms between steal attempts; work that
   // lands in a busy worker's queue then waits that long for an idle one.
   cfg.set("work-stealing.relaxed-sleep-duration",

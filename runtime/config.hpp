@@ -128,6 +128,10 @@ inline uint32_t desired_standbys(const app_config& app) {
     "trace events kept in memory; past it they are counted as dropped")        \
   X(uint32_t, scheduler_max_threads, 2, 1, 256,                                \
     "CAF worker threads (CAF's default is max(4, cores))")                     \
+  X(uint32_t, scheduler_max_throughput, 300, 1, 1000000,                       \
+    "messages an actor handles before its worker thread turns to other "     \
+    "actors (CAF's default is unlimited: a busy actor, e.g. a distributor "   \
+    "with a full mailbox, would keep its thread until the mailbox is empty)") \
   X(uint32_t, scheduler_idle_sleep_us, 1000, 10, 1000000,                      \
     "longest sleep of an idle CAF worker between steal attempts (CAF's "       \
     "default 10000 adds up to 10 ms latency to work queued behind a busy "     \

@@ -19,6 +19,8 @@
 #include <string>
 #include <vector>
 
+#include "runtime/config.hpp"
+
 namespace keel::bench {
 
 struct options {
@@ -34,7 +36,8 @@ struct options {
   /// A file with the peer's output of an earlier run (instead of running it).
   std::string peer_results;
   size_t max_threads = 2;
-  size_t max_throughput = 64;
+  /// The runtime's default (the scheduler_max_throughput knob).
+  size_t max_throughput = tuning{}.scheduler_max_throughput;
   /// F1 trials per state (idle, loaded), over all rounds.
   int f1_trials = 200;
   /// Profiling aid: T1/T3 without their baselines (no ratios).

@@ -142,7 +142,9 @@ int main(int argc, char** argv) {
                     "CAF scheduler.max-threads (default 2)");
   bench->add_option("--max-throughput", bench_opts.max_throughput,
                     "CAF scheduler.max-throughput: messages an actor handles "
-                    "before it yields its thread (default 64)");
+                    "before it yields its thread (default "
+                      + std::to_string(keel::tuning{}.scheduler_max_throughput)
+                      + ", the runtime's: knob scheduler_max_throughput)");
   bench->add_flag("--skip-baselines", bench_opts.skip_baselines,
                   "profiling aid: T1 and T3 without their raw CAF baselines")
     ->group("");

@@ -156,3 +156,20 @@ TEST_CASE("message types: malformed JSON text arrives as a discarded value, "
   REQUIRE_FALSE(source(value));
   CHECK(value.value.is_discarded());
 }
+
+TEST_CASE("configure_actor_system: the scheduler follows the knobs") {
+  system_config config;
+  config.knobs.scheduler_max_threads = 3;
+  config.knobs.scheduler_max_throughput = 77;
+  config.knobs.scheduler_idle_sleep_us = 250;
+  caf::actor_system_config cfg;
+  configure_actor_system(cfg, config);
+  CHECK(caf::get_or(cfg, "scheduler.max-threads", size_t{0}) == 3);
+  CHECK(caf::get_or(cfg, "scheduler.max-throughput", size_t{0}) == 77);
+  CHECK(caf::get_or(cfg, "work-stealing.relaxed-sleep-duration",
+                    caf::timespan{0})
+        == caf::timespan{std::chrono::microseconds{250}});
+  // The default is bounded: CAF's own (unlimited) lets one busy actor keep
+  // a worker thread until its mailbox is empty.
+  CHECK(tuning{}.scheduler_max_throughput == 300);
+}
