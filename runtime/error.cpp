@@ -19,6 +19,7 @@ std::string to_string(error_code x) {
     case error_code::unavailable: return "unavailable";
     case error_code::invalid_config: return "invalid_config";
     case error_code::unauthorized: return "unauthorized";
+    case error_code::incompatible: return "incompatible";
   }
   return "invalid";
 }

@@ -38,6 +38,9 @@ enum class error_code : uint8_t {
   /// A cluster peer or admin client did not prove it knows the cluster
   /// secret; nothing it asked for was done.
   unauthorized,
+  /// A cluster peer or admin client runs another wire protocol (another
+  /// keel build: message layouts differ); nothing it asked for was done.
+  incompatible,
 };
 
 std::string to_string(error_code x);

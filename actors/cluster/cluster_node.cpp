@@ -55,6 +55,7 @@ caf::expected<join_reply> join_once(caf::actor_system& sys,
   if (failure)
     return failure;
   join_request req;
+  req.protocol = wire_protocol;
   req.from = from;
   req.nonce = nonce;
   req.proof = auth::prove(config.secret, "keel-join", nonce, from);
@@ -74,6 +75,14 @@ caf::expected<join_reply> join_once(caf::actor_system& sys,
                       "the process at " + to_string(ep) + " (says it is \""
                         + reply.node + "\") did not prove the cluster secret "
                         "of node " + expect);
+  if (reply.protocol != wire_protocol)
+    return make_error(error_code::incompatible,
+                      "node " + expect + " at " + to_string(ep)
+                        + " runs keel wire protocol "
+                        + std::to_string(reply.protocol) + ", this program "
+                        + std::to_string(wire_protocol)
+                        + " (every node and admin client of a cluster must "
+                          "run the same keel build)");
   return reply;
 }
 
@@ -159,6 +168,9 @@ caf::expected<join_reply> join(caf::actor_system& sys,
     if (reply)
       return reply;
     last = reply.error();
+    // Another build does not become compatible by waiting.
+    if (code_of(last) == error_code::incompatible)
+      return last;
     // A refusal is not retried quickly: the other side logs each one.
     auto pause = code_of(last) == error_code::unauthorized
                    ? std::chrono::milliseconds{500}

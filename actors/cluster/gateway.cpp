@@ -42,15 +42,16 @@ gateway_actor::behavior_type gateway_impl(gateway_pointer self,
         from.push_back(c >= 0x20 && c < 0x7f && c != '"' ? c : '?');
       if (req.from.size() > 64)
         from += "...";
-      auto refuse = [&](const std::string& why) -> caf::result<join_reply> {
+      auto refuse = [&](const std::string& why,
+                        error_code code
+                        = error_code::unauthorized) -> caf::result<join_reply> {
         std::cerr << "keel node " << st.node << ": refused \"" << from
                   << "\" (CAF node " << peer << "): " << why << std::endl;
         st.ctx->emit(self, "join_refused",
                      json{{"node", st.node}, {"from", from},
                           {"reason", why}});
-        return make_error(error_code::unauthorized,
-                          "node " + st.node + " refused \"" + from + "\": "
-                            + why);
+        return make_error(code, "node " + st.node + " refused \"" + from
+                                  + "\": " + why);
       };
       auto i = std::find_if(st.nonces.begin(), st.nonces.end(),
                             [&](auto& x) { return x.nonce == req.nonce; });
@@ -60,6 +61,13 @@ gateway_actor::behavior_type gateway_impl(gateway_pointer self,
       auto expected = auth::prove(st.secret, "keel-join", req.nonce, req.from);
       if (!auth::same_proof(expected, req.proof))
         return refuse("wrong cluster secret");
+      if (req.protocol != wire_protocol)
+        return refuse("it runs keel wire protocol "
+                        + std::to_string(req.protocol) + ", this node "
+                        + std::to_string(wire_protocol)
+                        + " (every node and admin client of a cluster must "
+                          "run the same keel build)",
+                      error_code::incompatible);
       auto reply = st.cell->get();
       // A node (re)joining a running system: its process may be new.
       auto& nodes = st.ctx->config.nodes;
@@ -75,6 +83,7 @@ gateway_actor::behavior_type gateway_impl(gateway_pointer self,
           && req.from != st.node)
         self->send(reply.controller, standby_atom::value, req.standby,
                    req.from);
+      reply.protocol = wire_protocol;
       reply.node = st.node;
       reply.member = st.ctx->member && st.ctx->member->load();
       reply.proof = auth::prove(st.secret, "keel-gateway", req.client_nonce,

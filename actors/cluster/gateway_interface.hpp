@@ -10,7 +10,10 @@
 //                      "keel-gateway" | client_nonce | node), handles, ...}
 //
 // so the secret never travels and both sides learn the other knows it. A
-// wrong proof is refused (error unauthorized), logged and traced.
+// wrong proof is refused (error unauthorized), logged and traced. Both
+// messages carry the sender's `wire_protocol`: a peer of another keel build
+// is refused (error incompatible) instead of misreading messages whose
+// layout changed.
 #pragma once
 
 #include <string>
@@ -21,7 +24,14 @@
 
 namespace keel {
 
+/// The layout version of the messages that cross the middleman. Bump it
+/// whenever a type registered in bootstrap.cpp changes what its `inspect`
+/// writes (2: replica_meta carries a typed dedupe_image).
+constexpr uint32_t wire_protocol = 2;
+
 struct join_request {
+  /// The asker's wire_protocol (0: not set).
+  uint32_t protocol = 0;
   /// Who asks: a node name, or an admin client's name.
   std::string from;
   /// The nonce this gateway issued (challenge).
@@ -40,12 +50,14 @@ struct join_request {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, join_request& x) {
-  return f(caf::meta::type_name("keel_join_request"), x.from, x.nonce,
-           x.proof, x.client_nonce, x.handles, x.standby);
+  return f(caf::meta::type_name("keel_join_request"), x.protocol, x.from,
+           x.nonce, x.proof, x.client_nonce, x.handles, x.standby);
 }
 
 /// What an admitted peer learns.
 struct join_reply {
+  /// The gateway's wire_protocol.
+  uint32_t protocol = 0;
   node_id node;
   std::string proof;
   /// This node's agent and router.
@@ -66,7 +78,8 @@ struct join_reply {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, join_reply& x) {
-  return f(caf::meta::type_name("keel_join_reply"), x.node, x.proof,
+  return f(caf::meta::type_name("keel_join_reply"), x.protocol, x.node,
+           x.proof,
            x.handles, x.ready, x.controller, x.distributor, x.fault_manager,
            x.nodes, x.standby, x.member);
 }

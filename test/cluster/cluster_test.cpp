@@ -12,7 +12,9 @@
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
+#include "actors/bootstrap.hpp"
 #include "actors/cluster/cluster_node.hpp"
+#include "actors/cluster/gateway.hpp"
 #include "runtime/auth.hpp"
 #include "runtime/cluster_config.hpp"
 #include "runtime/error.hpp"
@@ -129,6 +131,53 @@ TEST_CASE("cluster file: every error names the path") {
   doc = base_doc();
   doc["cluster"]["colour"] = "blue";
   CHECK_THAT(error_of(doc), Catch::Contains("colour"));
+}
+
+TEST_CASE("gateway: a peer of another wire protocol is refused as "
+          "incompatible, after the secret is proven") {
+  caf::actor_system_config sys_cfg;
+  register_message_types(sys_cfg);
+  caf::actor_system sys{sys_cfg};
+  system_config config;
+  config.nodes = {"n1"};
+  std::string secret = "the-right-secret-0001";
+  auto ctx = make_context(sys, config);
+  auto cell = std::make_shared<gateway_cell>();
+  auto gw = sys.spawn(gateway_impl, ctx, node_id{"n1"}, secret,
+                      std::shared_ptr<const gateway_cell>{cell});
+  caf::scoped_actor self{sys};
+  auto ask = [&](uint32_t protocol, const std::string& key) {
+    std::string nonce;
+    self->request(gw, std::chrono::seconds{5}, challenge_atom::value)
+      .receive([&](std::string& x) { nonce = std::move(x); },
+               [&](caf::error& err) { FAIL(render(err)); });
+    join_request req;
+    req.protocol = protocol;
+    req.from = "n2";
+    req.nonce = nonce;
+    req.proof = auth::prove(key, "keel-join", nonce, req.from);
+    req.client_nonce = auth::make_nonce();
+    caf::expected<join_reply> result{join_reply{}};
+    self->request(gw, std::chrono::seconds{5}, join_atom::value, req)
+      .receive([&](join_reply& x) { result = std::move(x); },
+               [&](caf::error& err) { result = std::move(err); });
+    return result;
+  };
+  auto ok = ask(wire_protocol, secret);
+  REQUIRE(ok);
+  CHECK(ok->protocol == wire_protocol);
+  auto old = ask(wire_protocol - 1, secret);
+  REQUIRE_FALSE(old);
+  CHECK(code_of(old.error()) == error_code::incompatible);
+  CHECK_THAT(render(old.error()),
+             Catch::Contains("wire protocol " + std::to_string(wire_protocol - 1)
+                             + ", this node "
+                             + std::to_string(wire_protocol)));
+  // Who cannot prove the secret learns nothing about the protocol.
+  auto stranger = ask(wire_protocol - 1, "not-the-secret-0002");
+  REQUIRE_FALSE(stranger);
+  CHECK(code_of(stranger.error()) == error_code::unauthorized);
+  self->send_exit(gw, caf::exit_reason::user_shutdown);
 }
 
 TEST_CASE("auth: a proof binds secret, purpose, nonce and name") {
