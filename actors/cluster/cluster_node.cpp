@@ -216,7 +216,9 @@ join_ready(caf::actor_system& sys, const cluster_config& config,
     auto reply = join(sys, config, control, from, attempt_end, cancelled);
     if (reply && reply->ready)
       return reply;
-    if (!reply && (candidates.size() == 1 || steady::now() >= deadline))
+    if (!reply
+        && (candidates.size() == 1 || steady::now() >= deadline
+            || code_of(reply.error()) == error_code::incompatible))
       return reply;
     if (cancelled && cancelled())
       return make_error(error_code::unavailable, "cancelled");
@@ -342,6 +344,9 @@ node::start(caf::actor_system& sys, const cluster_config& config,
       if (!reply && opts.cancelled && opts.cancelled())
         return make_error(error_code::unavailable,
                           "stopped while joining its peers");
+      // A peer of another keel build stays one: no cluster with it.
+      if (!reply && code_of(reply.error()) == error_code::incompatible)
+        return reply.error();
       if (!reply) {
         last_error[other] = reply.error();
         still.push_back(other);

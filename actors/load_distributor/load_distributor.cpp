@@ -123,8 +123,6 @@ void send_dispatches(load_distributor_pointer self,
     send(g);
 }
 
-/// Admits a batch: each event as if sent alone (send_dispatches groups
-/// what goes straight to an active).
 /// Hands the events the table released to the context's reaper once
 /// there are `at_least` of them, so that their last reference drops (and
 /// their memory is freed) on another thread.
@@ -138,6 +136,8 @@ void reap(load_distributor_pointer self, size_t at_least = reap_lot) {
                st.table->take_released()));
 }
 
+/// Admits a batch: each event as if sent alone (send_dispatches groups
+/// what goes straight to an active).
 void admit_batch(load_distributor_pointer self, event_batch& batch) {
   auto& st = self->state;
   if (!batch.reply_to) {

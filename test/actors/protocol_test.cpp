@@ -167,8 +167,15 @@ struct active_standby_setup {
   app_support_actor b;
 };
 
-active_standby_setup active_standby(test::deterministic_system& t) {
-  auto ctx = make_ctx(t.sys, 1);
+/// `reaper`, if set, replaces the context's reaper.
+active_standby_setup active_standby(test::deterministic_system& t,
+                                    caf::actor reaper = {}) {
+  context_ptr ctx = make_ctx(t.sys, 1);
+  if (reaper) {
+    auto own = std::make_shared<runtime_context>(*ctx);
+    own->reaper = std::move(reaper);
+    ctx = std::move(own);
+  }
   auto lm = t.sys.spawn(load_manager_impl, ctx);
   auto router = t.sys.spawn(router_impl, node_id{"n1"}, ctx);
   auto dist = t.sys.spawn(load_distributor_impl, node_id{"n1"}, ctx, router);
@@ -367,6 +374,46 @@ TEST_CASE("load_distributor: the batch ingress admits each event on its own, "
   shutdown(t, {caf::actor_cast<caf::actor>(router),
                caf::actor_cast<caf::actor>(dist), caf::actor_cast<caf::actor>(b),
                caf::actor_cast<caf::actor>(lm), caf::actor_cast<caf::actor>(sink)});
+}
+
+TEST_CASE("load_distributor: the events it no longer needs are freed by "
+          "the reaper, in lots and at the latest at the next tick") {
+  test::deterministic_system t;
+  // What the reaper gets: the size of each lot of events.
+  auto lots = std::make_shared<std::vector<size_t>>();
+  auto reaper = t.sys.spawn([lots](caf::event_based_actor*, int) {
+    return caf::behavior{[lots](deferred_free& f) {
+      using released = std::vector<std::shared_ptr<const event>>;
+      lots->push_back(std::static_pointer_cast<released>(f.what)->size());
+    }};
+  }, 0);
+  auto setup = active_standby(t, reaper);
+  auto log = std::make_shared<std::vector<event_result>>();
+  auto sink = t.sys.spawn(result_recorder, log);
+  t.run();
+  event_batch b;
+  b.reply_to = sink;
+  for (uint64_t rid = 1; rid <= 2100; ++rid)
+    b.events.push_back(event{"journal", "k" + std::to_string(rid),
+                             json_value{json::object()}, "client", rid});
+  t.self->send(setup.dist, std::move(b));
+  t.run();
+  REQUIRE(log->size() == 2100);
+  // Acknowledged (2n: nothing retained): one lot once 2048 were released.
+  REQUIRE(lots->size() == 1);
+  CHECK(lots->front() >= 2048);
+  CHECK(lots->front() < 2100);
+  // The rest goes with the next retransmit tick.
+  t.advance(std::chrono::milliseconds{
+    setup.ctx->config.knobs.retransmit_interval_ms + 1});
+  REQUIRE(lots->size() == 2);
+  CHECK(lots->at(0) + lots->at(1) == 2100);
+  shutdown(t, {caf::actor_cast<caf::actor>(setup.router),
+               caf::actor_cast<caf::actor>(setup.dist),
+               caf::actor_cast<caf::actor>(setup.a),
+               caf::actor_cast<caf::actor>(setup.b),
+               caf::actor_cast<caf::actor>(setup.lm),
+               caf::actor_cast<caf::actor>(sink), reaper});
 }
 
 TEST_CASE("load_distributor: a dead active's partition goes to the successor "

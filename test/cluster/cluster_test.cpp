@@ -180,6 +180,56 @@ TEST_CASE("gateway: a peer of another wire protocol is refused as "
   self->send_exit(gw, caf::exit_reason::user_shutdown);
 }
 
+TEST_CASE("gateway: a joiner refuses a gateway of another wire protocol at "
+          "once, without retrying") {
+  temp_dir dir;
+  auto ports = scenarios::free_ports(2);
+  REQUIRE(ports);
+  std::string secret = "the-right-secret-0001";
+  auto file = write_cluster(dir.path, "cluster.json", *ports, secret);
+  auto cfg = load_cluster_config(file);
+  REQUIRE(cfg);
+  caf::actor_system_config sys_cfg;
+  cluster::configure(sys_cfg, *cfg);
+  caf::actor_system sys{sys_cfg};
+  // n1's endpoint: a gateway that proves the secret but runs the next
+  // protocol (a newer build), counting the joins it gets.
+  auto joins = std::make_shared<std::atomic<int>>(0);
+  auto fake = sys.spawn([secret, joins]() -> gateway_actor::behavior_type {
+    return {
+      [](challenge_atom) { return std::string{"nonce-0123456789"}; },
+      [secret, joins](join_atom, join_request& req) {
+        ++*joins;
+        join_reply reply;
+        reply.protocol = wire_protocol + 1;
+        reply.node = "n1";
+        reply.proof = auth::prove(secret, "keel-gateway", req.client_nonce,
+                                  "n1");
+        return reply;
+      },
+    };
+  });
+  REQUIRE(sys.middleman().publish(fake, (*ports)[0], "127.0.0.1"));
+  auto t0 = std::chrono::steady_clock::now();
+  auto reply = cluster::join(sys, *cfg, "n1", "test-admin",
+                             t0 + std::chrono::seconds{10});
+  auto took = std::chrono::steady_clock::now() - t0;
+  REQUIRE_FALSE(reply);
+  CHECK(code_of(reply.error()) == error_code::incompatible);
+  CHECK_THAT(render(reply.error()),
+             Catch::Contains("runs keel wire protocol "
+                             + std::to_string(wire_protocol + 1)));
+  CHECK(*joins == 1);
+  CHECK(took < std::chrono::seconds{5});
+  auto ready = cluster::join_ready(sys, *cfg, "test-admin",
+                                   std::chrono::steady_clock::now()
+                                     + std::chrono::seconds{10});
+  REQUIRE_FALSE(ready);
+  CHECK(code_of(ready.error()) == error_code::incompatible);
+  CHECK(*joins == 2);
+  caf::anon_send_exit(fake, caf::exit_reason::user_shutdown);
+}
+
 TEST_CASE("auth: a proof binds secret, purpose, nonce and name") {
   auto n = auth::make_nonce();
   CHECK(n.size() == 32);
