@@ -195,7 +195,8 @@ TEST_CASE("gateway: a joiner refuses a gateway of another wire protocol at "
   // n1's endpoint: a gateway that proves the secret but runs the next
   // protocol (a newer build), counting the joins it gets.
   auto joins = std::make_shared<std::atomic<int>>(0);
-  auto fake = sys.spawn([secret, joins]() -> gateway_actor::behavior_type {
+  // With an argument: CAF 0.17 hands an argument-less spawn a null tuple.
+  auto fake = sys.spawn([secret, joins](int) -> gateway_actor::behavior_type {
     return {
       [](challenge_atom) { return std::string{"nonce-0123456789"}; },
       [secret, joins](join_atom, join_request& req) {
@@ -208,7 +209,7 @@ TEST_CASE("gateway: a joiner refuses a gateway of another wire protocol at "
         return reply;
       },
     };
-  });
+  }, 0);
   REQUIRE(sys.middleman().publish(fake, (*ports)[0], "127.0.0.1"));
   auto t0 = std::chrono::steady_clock::now();
   auto reply = cluster::join(sys, *cfg, "n1", "test-admin",
