@@ -140,13 +140,10 @@ TEST_CASE("replica: a standby of a newer epoch rejects a deposed active's "
           "checkpoint - and the deposed active fences itself") {
   auto old_active = make_replica(0);
   auto standby = make_replica(1);
-  standby.become_standby(1);
   replica_outbox out;
-  old_active.become_active(1, {copy_id{"journal", 1}}, out, &fresh);
-  deliver_transfer(old_active, standby, out);
+  start_synced(old_active, standby, out);
   // The controller moves on: the standby now belongs to epoch 2.
   standby.become_standby(2);
-  out = replica_outbox{};
   old_active.on_event(src, 1, 1, ev("c", 1), out);
   REQUIRE(out.checkpoints.size() == 1);
   auto ack = standby.on_checkpoint(1, out.checkpoints[0].entries);

@@ -182,12 +182,14 @@ TEST_CASE("gateway: a peer of another wire protocol is refused as "
 
 TEST_CASE("gateway: a joiner refuses a gateway of another wire protocol at "
           "once, without retrying") {
-  temp_dir dir;
-  auto ports = scenarios::free_ports(2);
+  auto ports = scenarios::free_ports(1);
   REQUIRE(ports);
   std::string secret = "the-right-secret-0001";
-  auto file = write_cluster(dir.path, "cluster.json", *ports, secret);
-  auto cfg = load_cluster_config(file);
+  auto doc = base_doc();
+  doc["cluster"]["endpoints"]["n1"] = "127.0.0.1:"
+                                      + std::to_string(ports->front());
+  doc["cluster"]["secret"] = secret;
+  auto cfg = parse_cluster_config(doc);
   REQUIRE(cfg);
   caf::actor_system_config sys_cfg;
   cluster::configure(sys_cfg, *cfg);
@@ -210,7 +212,7 @@ TEST_CASE("gateway: a joiner refuses a gateway of another wire protocol at "
       },
     };
   }, 0);
-  REQUIRE(sys.middleman().publish(fake, (*ports)[0], "127.0.0.1"));
+  REQUIRE(sys.middleman().publish(fake, ports->front(), "127.0.0.1"));
   auto t0 = std::chrono::steady_clock::now();
   auto reply = cluster::join(sys, *cfg, "n1", "test-admin",
                              t0 + std::chrono::seconds{10});
