@@ -13,6 +13,7 @@ namespace keel {
 // -- generic -----------------------------------------------------------------
 KEEL_ATOM(ok_atom, "ok");
 KEEL_ATOM(tick_atom, "tick");
+KEEL_ATOM(deadline_atom, "deadline");
 KEEL_ATOM(status_atom, "status");
 KEEL_ATOM(which_children_atom, "children");
 

@@ -18,6 +18,15 @@ std::chrono::milliseconds control_timeout(self_ptr self) {
     self->state.ctx->config.knobs.control_timeout_ms};
 }
 
+/// A request due within `control_timeout_ms`, its deadline kept in rounds
+/// (request_deadlines.hpp): activating thousands of copies costs a few
+/// timers, not two clock operations per request.
+template <class Handle, class... Ts>
+auto control_request(self_ptr self, const Handle& dest, Ts&&... xs) {
+  return self->state.deadlines.request(self, dest, control_timeout(self),
+                                       std::forward<Ts>(xs)...);
+}
+
 void emit(self_ptr self, const char* name, json fields) {
   self->state.ctx->emit(self, name, std::move(fields));
 }
@@ -181,14 +190,13 @@ void spawn_copy(self_ptr self, copy_id copy, node_id node,
   copy_spec spec{copy, app->type, app->partitions, st.handles.distributor,
                  st.handles.load_manager};
   auto agent = reach_agent(self, node, ni->second.agent);
-  self->request(agent, control_timeout(self), spawn_copy_atom::value, spec)
+  control_request(self, agent, spawn_copy_atom::value, spec)
     .then(
       [self, copy, node, done](app_support_actor& handle) {
         auto& st = self->state;
         st.copies[copy] = handle;
-        self
-          ->request(st.handles.fault_manager, control_timeout(self),
-                    watch_copy_atom::value, copy, node, handle)
+        control_request(self, st.handles.fault_manager, watch_copy_atom::value,
+                        copy, node, handle)
           .then([done, node](ok_atom) { done(node); },
                 [done, node](caf::error&) { done(node); });
       },
@@ -203,8 +211,7 @@ void spawn_copy(self_ptr self, copy_id copy, node_id node,
           return;
         }
         // A late spawn must not leave a second, unwatched incarnation.
-        self->request(agent, control_timeout(self), stop_copy_atom::value,
-                      copy)
+        control_request(self, agent, stop_copy_atom::value, copy)
           .then([](ok_atom) {}, [](caf::error&) {});
         auto next = st.plan->replacement_node(copy, tried);
         if (!next) {
@@ -252,9 +259,7 @@ void activate(self_ptr self, caf::typed_response_promise<ok_atom> promise) {
       auto counter = std::make_shared<fan_out_counter>(
         roles.size(), [next](size_t) { next(); });
       for (auto& [copy, list] : roles)
-        self
-          ->request(reach(self, copy), control_timeout(self),
-                    assign_roles_atom::value, list)
+        control_request(self, reach(self, copy), assign_roles_atom::value, list)
           .then([counter](ok_atom) { counter->answer(true); },
                 [counter](caf::error&) { counter->answer(false); });
     };
@@ -325,9 +330,7 @@ void activate_steps(self_ptr self, const copy_id& copy,
     std::vector<role_assignment> roles{
       role_assignment{s.key.second, role::active, s.epoch,
                       refs_of(self, s.standbys), std::move(seed)}};
-    self
-      ->request(reach(self, copy), control_timeout(self),
-                assign_roles_atom::value, roles)
+    control_request(self, reach(self, copy), assign_roles_atom::value, roles)
       .then(
         [self, counter, s, copy, cause](ok_atom) {
           auto fields = key_fields(s.key);
@@ -365,9 +368,8 @@ void activate_steps(self_ptr self, const copy_id& copy,
       assign(s, empty);
       continue;
     }
-    self
-      ->request(self->state.handles.snapshots, control_timeout(self),
-                get_snapshot_atom::value, s.key.first, s.key.second)
+    control_request(self, self->state.handles.snapshots,
+                    get_snapshot_atom::value, s.key.first, s.key.second)
       .then(
         [self, assign, s, empty](partition_snapshot& snap) {
           // No snapshot yet: the distributor retained every event from the
@@ -400,7 +402,6 @@ void switchover(self_ptr self, partition_key key, switchover_reply reply,
 void add_standby(self_ptr self, const partition_key& key,
                  const copy_id& standby, const copy_id& active,
                  epoch_t epoch) {
-  auto timeout = control_timeout(self);
   std::vector<role_assignment> roles{
     role_assignment{key.second, role::standby, epoch, {}}};
   auto active_handle = reach(self, active);
@@ -416,11 +417,10 @@ void add_standby(self_ptr self, const partition_key& key,
     self->delayed_send(self, control_timeout(self), retry_standby_atom::value,
                        key.first, key.second, standby);
   };
-  self->request(reach(self, standby), timeout, assign_roles_atom::value,
-                roles)
+  control_request(self, reach(self, standby), assign_roles_atom::value, roles)
     .then(
-      [self, active_handle, add, key, standby, timeout, failed](ok_atom) {
-        self->request(active_handle, timeout, add_standby_atom::value, add)
+      [self, active_handle, add, key, standby, failed](ok_atom) {
+        control_request(self, active_handle, add_standby_atom::value, add)
           .then(
             [self, key, standby](ok_atom) {
               auto fields = key_fields(key);
@@ -514,12 +514,10 @@ void promote(self_ptr self, controller_state::promotion p, std::string cause,
              std::shared_ptr<std::set<copy_id>> tried,
              std::function<void()> done) {
   tried->insert(p.copy);
-  auto timeout = control_timeout(self);
-  auto attempt = [self, p, cause, tried, done, timeout]() {
+  auto attempt = [self, p, cause, tried, done]() {
     std::vector<role_assignment> roles{role_assignment{
       p.key.second, role::active, p.epoch, refs_of(self, p.standbys)}};
-    self->request(reach(self, p.copy), timeout, assign_roles_atom::value,
-                  roles)
+    control_request(self, reach(self, p.copy), assign_roles_atom::value, roles)
       .then(
         [self, p, cause, done](ok_atom) {
           auto fields = key_fields(p.key);
@@ -552,8 +550,7 @@ void promote(self_ptr self, controller_state::promotion p, std::string cause,
   for (auto& sb : p.standbys) {
     std::vector<role_assignment> roles{
       role_assignment{p.key.second, role::standby, p.epoch, {}}};
-    self->request(reach(self, sb), timeout, assign_roles_atom::value,
-                  roles)
+    control_request(self, reach(self, sb), assign_roles_atom::value, roles)
       .then([inner](ok_atom) { inner->answer(true); },
             [inner](caf::error&) { inner->answer(false); });
   }
@@ -599,9 +596,8 @@ void recover_copy(self_ptr self, copy_failed report,
     // places them elsewhere (the node is no longer usable).
     if (auto ni = st.nodes.find(node); ni != st.nodes.end())
       for (auto& c : plan.evict)
-        self
-          ->request(reach_agent(self, node, ni->second.agent),
-                    control_timeout(self), stop_copy_atom::value, c)
+        control_request(self, reach_agent(self, node, ni->second.agent),
+                        stop_copy_atom::value, c)
           .then([](ok_atom) {}, [](caf::error&) {});
   }
   st.copies.erase(plan.failed);
@@ -738,9 +734,8 @@ void revert_switchover(self_ptr self, std::shared_ptr<switchover_run> run,
     });
     (void) stage;
   };
-  self
-    ->request(reach(self, run->plan.from), control_timeout(self),
-              assign_roles_atom::value, roles)
+  control_request(self, reach(self, run->plan.from), assign_roles_atom::value,
+                  roles)
     .then([routes](ok_atom) { routes(); },
           [self, run, routes](caf::error& err) {
             // Neither copy serves it now: the partition waits for recovery.
@@ -786,9 +781,8 @@ void switchover(self_ptr self, partition_key key, switchover_reply reply,
     if (!run || run->finished || run->stage != quiesce_stage)
       return;
     ++run->stage;
-    self
-      ->request(reach(self, run->plan.from), control_timeout(self),
-                resume_atom::value, run->plan.key.second, run->plan.old_epoch)
+    control_request(self, reach(self, run->plan.from), resume_atom::value,
+                    run->plan.key.second, run->plan.old_epoch)
       .then([](ok_atom) {}, [](caf::error&) {});
     auto fields = run->fields;
     fields["error"] = why;
@@ -800,9 +794,8 @@ void switchover(self_ptr self, partition_key key, switchover_reply reply,
                                    + std::to_string(run->plan.key.second)
                                    + ": " + why));
   };
-  self
-    ->request(reach(self, plan.from), control_timeout(self),
-              quiesce_atom::value, key.second, plan.old_epoch)
+  control_request(self, reach(self, plan.from), quiesce_atom::value, key.second,
+                  plan.old_epoch)
     .then(
       [self, run, quiesce_stage](log_index) {
         if (run->finished || run->stage != quiesce_stage)
@@ -829,9 +822,8 @@ void switchover(self_ptr self, partition_key key, switchover_reply reply,
           std::vector<role_assignment> roles{
             role_assignment{plan.key.second, role::active, plan.new_epoch,
                             refs_of(self, plan.standbys)}};
-          self
-            ->request(reach(self, plan.to), control_timeout(self),
-                      assign_roles_atom::value, roles)
+          control_request(self, reach(self, plan.to), assign_roles_atom::value,
+                          roles)
             .then(
               [self, run, promote_stage](ok_atom) {
                 if (run->finished || run->stage != promote_stage)
@@ -866,9 +858,8 @@ void switchover(self_ptr self, partition_key key, switchover_reply reply,
         for (auto& sb : others) {
           std::vector<role_assignment> roles{
             role_assignment{plan.key.second, role::standby, plan.new_epoch, {}}};
-          self
-            ->request(reach(self, sb), control_timeout(self),
-                      assign_roles_atom::value, roles)
+          control_request(self, reach(self, sb), assign_roles_atom::value,
+                          roles)
             .then([counter](ok_atom) { counter->answer(true); },
                   [counter](caf::error&) { counter->answer(false); });
         }
@@ -981,15 +972,13 @@ void finish_takeover(self_ptr self, caf::typed_response_promise<ok_atom> promise
   st.activated = true;
   send_peers(self);
   for (auto& [node, h] : st.nodes)
-    self
-      ->request(st.handles.fault_manager, control_timeout(self),
-                watch_node_atom::value, node, h.agent, h.router)
+    control_request(self, st.handles.fault_manager, watch_node_atom::value,
+                    node, h.agent, h.router)
       .then([](ok_atom) {}, [](caf::error&) {});
   for (auto& [id, rec] : st.plan->copies())
     if (rec.alive)
-      self
-        ->request(st.handles.fault_manager, control_timeout(self),
-                  watch_copy_atom::value, id, rec.node, handle_of(self, id))
+      control_request(self, st.handles.fault_manager, watch_copy_atom::value,
+                      id, rec.node, handle_of(self, id))
         .then([](ok_atom) {}, [](caf::error&) {});
   // Every partition whose active lives is promoted again on the same copy
   // with a new epoch that only this controller issues: whatever the lost
@@ -1084,7 +1073,7 @@ void takeover(self_ptr self, activation act, assignment_table table,
       finish_takeover(self, promise);
     });
   for (auto& [id, handle] : live)
-    self->request(handle, control_timeout(self), status_atom::value)
+    control_request(self, handle, status_atom::value)
       .then(
         [self, counter, id = id](copy_status& cs) {
           for (auto& p : cs.partitions)
@@ -1120,9 +1109,8 @@ void rejoin_node(self_ptr self, const node_id& node,
   // Copies that were not replaced elsewhere hold the only state of some
   // partition: they stay, and take their roles back.
   auto keep = st.plan->awaiting(node);
-  self
-    ->request(reach_agent(self, node, ni->second.agent),
-              control_timeout(self), reset_atom::value, keep)
+  control_request(self, reach_agent(self, node, ni->second.agent),
+                  reset_atom::value, keep)
     .then(
       [self, node, keep, done](std::vector<app_support_actor>& handles) {
         auto& st = self->state;
@@ -1160,9 +1148,8 @@ void rejoin_node(self_ptr self, const node_id& node,
             continue;
           }
           st.copies[copy] = handle;
-          self
-            ->request(st.handles.fault_manager, control_timeout(self),
-                      watch_copy_atom::value, copy, node, handle)
+          control_request(self, st.handles.fault_manager,
+                          watch_copy_atom::value, copy, node, handle)
             .then([](ok_atom) {}, [](caf::error&) {});
           rejoin(self, copy, node, [counter] { counter->answer(true); },
                  true);
@@ -1197,9 +1184,8 @@ void reinstate_node(self_ptr self, const node_id& node,
           key, *part.active, part.epoch, part.standbys});
     }
   auto finish = [self, node, done, agent = ni->second.agent](size_t) {
-    self
-      ->request(reach_agent(self, node, agent), control_timeout(self),
-                reset_atom::value, false)
+    control_request(self, reach_agent(self, node, agent), reset_atom::value,
+                    false)
       .then(
         [self, node, done](ok_atom) {
           emit(self, "node_reinstated", json{{"node", node}});
@@ -1271,6 +1257,9 @@ system_controller_impl(system_controller_pointer self, context_ptr ctx) {
       run_next(self);
     },
     [self](run_queue_atom) { run_next(self); },
+    [self](deadline_atom, uint64_t round) {
+      self->state.deadlines.expire(self, round);
+    },
     [self](self_fence_atom, node_id& node) {
       enqueue(self, [self, node](std::function<void()> done) {
         reinstate_node(self, node, std::move(done));
@@ -1332,9 +1321,8 @@ system_controller_impl(system_controller_pointer self, context_ptr ctx) {
       st.handles = act;
       for (auto& n : act.nodes) {
         st.nodes[n.node] = n;
-        self
-          ->request(act.fault_manager, control_timeout(self),
-                    watch_node_atom::value, n.node, n.agent, n.router)
+        control_request(self, act.fault_manager, watch_node_atom::value, n.node,
+                        n.agent, n.router)
           .then([](ok_atom) {}, [](caf::error&) {});
       }
       auto promise = self->make_response_promise<ok_atom>();

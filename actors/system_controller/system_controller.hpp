@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 
+#include "actors/request_deadlines.hpp"
 #include "actors/system_controller/controller_state.hpp"
 #include "actors/system_controller/system_controller_interface.hpp"
 #include "runtime/context.hpp"
@@ -46,6 +47,8 @@ struct system_controller_actor_state {
   node_id control_node;
   /// Snapshots sent to the standby control plane.
   uint64_t replicated = 0;
+  /// The deadlines of the requests this controller sent.
+  request_deadlines deadlines;
   static inline const char* name = "keel.system_controller";
 };
 

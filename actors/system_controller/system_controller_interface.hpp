@@ -134,6 +134,9 @@ using system_controller_actor = fault_listener_actor::extend<
   // its answer was lost); skipped if the assignment moved on.
   caf::reacts_to<retry_standby_atom, app_name, partition_id, copy_id>,
   // self -> self: start the work queue (after the mailbox's reports).
-  caf::reacts_to<run_queue_atom>>;
+  caf::reacts_to<run_queue_atom>,
+  // self -> self: the requests of this round of deadlines that are still
+  // unanswered time out (request_deadlines.hpp).
+  caf::reacts_to<deadline_atom, uint64_t>>;
 
 } // namespace keel

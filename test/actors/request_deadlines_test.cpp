@@ -1,0 +1,119 @@
+// request_deadlines: requests whose timeouts the requester keeps in rounds
+// (one timer per round) time out like CAF's own, never early and at most
+// one grain late; answered requests are left alone.
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <memory>
+#include <vector>
+
+#include "actors/request_deadlines.hpp"
+#include "test/support/deterministic.hpp"
+
+using namespace keel;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct outcomes {
+  std::vector<int> answered;
+  std::vector<int> timed_out;
+  std::vector<caf::actor_clock::time_point> timed_out_at;
+  std::vector<int> other_errors;
+};
+
+/// Answers even numbers at once and never answers odd ones.
+caf::behavior half_silent() {
+  return {
+    [](int x) -> caf::result<int> {
+      if (x % 2 == 0)
+        return x;
+      return caf::delegated<int>{};
+    },
+  };
+}
+
+struct requester_state {
+  request_deadlines deadlines{10ms};
+};
+
+/// Sends `xs` as requests due within 100 ms on ("go", target, xs).
+caf::behavior requester(caf::stateful_actor<requester_state>* self,
+                        std::shared_ptr<outcomes> out) {
+  return {
+    [=](caf::actor& target, std::vector<int>& xs) {
+      for (auto x : xs)
+        self->state.deadlines.request(self, target, 100ms, x)
+          .then([=](int y) { out->answered.push_back(y); },
+                [=](caf::error& err) {
+                  if (err == caf::sec::request_timeout) {
+                    out->timed_out.push_back(x);
+                    out->timed_out_at.push_back(self->clock().now());
+                  } else {
+                    out->other_errors.push_back(x);
+                  }
+                });
+    },
+    [=](deadline_atom, uint64_t round) {
+      self->state.deadlines.expire(self, round);
+    },
+  };
+}
+
+} // namespace
+
+TEST_CASE("request_deadlines: a round of requests shares one timer, the "
+          "unanswered ones time out after the timeout (within one grain) "
+          "and the answered ones get no error") {
+  test::deterministic_system t;
+  auto out = std::make_shared<outcomes>();
+  auto target = t.sys.spawn(half_silent);
+  auto req = t.sys.spawn(requester, out);
+  t.run();
+  auto timers_before = t.sched.clock().schedule().size();
+  auto start = t.sched.clock().now();
+  caf::anon_send(req, target, std::vector<int>{1, 2, 3, 4, 5, 6});
+  t.run();
+  CHECK(out->answered == std::vector<int>{2, 4, 6});
+  // Six requests, one timer: CAF's own timeouts would have set six and
+  // cancelled three.
+  CHECK(t.sched.clock().schedule().size() == timers_before + 1);
+  t.advance(99ms);
+  CHECK(out->timed_out.empty());
+  t.advance(11ms);
+  CHECK(out->timed_out == std::vector<int>{1, 3, 5});
+  for (auto at : out->timed_out_at) {
+    CHECK(at - start >= 100ms);
+    CHECK(at - start <= 110ms);
+  }
+  CHECK(out->answered == std::vector<int>{2, 4, 6});
+  CHECK(out->other_errors.empty());
+  // Nothing is left filed or scheduled once the round expired.
+  CHECK(t.sched.clock().schedule().size() == timers_before);
+  t.advance(500ms);
+  CHECK(out->timed_out.size() == 3);
+  caf::anon_send_exit(req, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(target, caf::exit_reason::user_shutdown);
+  t.run();
+}
+
+TEST_CASE("request_deadlines: requests sent later fall into later rounds, "
+          "each timing out on its own deadline") {
+  test::deterministic_system t;
+  auto out = std::make_shared<outcomes>();
+  auto target = t.sys.spawn(half_silent);
+  auto req = t.sys.spawn(requester, out);
+  t.run();
+  caf::anon_send(req, target, std::vector<int>{1});
+  t.run();
+  t.advance(50ms);
+  caf::anon_send(req, target, std::vector<int>{3});
+  t.run();
+  t.advance(60ms);  // t = 110 ms: the first is due (100 ms), not the second
+  CHECK(out->timed_out == std::vector<int>{1});
+  t.advance(50ms);  // t = 160 ms: the second too (150 ms)
+  CHECK(out->timed_out == std::vector<int>{1, 3});
+  caf::anon_send_exit(req, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(target, caf::exit_reason::user_shutdown);
+  t.run();
+}
