@@ -406,8 +406,6 @@ app_support_actor::behavior_type app_support_impl(app_support_pointer self,
     }
     on_peer_down(self, msg);
   });
-  auto interval = std::chrono::milliseconds{knobs.load_report_interval_ms};
-  self->delayed_send(self, interval, tick_atom::value);
   return {
     [self](routed_event& re) {
       if (hung(self))
@@ -767,19 +765,16 @@ app_support_actor::behavior_type app_support_impl(app_support_pointer self,
     },
     [self](tick_atom) {
       auto& st = self->state;
-      auto interval = std::chrono::milliseconds{
-        st.args.ctx->config.knobs.load_report_interval_ms};
       // Ticks that queued up while the node was stopped arrive together:
-      // only the first goes on, so that one chain of ticks remains.
+      // only the first reports.
       auto now = st.args.ctx->now_us(self);
       if (now < st.next_tick_us)
         return;
       st.next_tick_us
-        = now + std::chrono::duration_cast<std::chrono::microseconds>(interval)
-                  .count() / 2;
+        = now
+          + int64_t{st.args.ctx->config.knobs.load_report_interval_ms} * 500;
       if (!hung(self))
         report_load(self);
-      self->delayed_send(self, interval, tick_atom::value);
     },
   };
 }

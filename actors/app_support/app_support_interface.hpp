@@ -304,7 +304,8 @@ using app_support_actor = caf::typed_actor<
   caf::replies_to<get_state_atom, partition_id>::with<partition_state>,
   // any -> copy: roles and counters of all its partitions.
   caf::replies_to<status_atom>::with<copy_status>,
-  // self -> self: periodic load report.
+  // node agent -> copy: report the load now (every
+  // load_report_interval_ms; the agent keeps the one timer of its node).
   caf::reacts_to<tick_atom>,
   // self -> self: a reply waiting for standbys to sync gives up (error
   // unavailable) after control_timeout_ms.

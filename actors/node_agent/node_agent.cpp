@@ -30,6 +30,15 @@ void schedule_health(node_agent_pointer self) {
                      ++self->state.health_seq);
 }
 
+/// Load reports run in rounds too: every load_report_interval_ms the agent
+/// asks each of its copies to report (a copy has no timer of its own).
+void schedule_load_reports(node_agent_pointer self) {
+  self->delayed_send(self,
+                     std::chrono::milliseconds{
+                       self->state.ctx->config.knobs.load_report_interval_ms},
+                     tick_atom::value, ++self->state.load_seq);
+}
+
 void health_round(node_agent_pointer self) {
   auto& st = self->state;
   auto now = st.ctx->now_us(self);
@@ -170,6 +179,7 @@ node_agent_actor::behavior_type node_agent_impl(node_agent_pointer self,
   // take its agent (and the whole node) down. Each copy monitors the agent
   // in turn and quits with it.
   schedule_health(self);
+  schedule_load_reports(self);
   self->set_down_handler([self](caf::down_msg& msg) {
     auto& copies = self->state.copies;
     for (auto i = copies.begin(); i != copies.end(); ++i)
@@ -219,6 +229,14 @@ node_agent_actor::behavior_type node_agent_impl(node_agent_pointer self,
         return;
       health_round(self);
       schedule_health(self);
+    },
+    [self](tick_atom, uint64_t seq) {
+      if (seq != self->state.load_seq)
+        return;
+      for (auto& [_, c] : self->state.copies)
+        if (!c.killed)
+          self->send(c.handle, tick_atom::value);
+      schedule_load_reports(self);
     },
     [self](health_atom, copy_id& copy, uint64_t round) {
       auto& copies = self->state.copies;

@@ -38,6 +38,8 @@ struct node_agent_state {
   int64_t last_health_us = 0;
   /// The last round judged no misses (it came late).
   bool health_skipped = false;
+  // Load reports: one timer for all copies (rounds), as health checks.
+  uint64_t load_seq = 0;
   // Heartbeats (ordered maps: simulations replay byte for byte).
   struct peer {
     node_agent_actor agent;

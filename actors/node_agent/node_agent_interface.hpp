@@ -92,6 +92,10 @@ using node_agent_actor = caf::typed_actor<
   caf::reacts_to<probe_atom, uint64_t>,
   // copy -> agent: the answer to a health check (copy, round).
   caf::reacts_to<health_atom, copy_id, uint64_t>,
+  // self -> self: every copy here reports its load, every
+  // load_report_interval_ms (a sequence number: only the latest tick
+  // schedules the next).
+  caf::reacts_to<tick_atom, uint64_t>,
   // bootstrap -> agent: who the peers are; starts the heartbeats.
   caf::reacts_to<peers_atom, agent_peers>,
   // peer agent -> agent.

@@ -254,12 +254,26 @@ TEST_CASE("load_distributor: replays unacknowledged events to the promoted "
                caf::actor_cast<caf::actor>(lm)});
 }
 
-TEST_CASE("load_manager: collects the periodic load reports of copies and "
-          "answers the load query") {
+TEST_CASE("load_manager: collects the load reports that a node agent has "
+          "its copies send every interval, and answers the load query") {
   test::deterministic_system t;
   auto ctx = make_ctx(t.sys, 2);
   auto lm = t.sys.spawn(load_manager_impl, ctx);
-  auto copy = spawn_copy(t, ctx, 0, 2, lm);
+  app_registry registry;
+  registry.add("journal", [] {
+    return std::unique_ptr<application>{new apps::journal};
+  });
+  // The agent keeps the node's one load-report timer; the copy has none.
+  auto agent = t.sys.spawn(node_agent_impl, node_id{"n1"}, ctx, &registry,
+                           caf::actor{});
+  t.run();
+  auto spawned = t.self->request(
+    agent, caf::infinite, spawn_copy_atom::value,
+    copy_spec{copy_id{"journal", 0}, "journal", 2, {}, lm});
+  t.run();
+  app_support_actor copy;
+  spawned.receive([&](app_support_actor& h) { copy = h; },
+                  [](caf::error& err) { FAIL(render(err)); });
   auto log = std::make_shared<ack_log>();
   auto sink = t.sys.spawn(recorder, log);
   t.run();
@@ -291,7 +305,15 @@ TEST_CASE("load_manager: collects the periodic load reports of copies and "
   REQUIRE(reports[0].partitions.size() == 2);
   CHECK(reports[0].partitions[0].applied == 5);
   CHECK(reports[0].partitions[1].applied == 0);
-  shutdown(t, {caf::actor_cast<caf::actor>(copy), caf::actor_cast<caf::actor>(lm),
+  // The next round reports again (the applied count has not moved).
+  auto first_at = reports[0].at_us;
+  t.advance(std::chrono::milliseconds{1000}, std::chrono::milliseconds{100});
+  reports = query();
+  REQUIRE(reports.size() == 1);
+  CHECK(reports[0].at_us > first_at);
+  CHECK(reports[0].events_per_s == Approx(0.0));
+  shutdown(t, {caf::actor_cast<caf::actor>(agent),
+               caf::actor_cast<caf::actor>(copy), caf::actor_cast<caf::actor>(lm),
                caf::actor_cast<caf::actor>(sink)});
 }
 
