@@ -40,6 +40,8 @@ void register_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<partition_status>("keel_partition_status");
   cfg.add_message_type<copy_status>("keel_copy_status");
   cfg.add_message_type<app_support_actor>("keel_app_support_actor");
+  cfg.add_message_type<std::vector<app_support_actor>>(
+    "keel_app_support_actors");
   // router / distributor
   cfg.add_message_type<route>("keel_route");
   cfg.add_message_type<std::vector<route>>("keel_routes");
@@ -47,6 +49,7 @@ void register_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<distributor_status>("keel_distributor_status");
   // node agent
   cfg.add_message_type<copy_spec>("keel_copy_spec");
+  cfg.add_message_type<std::vector<copy_spec>>("keel_copy_specs");
   cfg.add_message_type<std::vector<copy_id>>("keel_copy_ids");
   // fault manager
   cfg.add_message_type<copy_failed>("keel_copy_failed");

@@ -26,8 +26,10 @@ namespace keel {
 
 /// The layout version of the messages that cross the middleman. Bump it
 /// whenever a type registered in bootstrap.cpp changes what its `inspect`
-/// writes (2: replica_meta carries a typed dedupe_image).
-constexpr uint32_t wire_protocol = 2;
+/// writes, or a message a remote node must understand is added (2:
+/// replica_meta carries a typed dedupe_image; 3: agents spawn and the fault
+/// manager watches the copies of a node in one message).
+constexpr uint32_t wire_protocol = 3;
 
 struct join_request {
   /// The asker's wire_protocol (0: not set).

@@ -230,6 +230,18 @@ void on_view(fault_manager_pointer self, const node_view& view) {
   }
 }
 
+/// Watches `copy` from now on (a new incarnation replaces the old one).
+void watch_copy(fault_manager_pointer self, const copy_id& copy,
+                const node_id& node, const app_support_actor& handle) {
+  auto& copies = self->state.copies;
+  if (!handle)
+    return;  // nothing to watch
+  if (auto i = copies.find(copy); i != copies.end())
+    self->demonitor(i->second.handle.address());
+  self->monitor(handle);
+  copies[copy] = fault_manager_state::watched_copy{copy, node, handle};
+}
+
 } // namespace
 
 fault_manager_actor::behavior_type
@@ -261,14 +273,13 @@ fault_manager_impl(fault_manager_pointer self, context_ptr ctx,
   return {
     [self](watch_copy_atom, copy_id& copy, node_id& node,
            app_support_actor& handle) {
-      auto& copies = self->state.copies;
-      if (!handle)
-        return ok_atom::value;  // nothing to watch
-      if (auto i = copies.find(copy); i != copies.end())
-        self->demonitor(i->second.handle.address());  // a new incarnation
-      self->monitor(handle);
-      copies[copy] = fault_manager_state::watched_copy{copy, std::move(node),
-                                                       handle};
+      watch_copy(self, copy, node, handle);
+      return ok_atom::value;
+    },
+    [self](watch_copy_atom, std::vector<copy_id>& copies, node_id& node,
+           std::vector<app_support_actor>& handles) {
+      for (size_t i = 0; i < copies.size() && i < handles.size(); ++i)
+        watch_copy(self, copies[i], node, handles[i]);
       return ok_atom::value;
     },
     [self](unwatch_copy_atom, copy_id& copy) {

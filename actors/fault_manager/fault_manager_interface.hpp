@@ -78,6 +78,10 @@ using fault_manager_actor = caf::typed_actor<
   // controller -> fault_manager: watch a copy from now on. Replies at once.
   caf::replies_to<watch_copy_atom, copy_id, node_id, app_support_actor>::with<
     ok_atom>,
+  // controller -> fault_manager: watch copies of one node (activation), the
+  // copies and their handles in the same order. Replies at once.
+  caf::replies_to<watch_copy_atom, std::vector<copy_id>, node_id,
+                  std::vector<app_support_actor>>::with<ok_atom>,
   // controller -> fault_manager: stop watching (planned stop). Replies at
   // once; a down_msg that arrives later is ignored.
   caf::replies_to<unwatch_copy_atom, copy_id>::with<ok_atom>,

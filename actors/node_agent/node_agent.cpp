@@ -162,6 +162,31 @@ void schedule_heartbeat(node_agent_pointer self) {
                      hb_tick_atom::value, ++st.tick_seq);
 }
 
+/// Starts a copy (all partitions offline), or finds it running already (a
+/// repeated request). Error unknown_app if its type is not registered here.
+caf::expected<app_support_actor> start_copy(node_agent_pointer self,
+                                            copy_spec spec) {
+  auto& st = self->state;
+  auto factory = st.registry->find(spec.type);
+  if (!factory)
+    return make_error(error_code::unknown_app,
+                      "node " + st.node + " has no application type \""
+                        + spec.type + "\"");
+  if (auto i = st.copies.find(spec.copy); i != st.copies.end())
+    return i->second.handle;
+  auto id = spec.copy;
+  auto handle = self->spawn<caf::monitored>(
+    app_support_impl,
+    app_support_args{std::move(spec), st.node, st.ctx, *factory,
+                     caf::actor_cast<caf::actor>(self)});
+  st.copies.emplace(id, node_agent_state::running_copy{handle});
+  json fields = json::object();
+  fields["copy"] = to_string(id);
+  fields["node"] = st.node;
+  st.ctx->emit(self, "copy_started", std::move(fields));
+  return handle;
+}
+
 } // namespace
 
 node_agent_actor::behavior_type node_agent_impl(node_agent_pointer self,
@@ -190,23 +215,19 @@ node_agent_actor::behavior_type node_agent_impl(node_agent_pointer self,
   });
   return {
     [self](spawn_copy_atom, copy_spec& spec) -> caf::result<app_support_actor> {
-      auto& st = self->state;
-      auto factory = st.registry->find(spec.type);
-      if (!factory)
-        return make_error(error_code::unknown_app,
-                          "node " + st.node + " has no application type \""
-                            + spec.type + "\"");
-      if (auto i = st.copies.find(spec.copy); i != st.copies.end())
-        return i->second.handle;  // repeated request: the same copy
-      auto id = spec.copy;
-      auto handle = self->spawn<caf::monitored>(
-        app_support_impl,
-        app_support_args{std::move(spec), st.node, st.ctx, *factory,
-                         caf::actor_cast<caf::actor>(self)});
-      st.copies.emplace(id, node_agent_state::running_copy{handle});
-      st.ctx->emit(self, "copy_started",
-                   json{{"copy", to_string(id)}, {"node", st.node}});
-      return handle;
+      auto handle = start_copy(self, std::move(spec));
+      if (!handle)
+        return std::move(handle.error());
+      return std::move(*handle);
+    },
+    [self](spawn_copy_atom, std::vector<copy_spec>& specs) {
+      std::vector<app_support_actor> handles;
+      handles.reserve(specs.size());
+      for (auto& spec : specs) {
+        auto handle = start_copy(self, std::move(spec));
+        handles.push_back(handle ? std::move(*handle) : app_support_actor{});
+      }
+      return handles;
     },
     [self](stop_copy_atom, copy_id& copy) {
       auto& st = self->state;

@@ -83,6 +83,11 @@ using node_agent_actor = caf::typed_actor<
   // controller -> agent: start a copy (all partitions offline). Error
   // unknown_app if the type is not registered here.
   caf::replies_to<spawn_copy_atom, copy_spec>::with<app_support_actor>,
+  // controller -> agent: start several copies (activation: one request per
+  // node). Replies with their handles in the order asked; an invalid handle
+  // for a copy that could not start (ask for it alone to learn why).
+  caf::replies_to<spawn_copy_atom, std::vector<copy_spec>>::with<
+    std::vector<app_support_actor>>,
   // controller -> agent: stop a copy (no-op if unknown). Replies at once.
   caf::replies_to<stop_copy_atom, copy_id>::with<ok_atom>,
   // any -> agent: the copies running here. Also a liveness probe.

@@ -172,13 +172,40 @@ json key_fields(const partition_key& key) {
 
 // -- spawning copies ------------------------------------------------------------------
 
+using spawn_done = std::function<void(std::optional<node_id>)>;
+
+void spawn_copy(self_ptr self, copy_id copy, node_id node, spawn_done done,
+                std::set<node_id> tried = {});
+
+/// `node` could not start `copy` (error `err` from its agent): tries the
+/// next replacement node, unless the application type is unknown.
+void spawn_failed(self_ptr self, const copy_id& copy, const node_id& node,
+                  const node_agent_actor& agent, const caf::error& err,
+                  spawn_done done, std::set<node_id> tried) {
+  auto& st = self->state;
+  emit(self, "copy_spawn_failed",
+       json{{"copy", to_string(copy)}, {"node", node}, {"error", render(err)}});
+  if (code_of(err) == error_code::unknown_app) {
+    done(std::nullopt);
+    return;
+  }
+  // A late spawn must not leave a second, unwatched incarnation.
+  control_request(self, agent, stop_copy_atom::value, copy)
+    .then([](ok_atom) {}, [](caf::error&) {});
+  auto next = st.plan->replacement_node(copy, tried);
+  if (!next) {
+    done(std::nullopt);
+    return;
+  }
+  spawn_copy(self, copy, *next, done, std::move(tried));
+}
+
 /// Spawns `copy` on `node`; if the node cannot start it (the agent is
 /// gone or does not answer), tries the next replacement node. Only the
 /// fault manager declares nodes failed. Calls `done(node)` with the node the
 /// copy runs on, or `done(nullopt)` if it could not be started anywhere.
-void spawn_copy(self_ptr self, copy_id copy, node_id node,
-                std::function<void(std::optional<node_id>)> done,
-                std::set<node_id> tried = {}) {
+void spawn_copy(self_ptr self, copy_id copy, node_id node, spawn_done done,
+                std::set<node_id> tried) {
   auto& st = self->state;
   auto ni = st.nodes.find(node);
   auto app = st.ctx->config.find_app(copy.app);
@@ -201,24 +228,70 @@ void spawn_copy(self_ptr self, copy_id copy, node_id node,
                 [done, node](caf::error&) { done(node); });
       },
       [self, copy, node, agent, done, tried](caf::error& err) {
+        spawn_failed(self, copy, node, agent, err, done, tried);
+      });
+}
+
+/// Spawns `copies` on `node` with one request to its agent and has the
+/// fault manager watch them with one more: what activation does for each
+/// node. A copy the node did not start is tried alone (spawn_copy, which
+/// learns why and moves on to a replacement node); if the agent does not
+/// answer, every copy goes on as spawn_copy would. Calls `done(copy, node)`
+/// for each copy as spawn_copy calls its `done`.
+void spawn_copies(self_ptr self, const node_id& node,
+                  std::vector<copy_id> copies,
+                  std::function<void(const copy_id&,
+                                     std::optional<node_id>)> done) {
+  auto& st = self->state;
+  auto ni = st.nodes.find(node);
+  auto done_for = [done](const copy_id& copy) -> spawn_done {
+    return [done, copy](std::optional<node_id> where) { done(copy, where); };
+  };
+  std::vector<copy_spec> specs;
+  for (auto& copy : copies) {
+    auto app = st.ctx->config.find_app(copy.app);
+    if (ni == st.nodes.end() || app == nullptr) {
+      done(copy, std::nullopt);
+      continue;
+    }
+    specs.push_back(copy_spec{copy, app->type, app->partitions,
+                              st.handles.distributor, st.handles.load_manager});
+  }
+  if (specs.empty())
+    return;
+  auto agent = reach_agent(self, node, ni->second.agent);
+  control_request(self, agent, spawn_copy_atom::value, specs)
+    .then(
+      [self, node, specs, done, done_for](
+        std::vector<app_support_actor>& handles) {
         auto& st = self->state;
-        emit(self, "copy_spawn_failed",
-             json{{"copy", to_string(copy)},
-                  {"node", node},
-                  {"error", render(err)}});
-        if (code_of(err) == error_code::unknown_app) {
-          done(std::nullopt);
-          return;
+        std::vector<copy_id> started;
+        std::vector<app_support_actor> started_handles;
+        for (size_t i = 0; i < specs.size(); ++i) {
+          auto& copy = specs[i].copy;
+          if (i >= handles.size() || !handles[i]) {
+            spawn_copy(self, copy, node, done_for(copy));
+            continue;
+          }
+          st.copies[copy] = handles[i];
+          started.push_back(copy);
+          started_handles.push_back(handles[i]);
         }
-        // A late spawn must not leave a second, unwatched incarnation.
-        control_request(self, agent, stop_copy_atom::value, copy)
-          .then([](ok_atom) {}, [](caf::error&) {});
-        auto next = st.plan->replacement_node(copy, tried);
-        if (!next) {
-          done(std::nullopt);
+        if (started.empty())
           return;
-        }
-        spawn_copy(self, copy, *next, done, tried);
+        auto all_done = [done, node, started](auto&&...) {
+          for (auto& copy : started)
+            done(copy, node);
+        };
+        control_request(self, st.handles.fault_manager, watch_copy_atom::value,
+                        started, node, started_handles)
+          .then([all_done](ok_atom) { all_done(); },
+                [all_done](caf::error&) { all_done(); });
+      },
+      [self, node, agent, specs, done_for](caf::error& err) {
+        for (auto& spec : specs)
+          spawn_failed(self, spec.copy, node, agent, err,
+                       done_for(spec.copy), {node});
       });
 }
 
@@ -227,7 +300,7 @@ void spawn_copy(self_ptr self, copy_id copy, node_id node,
 void activate(self_ptr self, caf::typed_response_promise<ok_atom> promise) {
   auto& st = self->state;
   st.plan->plan_activation();
-  // 1. Spawn every copy.
+  // 1. Spawn every copy: one request per node (spawn_copies).
   auto copies = st.plan->copies();
   auto failures = std::make_shared<size_t>(0);
   auto after_spawn = [self, promise, failures]() mutable {
@@ -283,18 +356,19 @@ void activate(self_ptr self, caf::typed_response_promise<ok_atom> promise) {
   };
   auto counter = std::make_shared<fan_out_counter>(
     copies.size(), [after_spawn](size_t) mutable { after_spawn(); });
-  for (auto& [id, rec] : copies) {
-    auto copy = id;
-    auto node = rec.node;
-    spawn_copy(self, copy, node,
-               [self, copy, failures, counter](std::optional<node_id> where) {
-                 if (where)
-                   self->state.plan->mark_alive(copy, *where);
-                 else
-                   ++*failures;
-                 counter->answer(where.has_value());
-               });
-  }
+  std::map<node_id, std::vector<copy_id>> by_node;
+  for (auto& [id, rec] : copies)
+    by_node[rec.node].push_back(id);
+  for (auto& [node, ids] : by_node)
+    spawn_copies(self, node, std::move(ids),
+                 [self, failures, counter](const copy_id& copy,
+                                           std::optional<node_id> where) {
+                   if (where)
+                     self->state.plan->mark_alive(copy, *where);
+                   else
+                     ++*failures;
+                   counter->answer(where.has_value());
+                 });
 }
 
 // -- recovery ---------------------------------------------------------------------

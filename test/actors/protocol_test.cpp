@@ -538,6 +538,56 @@ std::vector<std::string> hung_copies(const context_ptr& ctx) {
 
 } // namespace
 
+TEST_CASE("node_agent: starts the copies of one request in order, an "
+          "invalid handle for a type it lacks, the same handle when asked "
+          "again") {
+  test::deterministic_system t;
+  auto ctx = make_ctx(t.sys, 1);
+  app_registry registry;
+  registry.add("journal", [] {
+    return std::unique_ptr<application>{new apps::journal};
+  });
+  auto agent = t.sys.spawn(node_agent_impl, node_id{"n1"}, ctx, &registry,
+                           caf::actor{});
+  t.run();
+  auto spawn = [&](std::vector<copy_spec> specs) {
+    auto rh = t.self->request(agent, caf::infinite, spawn_copy_atom::value,
+                              std::move(specs));
+    t.run();
+    std::vector<app_support_actor> result;
+    rh.receive([&](std::vector<app_support_actor>& hs) { result = hs; },
+               [](caf::error& err) { FAIL(render(err)); });
+    return result;
+  };
+  std::vector<copy_spec> specs{
+    copy_spec{copy_id{"journal", 0}, "journal", 1, {}, {}},
+    copy_spec{copy_id{"other", 0}, "no_such_type", 1, {}, {}},
+    copy_spec{copy_id{"journal", 1}, "journal", 1, {}, {}}};
+  auto first = spawn(specs);
+  REQUIRE(first.size() == 3);
+  CHECK(first[0]);
+  CHECK_FALSE(first[1]);
+  CHECK(first[2]);
+  CHECK(first[0] != first[2]);
+  auto again = spawn(specs);
+  REQUIRE(again.size() == 3);
+  CHECK(again[0] == first[0]);
+  CHECK_FALSE(again[1]);
+  CHECK(again[2] == first[2]);
+  auto rh = t.self->request(agent, caf::infinite, status_atom::value);
+  t.run();
+  rh.receive(
+    [&](std::vector<copy_id>& running) {
+      CHECK(running
+            == std::vector<copy_id>{copy_id{"journal", 0},
+                                    copy_id{"journal", 1}});
+    },
+    [](caf::error& err) { FAIL(render(err)); });
+  shutdown(t, {caf::actor_cast<caf::actor>(agent),
+               caf::actor_cast<caf::actor>(first[0]),
+               caf::actor_cast<caf::actor>(first[2])});
+}
+
 TEST_CASE("node_agent: health check rounds kill a copy that answers late "
           "or never, and keep one that answers in time") {
   test::deterministic_system t;
