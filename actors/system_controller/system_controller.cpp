@@ -301,7 +301,7 @@ void activate(self_ptr self, caf::typed_response_promise<ok_atom> promise) {
   auto& st = self->state;
   st.plan->plan_activation();
   // 1. Spawn every copy: one request per node (spawn_copies).
-  auto copies = st.plan->copies();
+  auto& copies = st.plan->copies();
   auto failures = std::make_shared<size_t>(0);
   auto after_spawn = [self, promise, failures]() mutable {
     auto& st = self->state;
@@ -332,13 +332,17 @@ void activate(self_ptr self, caf::typed_response_promise<ok_atom> promise) {
       auto counter = std::make_shared<fan_out_counter>(
         roles.size(), [next](size_t) { next(); });
       for (auto& [copy, list] : roles)
-        control_request(self, reach(self, copy), assign_roles_atom::value, list)
+        control_request(self, reach(self, copy), assign_roles_atom::value,
+                        std::move(list))
           .then([counter](ok_atom) { counter->answer(true); },
                 [counter](caf::error&) { counter->answer(false); });
     };
-    assign_all(standby_roles, [self, promise, active_roles,
-                               assign_all]() mutable {
-      assign_all(active_roles, [self, promise]() mutable {
+    // The role lists (an active's carries its partition's seed) are moved
+    // along, not copied: thousands of copies make them large.
+    assign_all(std::move(standby_roles),
+               [self, promise, active_roles = std::move(active_roles),
+                assign_all]() mutable {
+      assign_all(std::move(active_roles), [self, promise]() mutable {
         // 3. Routes everywhere.
         std::vector<partition_key> keys;
         for (auto& [key, _] : self->state.plan->partitions())
