@@ -1,8 +1,9 @@
 // Protocol of the node_agent (one per node): spawns and stops the copies
 // placed on its node, on the controller's command, and health-checks them:
 // a copy that misses health_check_misses checks in a row is hung; the agent
-// kills it, and the fault manager sees it go down like any crash. When the
-// node goes down, its copies go down with it.
+// kills it, and the fault manager sees it go down like any crash. It also
+// keeps the one load-report timer of its node. When the node goes down, its
+// copies go down with it.
 #pragma once
 
 #include <string>
