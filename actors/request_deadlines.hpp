@@ -15,11 +15,20 @@
 // `deadline_atom`; on it, the actor calls `expire(self, round)`, which hands
 // every request of the round the same `sec::request_timeout` CAF's clock
 // would. A request answered in time has no handler any more and CAF drops
-// the late error silently. So: a timeout fires never early and at most
-// `grain` late, and the response handlers run exactly as with CAF's timer.
+// the late error silently; whichever of answer and error comes first runs
+// the handlers, once. A timeout fires never early, and late by at most
+// `grain` plus the actor's backlog: the errors queue behind what is in the
+// mailbox when `deadline_atom` is handled (CAF's clock queues its error at
+// the deadline), so an answer arriving in that window still counts.
 //
-// Bounds: an id stays filed until its round expires, answered or not, so
-// the table holds the requests of one timeout's span (8 bytes each).
+// Use `.then` only: while an actor `.await`s a response, CAF skips every
+// other message, `deadline_atom` included, so that request would never time
+// out.
+//
+// Bounds and costs: an id stays filed until its round expires, answered or
+// not, so the table holds the requests of one timeout's span (8 bytes
+// each); at expiry each costs one mailbox element, which CAF drops after a
+// look into its table of pending responses.
 //
 // Thread safety: none; owned by the actor's state.
 #pragma once

@@ -330,7 +330,7 @@ void activate(self_ptr self, caf::typed_response_promise<ok_atom> promise) {
         return;
       }
       auto counter = std::make_shared<fan_out_counter>(
-        roles.size(), [next](size_t) { next(); });
+        roles.size(), [next = std::move(next)](size_t) { next(); });
       for (auto& [copy, list] : roles)
         control_request(self, reach(self, copy), assign_roles_atom::value,
                         std::move(list))
@@ -1336,6 +1336,9 @@ system_controller_impl(system_controller_pointer self, context_ptr ctx) {
     },
     [self](run_queue_atom) { run_next(self); },
     [self](deadline_atom, uint64_t round) {
+      // Only the controller's own timer may time its requests out.
+      if (self->current_sender() != self->ctrl())
+        return;
       self->state.deadlines.expire(self, round);
     },
     [self](self_fence_atom, node_id& node) {

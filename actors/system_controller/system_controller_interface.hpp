@@ -136,7 +136,7 @@ using system_controller_actor = fault_listener_actor::extend<
   // self -> self: start the work queue (after the mailbox's reports).
   caf::reacts_to<run_queue_atom>,
   // self -> self: the requests of this round of deadlines that are still
-  // unanswered time out (request_deadlines.hpp).
+  // unanswered time out (request_deadlines.hpp). From anyone else: ignored.
   caf::reacts_to<deadline_atom, uint64_t>>;
 
 } // namespace keel

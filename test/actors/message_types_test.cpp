@@ -45,7 +45,8 @@ TEST_CASE("message types: every keel type name is registered") {
         "keel_activation", "keel_app_support_actor",
         "keel_route_subscriber_actor", "keel_event_batch",
         "keel_event_results", "keel_event_result", "keel_result_sink_actor",
-        "keel_routed_batch", "keel_routed_item"}) {
+        "keel_routed_batch", "keel_routed_item", "keel_copy_specs",
+        "keel_app_support_actors", "keel_copy_ids"}) {
     INFO(name);
     CHECK(sys.types().make_value(name) != nullptr);
   }

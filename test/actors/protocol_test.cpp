@@ -48,6 +48,31 @@ app_support_actor spawn_copy(test::deterministic_system& t, context_ptr ctx,
                                       ctx, factory, caf::actor{}});
 }
 
+/// A node agent of node n1 whose registry has the journal application
+/// (`registry` must outlive it).
+node_agent_actor spawn_agent(test::deterministic_system& t,
+                             const context_ptr& ctx, app_registry& registry) {
+  registry.add("journal", [] {
+    return std::unique_ptr<application>{new apps::journal};
+  });
+  auto agent = t.sys.spawn(node_agent_impl, node_id{"n1"}, ctx, &registry,
+                           caf::actor{});
+  t.run();
+  return agent;
+}
+
+/// Asks `agent` to start the copy of `spec`; returns its handle.
+app_support_actor start_copy(test::deterministic_system& t,
+                             const node_agent_actor& agent, copy_spec spec) {
+  auto rh = t.self->request(agent, caf::infinite, spawn_copy_atom::value,
+                            std::move(spec));
+  t.run();
+  app_support_actor result;
+  rh.receive([&](app_support_actor& h) { result = h; },
+             [](caf::error& err) { FAIL(render(err)); });
+  return result;
+}
+
 template <class Handle, class... Ts>
 void ask_ok(test::deterministic_system& t, const Handle& dest, Ts&&... xs) {
   auto rh = t.self->request(dest, caf::infinite, std::forward<Ts>(xs)...);
@@ -259,21 +284,11 @@ TEST_CASE("load_manager: collects the load reports that a node agent has "
   test::deterministic_system t;
   auto ctx = make_ctx(t.sys, 2);
   auto lm = t.sys.spawn(load_manager_impl, ctx);
-  app_registry registry;
-  registry.add("journal", [] {
-    return std::unique_ptr<application>{new apps::journal};
-  });
   // The agent keeps the node's one load-report timer; the copy has none.
-  auto agent = t.sys.spawn(node_agent_impl, node_id{"n1"}, ctx, &registry,
-                           caf::actor{});
-  t.run();
-  auto spawned = t.self->request(
-    agent, caf::infinite, spawn_copy_atom::value,
-    copy_spec{copy_id{"journal", 0}, "journal", 2, {}, lm});
-  t.run();
-  app_support_actor copy;
-  spawned.receive([&](app_support_actor& h) { copy = h; },
-                  [](caf::error& err) { FAIL(render(err)); });
+  app_registry registry;
+  auto agent = spawn_agent(t, ctx, registry);
+  auto copy = start_copy(
+    t, agent, copy_spec{copy_id{"journal", 0}, "journal", 2, {}, lm});
   auto log = std::make_shared<ack_log>();
   auto sink = t.sys.spawn(recorder, log);
   t.run();
@@ -544,12 +559,7 @@ TEST_CASE("node_agent: starts the copies of one request in order, an "
   test::deterministic_system t;
   auto ctx = make_ctx(t.sys, 1);
   app_registry registry;
-  registry.add("journal", [] {
-    return std::unique_ptr<application>{new apps::journal};
-  });
-  auto agent = t.sys.spawn(node_agent_impl, node_id{"n1"}, ctx, &registry,
-                           caf::actor{});
-  t.run();
+  auto agent = spawn_agent(t, ctx, registry);
   auto spawn = [&](std::vector<copy_spec> specs) {
     auto rh = t.self->request(agent, caf::infinite, spawn_copy_atom::value,
                               std::move(specs));
@@ -593,21 +603,10 @@ TEST_CASE("node_agent: health check rounds kill a copy that answers late "
   test::deterministic_system t;
   auto ctx = make_ctx(t.sys, 1);  // health_check_interval_ms 100, misses 3
   app_registry registry;
-  registry.add("journal", [] {
-    return std::unique_ptr<application>{new apps::journal};
-  });
-  auto agent = t.sys.spawn(node_agent_impl, node_id{"n1"}, ctx, &registry,
-                           caf::actor{});
-  t.run();
+  auto agent = spawn_agent(t, ctx, registry);
   auto spawn = [&](uint32_t index) {
-    auto rh = t.self->request(
-      agent, caf::infinite, spawn_copy_atom::value,
-      copy_spec{copy_id{"journal", index}, "journal", 1, {}, {}});
-    t.run();
-    app_support_actor result;
-    rh.receive([&](app_support_actor& h) { result = h; },
-               [](caf::error& err) { FAIL(render(err)); });
-    return result;
+    return start_copy(
+      t, agent, copy_spec{copy_id{"journal", index}, "journal", 1, {}, {}});
   };
   auto in_time = spawn(0);   // answers 50 ms late: within a round (90 ms)
   auto too_late = spawn(1);  // 150 ms late: every answer misses its round

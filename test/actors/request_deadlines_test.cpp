@@ -60,20 +60,40 @@ caf::behavior requester(caf::stateful_actor<requester_state>* self,
   };
 }
 
+/// A requester and a half-silent target under the deterministic scheduler.
+struct fixture {
+  test::deterministic_system t;
+  std::shared_ptr<outcomes> out = std::make_shared<outcomes>();
+  caf::actor target = t.sys.spawn(half_silent);
+  caf::actor req = t.sys.spawn(requester, out);
+
+  fixture() {
+    t.run();
+  }
+
+  void send(std::vector<int> xs) {
+    caf::anon_send(req, target, std::move(xs));
+    t.run();
+  }
+
+  ~fixture() {
+    caf::anon_send_exit(req, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(target, caf::exit_reason::user_shutdown);
+    t.run();
+  }
+};
+
 } // namespace
 
 TEST_CASE("request_deadlines: a round of requests shares one timer, the "
           "unanswered ones time out after the timeout (within one grain) "
           "and the answered ones get no error") {
-  test::deterministic_system t;
-  auto out = std::make_shared<outcomes>();
-  auto target = t.sys.spawn(half_silent);
-  auto req = t.sys.spawn(requester, out);
-  t.run();
+  fixture f;
+  auto& t = f.t;
+  auto& out = f.out;
   auto timers_before = t.sched.clock().schedule().size();
   auto start = t.sched.clock().now();
-  caf::anon_send(req, target, std::vector<int>{1, 2, 3, 4, 5, 6});
-  t.run();
+  f.send({1, 2, 3, 4, 5, 6});
   CHECK(out->answered == std::vector<int>{2, 4, 6});
   // Six requests, one timer: CAF's own timeouts would have set six and
   // cancelled three.
@@ -92,28 +112,16 @@ TEST_CASE("request_deadlines: a round of requests shares one timer, the "
   CHECK(t.sched.clock().schedule().size() == timers_before);
   t.advance(500ms);
   CHECK(out->timed_out.size() == 3);
-  caf::anon_send_exit(req, caf::exit_reason::user_shutdown);
-  caf::anon_send_exit(target, caf::exit_reason::user_shutdown);
-  t.run();
 }
 
 TEST_CASE("request_deadlines: requests sent later fall into later rounds, "
           "each timing out on its own deadline") {
-  test::deterministic_system t;
-  auto out = std::make_shared<outcomes>();
-  auto target = t.sys.spawn(half_silent);
-  auto req = t.sys.spawn(requester, out);
-  t.run();
-  caf::anon_send(req, target, std::vector<int>{1});
-  t.run();
-  t.advance(50ms);
-  caf::anon_send(req, target, std::vector<int>{3});
-  t.run();
-  t.advance(60ms);  // t = 110 ms: the first is due (100 ms), not the second
-  CHECK(out->timed_out == std::vector<int>{1});
-  t.advance(50ms);  // t = 160 ms: the second too (150 ms)
-  CHECK(out->timed_out == std::vector<int>{1, 3});
-  caf::anon_send_exit(req, caf::exit_reason::user_shutdown);
-  caf::anon_send_exit(target, caf::exit_reason::user_shutdown);
-  t.run();
+  fixture f;
+  f.send({1});
+  f.t.advance(50ms);
+  f.send({3});
+  f.t.advance(60ms);  // t = 110 ms: the first is due (100 ms), not the second
+  CHECK(f.out->timed_out == std::vector<int>{1});
+  f.t.advance(50ms);  // t = 160 ms: the second too (150 ms)
+  CHECK(f.out->timed_out == std::vector<int>{1, 3});
 }
