@@ -1,6 +1,125 @@
 #include "runtime/trace.hpp"
 
+#include <cstdint>
+#include <cstring>
+
 namespace keel {
+
+// -- trace_fields: MessagePack (msgpack.org spec), the subset keel emits ----------
+
+void trace_fields::put_be(uint64_t x, int bytes) {
+  for (int i = bytes - 1; i >= 0; --i)
+    body_.push_back(static_cast<uint8_t>(x >> (8 * i)));
+}
+
+void trace_fields::put_uint(uint64_t x) {
+  if (x < 0x80) {
+    body_.push_back(static_cast<uint8_t>(x));  // positive fixint
+  } else if (x <= 0xff) {
+    body_.push_back(0xcc);
+    put_be(x, 1);
+  } else if (x <= 0xffff) {
+    body_.push_back(0xcd);
+    put_be(x, 2);
+  } else if (x <= 0xffffffff) {
+    body_.push_back(0xce);
+    put_be(x, 4);
+  } else {
+    body_.push_back(0xcf);
+    put_be(x, 8);
+  }
+}
+
+void trace_fields::put_str(std::string_view s) {
+  auto n = s.size();
+  if (n < 32) {
+    body_.push_back(static_cast<uint8_t>(0xa0 | n));  // fixstr
+  } else if (n <= 0xff) {
+    body_.push_back(0xd9);
+    put_be(n, 1);
+  } else if (n <= 0xffff) {
+    body_.push_back(0xda);
+    put_be(n, 2);
+  } else {
+    body_.push_back(0xdb);
+    put_be(n, 4);
+  }
+  body_.insert(body_.end(), s.begin(), s.end());
+}
+
+trace_fields& trace_fields::add(std::string_view key, std::string_view value) {
+  put_str(key);
+  put_str(value);
+  ++count_;
+  return *this;
+}
+
+trace_fields& trace_fields::add(std::string_view key, bool value) {
+  put_str(key);
+  body_.push_back(value ? 0xc3 : 0xc2);
+  ++count_;
+  return *this;
+}
+
+trace_fields& trace_fields::add(std::string_view key, double value) {
+  put_str(key);
+  uint64_t bits = 0;
+  static_assert(sizeof bits == sizeof value);
+  std::memcpy(&bits, &value, sizeof bits);
+  body_.push_back(0xcb);
+  put_be(bits, 8);
+  ++count_;
+  return *this;
+}
+
+trace_fields& trace_fields::add_uint(std::string_view key, uint64_t value) {
+  put_str(key);
+  put_uint(value);
+  ++count_;
+  return *this;
+}
+
+trace_fields& trace_fields::add_int(std::string_view key, int64_t value) {
+  if (value >= 0)
+    return add_uint(key, static_cast<uint64_t>(value));
+  put_str(key);
+  auto bits = static_cast<uint64_t>(value);
+  if (value >= -32) {
+    body_.push_back(static_cast<uint8_t>(bits));  // negative fixint
+  } else if (value >= INT8_MIN) {
+    body_.push_back(0xd0);
+    put_be(bits, 1);
+  } else if (value >= INT16_MIN) {
+    body_.push_back(0xd1);
+    put_be(bits, 2);
+  } else if (value >= INT32_MIN) {
+    body_.push_back(0xd2);
+    put_be(bits, 4);
+  } else {
+    body_.push_back(0xd3);
+    put_be(bits, 8);
+  }
+  ++count_;
+  return *this;
+}
+
+std::vector<uint8_t> trace_fields::take() && {
+  if (count_ == 0)
+    return {};
+  std::vector<uint8_t> result;
+  result.reserve(body_.size() + 3);
+  if (count_ < 16) {
+    result.push_back(static_cast<uint8_t>(0x80 | count_));  // fixmap
+  } else {
+    result.push_back(0xde);  // map 16: an event has far fewer fields
+    result.push_back(static_cast<uint8_t>(count_ >> 8));
+    result.push_back(static_cast<uint8_t>(count_));
+  }
+  result.insert(result.end(), body_.begin(), body_.end());
+  return result;
+}
+
+// -- trace_event and trace_sink ------------------------------------------------------
 
 json trace_event::to_json() const {
   json result = json::object();
@@ -21,6 +140,17 @@ void trace_sink::emit(int64_t t_us, std::string name, json fields) {
     trace_event full{ev.t_us, ev.name, std::move(fields)};
     *out_ << full.to_json().dump() + '\n';  // one write: a kill keeps whole lines
   }
+  if (events_.size() < max_events_)
+    events_.push_back(std::move(ev));
+  else
+    ++dropped_;
+}
+
+void trace_sink::emit(int64_t t_us, std::string name, trace_fields fields) {
+  stored_event ev{t_us, std::move(name), std::move(fields).take()};
+  std::lock_guard<std::mutex> guard{mtx_};
+  if (out_)
+    *out_ << parse(ev).to_json().dump() + '\n';
   if (events_.size() < max_events_)
     events_.push_back(std::move(ev));
   else

@@ -15,16 +15,12 @@ app_support_state::~app_support_state() {
 
 namespace {
 
-/// Built field by field: nlohmann's initializer lists build a temporary
-/// array per field and take twice as long (every copy traces its role).
 json copy_fields(app_support_pointer self, partition_id partition) {
   auto& copy = self->state.args.spec.copy;
-  json fields = json::object();
-  fields["copy"] = to_string(copy);
-  fields["app"] = copy.app;
-  fields["partition"] = partition;
-  fields["node"] = self->state.args.node;
-  return fields;
+  return json{{"copy", to_string(copy)},
+              {"app", copy.app},
+              {"partition", partition},
+              {"node", self->state.args.node}};
 }
 
 replica& replica_for(app_support_pointer self, partition_id partition) {
@@ -270,13 +266,21 @@ void check_quiesced(app_support_pointer self) {
 }
 
 void trace_role(app_support_pointer self, const replica& r) {
-  auto fields = copy_fields(self, r.partition());
-  fields["role"] = to_string(r.current_role());
-  fields["epoch"] = r.epoch();
-  // Which incarnation: a restarted copy keeps its name (single_active
-  // tells two incarnations of one copy apart by it).
-  fields["incarnation"] = self->id();
-  self->state.args.ctx->emit(self, "role_changed", std::move(fields));
+  auto& st = self->state;
+  auto& copy = st.args.spec.copy;
+  // copy_fields' and a role's: written straight into MessagePack (every
+  // copy traces its role at activation). Which incarnation: a restarted
+  // copy keeps its name (single_active tells two incarnations of one copy
+  // apart by it).
+  st.args.ctx->emit(self, "role_changed",
+                    trace_fields{}
+                      .add("copy", to_string(copy))
+                      .add("app", copy.app)
+                      .add("partition", r.partition())
+                      .add("node", st.args.node)
+                      .add("role", to_string(r.current_role()))
+                      .add("epoch", r.epoch())
+                      .add("incarnation", self->id()));
 }
 
 /// Registers (and monitors) a standby this copy replicates to.

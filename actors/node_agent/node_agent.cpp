@@ -180,10 +180,8 @@ caf::expected<app_support_actor> start_copy(node_agent_pointer self,
     app_support_args{std::move(spec), st.node, st.ctx, *factory,
                      caf::actor_cast<caf::actor>(self)});
   st.copies.emplace(id, node_agent_state::running_copy{handle});
-  json fields = json::object();
-  fields["copy"] = to_string(id);
-  fields["node"] = st.node;
-  st.ctx->emit(self, "copy_started", std::move(fields));
+  st.ctx->emit(self, "copy_started",
+               trace_fields{}.add("copy", to_string(id)).add("node", st.node));
   return handle;
 }
 

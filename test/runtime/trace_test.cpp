@@ -47,3 +47,63 @@ TEST_CASE("trace_sink: events past max_events are counted, not kept") {
   auto events = sink.snapshot();
   CHECK(events[1].fields["i"] == 1);
 }
+
+TEST_CASE("trace_fields: written straight into MessagePack, an event reads "
+          "back and streams exactly as the same fields given as JSON") {
+  std::string long_text(300, 'x');  // str16
+  std::string mid_text(40, 'y');    // str8
+  std::vector<std::pair<std::string, json>> cases{
+    {"small", 7},
+    {"byte", 200},
+    {"short", 60000},
+    {"word", uint64_t{4000000000}},
+    {"huge", uint64_t{1} << 63},
+    {"minus", -5},
+    {"minus8", -100},
+    {"minus16", -30000},
+    {"minus32", -2000000000},
+    {"minus64", -(int64_t{1} << 40)},
+    {"yes", true},
+    {"no", false},
+    {"ratio", -0.125},
+    {"empty", ""},
+    {"mid", mid_text},
+    {"long", long_text}};
+  trace_fields fields;
+  json expected = json::object();
+  for (auto& [key, value] : cases) {
+    if (value.is_boolean())
+      fields.add(key, value.get<bool>());
+    else if (value.is_number_unsigned())
+      fields.add(key, value.get<uint64_t>());
+    else if (value.is_number_integer())
+      fields.add(key, value.get<int64_t>());
+    else if (value.is_number_float())
+      fields.add(key, value.get<double>());
+    else
+      fields.add(key, value.get<std::string>());
+    expected[key] = value;
+  }
+  CHECK(fields.size() == cases.size());  // 16: a map16 header, not fixmap
+  std::ostringstream out_a, out_b;
+  trace_sink direct{10, &out_a}, as_json{10, &out_b};
+  direct.emit(5, "e", std::move(fields));
+  direct.emit(6, "few", trace_fields{}.add("copy", "a/1").add("partition", 3u));
+  direct.emit(7, "none", trace_fields{});
+  as_json.emit(5, "e", expected);
+  as_json.emit(6, "few", json{{"copy", "a/1"}, {"partition", 3}});
+  as_json.emit(7, "none");
+  auto a = direct.snapshot();
+  auto b = as_json.snapshot();
+  REQUIRE(a.size() == 3);
+  REQUIRE(b.size() == 3);
+  for (size_t i = 0; i < 3; ++i) {
+    INFO(a[i].name);
+    CHECK(a[i].name == b[i].name);
+    CHECK(a[i].fields == b[i].fields);
+  }
+  CHECK(a[0].fields == expected);
+  CHECK(a[0].fields["minus64"].get<int64_t>() == -(int64_t{1} << 40));
+  CHECK(a[0].fields["huge"].get<uint64_t>() == uint64_t{1} << 63);
+  CHECK(out_a.str() == out_b.str());
+}
