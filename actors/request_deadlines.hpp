@@ -55,15 +55,17 @@ public:
     : grain_(grain.count() > 0 ? grain : std::chrono::nanoseconds{1}) {
   }
 
-  /// Sends `xs...` as a request to `dest`, due within `timeout` (plus at
-  /// most one grain). Returns CAF's response handle: use `.then(...)`.
+  /// Sends `xs...` as a request to `dest`, due within `timeout` (late by at
+  /// most one grain plus the backlog). Returns CAF's response handle: use
+  /// `.then(...)`, never `.await`.
   template <class Self, class Handle, class... Ts>
   auto request(Self* self, const Handle& dest,
                std::chrono::nanoseconds timeout, Ts&&... xs) {
     auto handle = self->request(dest, caf::infinite, std::forward<Ts>(xs)...);
     auto now = self->clock().now().time_since_epoch();
-    auto round = static_cast<uint64_t>((now + timeout + grain_ - tick())
-                                       / grain_);
+    // The round: the deadline divided by the grain, rounded up.
+    auto round = static_cast<uint64_t>(
+      (now + timeout + grain_ - std::chrono::nanoseconds{1}) / grain_);
     auto& ids = rounds_[round];
     if (ids.empty()) {
       auto due = std::chrono::nanoseconds{grain_ * static_cast<int64_t>(round)};
@@ -88,10 +90,6 @@ public:
   }
 
 private:
-  static constexpr std::chrono::nanoseconds tick() {
-    return std::chrono::nanoseconds{1};
-  }
-
   std::chrono::nanoseconds grain_;
   std::map<uint64_t, std::vector<caf::message_id>> rounds_;
 };

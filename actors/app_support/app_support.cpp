@@ -15,12 +15,15 @@ app_support_state::~app_support_state() {
 
 namespace {
 
-json copy_fields(app_support_pointer self, partition_id partition) {
+/// The fields every trace event of a copy's partition starts with.
+trace_fields copy_fields(app_support_pointer self, partition_id partition) {
   auto& copy = self->state.args.spec.copy;
-  return json{{"copy", to_string(copy)},
-              {"app", copy.app},
-              {"partition", partition},
-              {"node", self->state.args.node}};
+  trace_fields fields;
+  fields.add("copy", to_string(copy))
+    .add("app", copy.app)
+    .add("partition", partition)
+    .add("node", self->state.args.node);
+  return fields;
 }
 
 replica& replica_for(app_support_pointer self, partition_id partition) {
@@ -159,7 +162,7 @@ void flush(app_support_pointer self, replica_outbox& out) {
   // Traced before the acks leave: whoever gets the reply finds it traced.
   for (auto& [partition, epoch] : out.first_served) {
     auto fields = copy_fields(self, partition);
-    fields["epoch"] = epoch;
+    fields.add("epoch", epoch);
     st.args.ctx->emit(self, "first_event_served", std::move(fields));
   }
   for (auto& batch : out.acks) {
@@ -199,13 +202,13 @@ void flush(app_support_pointer self, replica_outbox& out) {
   }
   for (auto& s : out.synced_standbys) {
     auto fields = copy_fields(self, s.partition);
-    fields["standby"] = to_string(s.standby);
+    fields.add("standby", to_string(s.standby));
     st.args.ctx->emit(self, "standby_synced", std::move(fields));
     resolve_waiters(self, s.partition, s.standby);
   }
   for (auto& s : out.resynced_standbys) {
     auto fields = copy_fields(self, s.partition);
-    fields["standby"] = to_string(s.standby);
+    fields.add("standby", to_string(s.standby));
     st.args.ctx->emit(self, "standby_resync", std::move(fields));
   }
   if (out.flush_at_us > 0 && !st.flush_scheduled) {
@@ -266,21 +269,13 @@ void check_quiesced(app_support_pointer self) {
 }
 
 void trace_role(app_support_pointer self, const replica& r) {
-  auto& st = self->state;
-  auto& copy = st.args.spec.copy;
-  // copy_fields' and a role's: written straight into MessagePack (every
-  // copy traces its role at activation). Which incarnation: a restarted
-  // copy keeps its name (single_active tells two incarnations of one copy
-  // apart by it).
-  st.args.ctx->emit(self, "role_changed",
-                    trace_fields{}
-                      .add("copy", to_string(copy))
-                      .add("app", copy.app)
-                      .add("partition", r.partition())
-                      .add("node", st.args.node)
-                      .add("role", to_string(r.current_role()))
-                      .add("epoch", r.epoch())
-                      .add("incarnation", self->id()));
+  auto fields = copy_fields(self, r.partition());
+  // Which incarnation: a restarted copy keeps its name (single_active tells
+  // two incarnations of one copy apart by it).
+  fields.add("role", to_string(r.current_role()))
+    .add("epoch", r.epoch())
+    .add("incarnation", self->id());
+  self->state.args.ctx->emit(self, "role_changed", std::move(fields));
 }
 
 /// Registers (and monitors) a standby this copy replicates to.
@@ -345,7 +340,7 @@ void on_peer_down(app_support_pointer self, const caf::down_msg& msg) {
       r->remove_standby(gone, out);
       if (r->standbys() != before) {
         auto fields = copy_fields(self, r->partition());
-        fields["standby"] = to_string(gone);
+        fields.add("standby", to_string(gone));
         st.args.ctx->emit(self, "standby_lost", std::move(fields));
       }
       resolve_waiters(self, r->partition(), gone);
@@ -484,8 +479,8 @@ app_support_actor::behavior_type app_support_impl(app_support_pointer self,
       r.on_checkpoint_ack(ack, out);
       if (was_active && r.current_role() != role::active) {
         auto fields = copy_fields(self, ack.partition);
-        fields["epoch"] = r.epoch();
-        fields["newer_epoch"] = ack.epoch;
+        fields.add("epoch", r.epoch());
+        fields.add("newer_epoch", ack.epoch);
         st.args.ctx->emit(self, "fenced", std::move(fields));
         trace_role(self, r);
       }
@@ -506,8 +501,8 @@ app_support_actor::behavior_type app_support_impl(app_support_pointer self,
       if (!ack.in_sync && r.current_role() == role::standby
           && r.epoch() == tr.epoch) {
         auto fields = copy_fields(self, tr.partition);
-        fields["from"] = to_string(tr.from);
-        fields["why"] = "inconsistent dedupe table in the state transfer";
+        fields.add("from", to_string(tr.from));
+        fields.add("why", "inconsistent dedupe table in the state transfer");
         st.args.ctx->emit(self, "state_transfer_refused", std::move(fields));
       }
       transport::send(self, *st.args.ctx, st.args.node, tr.from_node,
@@ -747,7 +742,7 @@ app_support_actor::behavior_type app_support_impl(app_support_pointer self,
         return;
       auto rp = replica_at(self, partition);
       auto fields = copy_fields(self, partition);
-      fields["epoch"] = next;
+      fields.add("epoch", next);
       if (rp == nullptr || st.node_fenced || next <= epoch
           || rp->current_role() != role::standby || rp->epoch() != epoch
           || !rp->in_sync()) {

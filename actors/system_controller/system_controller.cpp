@@ -174,6 +174,16 @@ json key_fields(const partition_key& key) {
 
 using spawn_done = std::function<void(std::optional<node_id>)>;
 
+/// What an agent needs to start `copy`; nullopt if its app is unknown.
+std::optional<copy_spec> spec_of(self_ptr self, const copy_id& copy) {
+  auto& st = self->state;
+  auto app = st.ctx->config.find_app(copy.app);
+  if (app == nullptr)
+    return std::nullopt;
+  return copy_spec{copy, app->type, app->partitions, st.handles.distributor,
+                   st.handles.load_manager};
+}
+
 void spawn_copy(self_ptr self, copy_id copy, node_id node, spawn_done done,
                 std::set<node_id> tried = {});
 
@@ -208,16 +218,14 @@ void spawn_copy(self_ptr self, copy_id copy, node_id node, spawn_done done,
                 std::set<node_id> tried) {
   auto& st = self->state;
   auto ni = st.nodes.find(node);
-  auto app = st.ctx->config.find_app(copy.app);
-  if (ni == st.nodes.end() || app == nullptr) {
+  auto spec = spec_of(self, copy);
+  if (ni == st.nodes.end() || !spec) {
     done(std::nullopt);
     return;
   }
   tried.insert(node);
-  copy_spec spec{copy, app->type, app->partitions, st.handles.distributor,
-                 st.handles.load_manager};
   auto agent = reach_agent(self, node, ni->second.agent);
-  control_request(self, agent, spawn_copy_atom::value, spec)
+  control_request(self, agent, spawn_copy_atom::value, std::move(*spec))
     .then(
       [self, copy, node, done](app_support_actor& handle) {
         auto& st = self->state;
@@ -248,27 +256,28 @@ void spawn_copies(self_ptr self, const node_id& node,
     return [done, copy](std::optional<node_id> where) { done(copy, where); };
   };
   std::vector<copy_spec> specs;
+  std::vector<copy_id> asked;  // the copies of `specs`, in order
   for (auto& copy : copies) {
-    auto app = st.ctx->config.find_app(copy.app);
-    if (ni == st.nodes.end() || app == nullptr) {
+    auto spec = ni != st.nodes.end() ? spec_of(self, copy) : std::nullopt;
+    if (!spec) {
       done(copy, std::nullopt);
       continue;
     }
-    specs.push_back(copy_spec{copy, app->type, app->partitions,
-                              st.handles.distributor, st.handles.load_manager});
+    specs.push_back(std::move(*spec));
+    asked.push_back(copy);
   }
   if (specs.empty())
     return;
   auto agent = reach_agent(self, node, ni->second.agent);
-  control_request(self, agent, spawn_copy_atom::value, specs)
+  control_request(self, agent, spawn_copy_atom::value, std::move(specs))
     .then(
-      [self, node, specs, done, done_for](
+      [self, node, asked, done, done_for](
         std::vector<app_support_actor>& handles) {
         auto& st = self->state;
         std::vector<copy_id> started;
         std::vector<app_support_actor> started_handles;
-        for (size_t i = 0; i < specs.size(); ++i) {
-          auto& copy = specs[i].copy;
+        for (size_t i = 0; i < asked.size(); ++i) {
+          auto& copy = asked[i];
           if (i >= handles.size() || !handles[i]) {
             spawn_copy(self, copy, node, done_for(copy));
             continue;
@@ -288,10 +297,9 @@ void spawn_copies(self_ptr self, const node_id& node,
           .then([all_done](ok_atom) { all_done(); },
                 [all_done](caf::error&) { all_done(); });
       },
-      [self, node, agent, specs, done_for](caf::error& err) {
-        for (auto& spec : specs)
-          spawn_failed(self, spec.copy, node, agent, err,
-                       done_for(spec.copy), {node});
+      [self, node, agent, asked, done_for](caf::error& err) {
+        for (auto& copy : asked)
+          spawn_failed(self, copy, node, agent, err, done_for(copy), {node});
       });
 }
 
