@@ -1,5 +1,7 @@
 #include "actors/bootstrap.hpp"
 
+#include "runtime/quiet_clock.hpp"
+
 #include <caf/all.hpp>
 
 #include "actors/cluster/gateway_interface.hpp"
@@ -84,6 +86,7 @@ void configure_actor_system(caf::actor_system_config& cfg,
   cfg.set("work-stealing.relaxed-sleep-duration",
           caf::timespan{std::chrono::microseconds{
             config.knobs.scheduler_idle_sleep_us}});
+  use_quiet_clock(cfg);
   register_message_types(cfg);
 }
 

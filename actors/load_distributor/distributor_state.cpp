@@ -220,7 +220,6 @@ std::vector<distributor_state::succession>
 distributor_state::on_active_down(const caf::actor_addr& dead,
                                   std::vector<dispatch>& replays) {
   std::vector<succession> result;
-  std::vector<route> next;
   for (auto& app : apps_)
     for (auto& e : app.partitions) {
       auto& cur = e.current;
@@ -235,47 +234,52 @@ distributor_state::on_active_down(const caf::actor_addr& dead,
       r.active = cur.successor;
       r.node = cur.successor_node;
       r.handle = cur.successor_handle;
-      result.push_back(succession{cur.app, cur.partition, cur.epoch, r});
-      next.push_back(std::move(r));
+      auto before = replays.size();
+      result.push_back(succession{cur.app, cur.partition, cur.epoch, r, 0});
+      install_one(r, replays);
+      result.back().replays = replays.size() - before;
     }
-  install(next, replays);
   return result;
 }
 
 void distributor_state::install(const std::vector<route>& routes,
                                 std::vector<dispatch>& replays) {
-  for (auto& r : routes) {
-    auto e = find(r.app, r.partition);
-    if (e && e->current.same_but_successor(r)) {
-      e->current = r;  // nothing to replay: the same active
-      continue;
-    }
-    if (!e || !newer(r, e->current))
-      continue;
-    e->current = r;
-    if (r.in_transition)
-      continue;
-    // The new active gets every unacknowledged event, in order; it drops
-    // what it already applied (same seq) and acks it again. (A route
-    // without a handle sends through the router.)
-    const route* target = r.handle ? &e->current : nullptr;
-    // Without a standby, the new active starts from the last snapshot: it
-    // needs the acknowledged events after it too, before the others.
-    for (auto& item : e->retained) {
-      replays.push_back(dispatch{r.partition, r.epoch, target, &item,
-                                 e->floor()});
-      ++replayed_;
-    }
-    for (auto& item : e->buffer) {
-      if (item.acked)
-        continue;
-      item.needs_resend = false;
-      replays.push_back(dispatch{r.partition, r.epoch, target, &item,
-                                 e->floor()});
-      ++replayed_;
-    }
-    e->resend_flagged = false;
+  for (auto& r : routes)
+    install_one(r, replays);
+}
+
+void distributor_state::install_one(const route& r,
+                                    std::vector<dispatch>& replays) {
+  auto e = find(r.app, r.partition);
+  if (e && e->current.same_but_successor(r)) {
+    e->current = r;  // nothing to replay: the same active
+    return;
   }
+  if (!e || !newer(r, e->current))
+    return;
+  e->current = r;
+  if (r.in_transition)
+    return;
+  // The new active gets every unacknowledged event, in order; it drops
+  // what it already applied (same seq) and acks it again. (A route
+  // without a handle sends through the router.)
+  const route* target = r.handle ? &e->current : nullptr;
+  // Without a standby, the new active starts from the last snapshot: it
+  // needs the acknowledged events after it too, before the others.
+  for (auto& item : e->retained) {
+    replays.push_back(dispatch{r.partition, r.epoch, target, &item,
+                               e->floor()});
+    ++replayed_;
+  }
+  for (auto& item : e->buffer) {
+    if (item.acked)
+      continue;
+    item.needs_resend = false;
+    replays.push_back(dispatch{r.partition, r.epoch, target, &item,
+                               e->floor()});
+    ++replayed_;
+  }
+  e->resend_flagged = false;
 }
 
 void distributor_state::fence_incarnation(const caf::actor_addr& isolated) {

@@ -112,14 +112,17 @@ public:
     partition_id partition = 0;
     epoch_t from_epoch = 0;
     route to;
+    /// How many of the dispatches appended to `replays` are this
+    /// partition's (they follow the previous succession's).
+    size_t replays = 0;
   };
 
   /// The routed active `dead` died (a down message, not a lost link):
   /// every partition it is the active of (not in transition) and that
   /// names a successor gets the successor as active in the epoch reserved
-  /// for it, and its
-  /// unacknowledged events are appended to `replays`. Returns the
-  /// promotions to send, which must go out before the replays.
+  /// for it, and its unacknowledged events are appended to `replays`,
+  /// partition after partition. Returns the promotions to send; each must
+  /// go out before its partition's replays.
   std::vector<succession> on_active_down(const caf::actor_addr& dead,
                                          std::vector<dispatch>& replays);
 
@@ -181,6 +184,9 @@ public:
   const route& route_for(const app_name& app, partition_id partition) const;
 
 private:
+  /// install() for one route.
+  void install_one(const route& r, std::vector<dispatch>& replays);
+
   struct partition_entry {
     seq_t next_seq = 1;
     lazy_deque<pending> buffer;  // ordered by seq

@@ -88,8 +88,10 @@ void on_sink_down(load_distributor_pointer self, const caf::down_msg& msg) {
 /// routed_batch per partition (at most 1024 events each), in order. A
 /// failover under load replays thousands; a client batch spans partitions.
 void send_dispatches(load_distributor_pointer self,
-                     const std::vector<distributor_state::dispatch>& ds) {
+                     const distributor_state::dispatch* first,
+                     const distributor_state::dispatch* last) {
   constexpr size_t batch_max = 1024;
+  auto count = static_cast<size_t>(last - first);
   auto& st = self->state;
   std::vector<std::pair<const route*, routed_batch>> groups;
   // Sends the group's events so far; its header stays for the next ones.
@@ -101,7 +103,8 @@ void send_dispatches(load_distributor_pointer self,
     transport::send(self, *st.ctx, st.node, g.first->node, g.first->handle,
                     std::move(msg));
   };
-  for (auto& d : ds) {
+  for (auto i = first; i != last; ++i) {
+    auto& d = *i;
     if (!d.target || !d.item) {
       send_dispatch(self, d);
       continue;
@@ -113,7 +116,7 @@ void send_dispatches(load_distributor_pointer self,
                                                  st.table->source(), self,
                                                  d.floor, {}});
       g = groups.end() - 1;
-      g->second.items.reserve(std::min(ds.size(), batch_max));
+      g->second.items.reserve(std::min(count, batch_max));
     } else if (g->second.items.size() >= batch_max) {
       send(*g);
     }
@@ -121,6 +124,11 @@ void send_dispatches(load_distributor_pointer self,
   }
   for (auto& g : groups)
     send(g);
+}
+
+void send_dispatches(load_distributor_pointer self,
+                     const std::vector<distributor_state::dispatch>& ds) {
+  send_dispatches(self, ds.data(), ds.data() + ds.size());
 }
 
 /// Hands the events the table released to the context's reaper once
@@ -196,23 +204,28 @@ void install(load_distributor_pointer self, const std::vector<route>& routes) {
 }
 
 /// The fault manager saw `dead` die: its successors take over now, ahead
-/// of the controller's recovery, which confirms them.
+/// of the controller's recovery, which confirms them. Each partition's
+/// promotion goes out with its replays behind it, so that the successor
+/// serves a partition as soon as it has taken it, not after taking all.
 void on_active_down(load_distributor_pointer self,
                     const app_support_actor& dead) {
   auto& st = self->state;
   std::vector<distributor_state::dispatch> replays;
   auto promoted = st.table->on_active_down(dead.address(), replays);
+  auto next = replays.data();
   for (auto& s : promoted) {
     transport::send(self, *st.ctx, st.node, s.to.node, s.to.handle,
                     successor_atom::value, s.partition, s.from_epoch,
                     s.to.epoch);
-    st.ctx->emit(self, "successor_routed",
-                 json{{"app", s.app},
-                      {"partition", s.partition},
-                      {"copy", to_string(s.to.active)},
-                      {"epoch", s.to.epoch}});
+    send_dispatches(self, next, next + s.replays);
+    next += s.replays;
+    trace_fields fields;
+    fields.add("app", s.app)
+      .add("partition", s.partition)
+      .add("copy", to_string(s.to.active))
+      .add("epoch", s.to.epoch);
+    st.ctx->emit(self, "successor_routed", std::move(fields));
   }
-  send_dispatches(self, replays);
 }
 
 } // namespace

@@ -235,7 +235,8 @@ TEST_CASE("distributor_state: models with a standby retain nothing") {
 }
 
 TEST_CASE("distributor_state: a dead active's partitions go to its successor "
-          "in the reserved epoch, isolating the successor fences them again") {
+          "in the reserved epoch, each with its own replays, and isolating the "
+          "successor fences them again") {
   caf::actor_system_config cfg;
   caf::actor_system sys{cfg};
   // Two stand-in actors: only their addresses matter here.
@@ -254,20 +255,37 @@ TEST_CASE("distributor_state: a dead active's partitions go to its successor "
   r.handle = active;
   r.successor_handle = successor;
   r.successor_epoch = 3;  // epoch 2 was blocked
-  st.install({r}, replays);
+  auto r1 = active_route(1, 1);
+  r1.handle = active;
+  r1.successor_handle = successor;
+  r1.successor_epoch = 2;
+  st.install({r, r1}, replays);
   auto k = key_of(0);
   for (uint64_t i = 1; i <= 3; ++i)
     st.admit(ev(k, i), i);
+  st.admit(ev(key_of(1), 4), 4);
   CHECK(st.on_acks(acks(0, 1, {1})).size() == 1);
   // Another copy's death changes nothing.
   CHECK(st.on_active_down(successor.address(), replays).empty());
   auto moved = st.on_active_down(active.address(), replays);
-  REQUIRE(moved.size() == 1);
+  REQUIRE(moved.size() == 2);
+  CHECK(moved[0].partition == 0);
   CHECK(moved[0].from_epoch == 1);
   CHECK(moved[0].to.epoch == 3);
-  REQUIRE(replays.size() == 2);  // 2 and 3, to the successor in epoch 3
+  CHECK(moved[1].partition == 1);
+  CHECK(moved[1].to.epoch == 2);
+  // Each partition's replays follow the one before's, counted per
+  // succession: 2 and 3 of partition 0 to the successor in epoch 3, then
+  // partition 1's only event in epoch 2.
+  CHECK(moved[0].replays == 2);
+  CHECK(moved[1].replays == 1);
+  REQUIRE(replays.size() == 3);
   CHECK(replays[0].item->seq == 2);
   CHECK(replays[0].epoch == 3);
+  CHECK(replays[1].item->seq == 3);
+  CHECK(replays[2].partition == 1);
+  CHECK(replays[2].item->seq == 1);
+  CHECK(replays[2].epoch == 2);
   CHECK(st.route_for("journal", 0).handle == successor);
   // A fence of the old epoch (the router's view) does not undo it.
   st.fence({active_route(0, 1, true)});
