@@ -235,9 +235,10 @@ distributor_state::on_active_down(const caf::actor_addr& dead,
       r.node = cur.successor_node;
       r.handle = cur.successor_handle;
       auto before = replays.size();
-      result.push_back(succession{cur.app, cur.partition, cur.epoch, r, 0});
-      install_one(r, replays);
-      result.back().replays = replays.size() - before;
+      auto& s = result.emplace_back(
+        succession{cur.app, cur.partition, cur.epoch, std::move(r), 0});
+      install_one(s.to, replays);  // `cur` is s.to from here on
+      s.replays = replays.size() - before;
     }
   return result;
 }
