@@ -3,6 +3,7 @@
 #include <thread>
 
 #include <caf/actor_system.hpp>
+#include <caf/detail/set_thread_name.hpp>
 #include <caf/policy/work_sharing.hpp>
 #include <caf/policy/work_stealing.hpp>
 #include <caf/scheduler/coordinator.hpp>
@@ -63,7 +64,7 @@ void quiet_clock::schedule_message(time_point t, caf::group target,
 }
 
 void quiet_clock::cancel_all() {
-  // Not deferred: the caller expects nothing to fire after this.
+  // Applied by the thread, as with CAF's clock; only wakes it at once.
   submit(time_point::min(), std::make_unique<drop_all>());
 }
 
@@ -71,8 +72,16 @@ void quiet_clock::cancel_all() {
 
 void quiet_clock::submit(time_point due, unique_event_ptr x) {
   bool wake = false;
+  unique_event_ptr dropped;  // destroyed after the lock is released
   {
     std::lock_guard<std::mutex> guard{mtx_};
+    if (done_) {
+      // Stopped: dropped, as CAF's clock drops what comes after its
+      // shutdown. Destroying it may release an actor, whose cleanup calls
+      // back into this clock.
+      dropped = std::move(x);
+      return;
+    }
     pending_.push_back(std::move(x));
     if (sleeping_ && (due < wake_at_ || pending_.size() >= wake_backlog)) {
       sleeping_ = false;  // one notification is enough
@@ -167,8 +176,11 @@ void quiet_clock::run() {
       cv_.wait_until(guard, wake_at_, woken);
     sleeping_ = false;
   }
-  pending_.clear();
+  // Destroyed without the lock: an entry may hold the last reference to an
+  // actor, whose cleanup cancels its timeouts here (dropped by submit).
+  batch.swap(pending_);
   guard.unlock();
+  batch.clear();
   schedule_.clear();
   actor_lookup_.clear();
 }
@@ -218,6 +230,7 @@ public:
 protected:
   void start() override {
     thread_ = std::thread{[this] {
+      caf::detail::set_thread_name("keel.clock");
       system().thread_started();
       quiet_.run();
       system().thread_terminates();
@@ -248,6 +261,8 @@ void use_quiet_clock(caf::actor_system_config& cfg) {
         return new caf::scheduler::test_coordinator(sys);
       if (policy == caf::atom("sharing"))
         return new caf::scheduler::coordinator<caf::policy::work_sharing>(sys);
+      // "stealing", CAF's default; CAF itself falls back to it for a policy
+      // it does not know. Its profiled schedulers are not offered.
       return new quiet_coordinator(sys);
     });
 }

@@ -20,13 +20,17 @@
 //     so the queue stays bounded and cancelled entries (which hold strong
 //     references to their actors) are freed.
 // Everything else waits for the thread's next wake-up, which comes no later
-// than the earliest deadline. Cancellations arrive late; that is harmless:
-// CAF drops a timeout whose request was already answered, and a dead
-// actor's messages are dropped.
+// than the earliest deadline. At each wake-up the thread applies everything
+// queued, cancellations included, before it ships what is due, so a
+// cancellation made before a deadline still wins, as with CAF's clock. What
+// changes is lifetime: a queued entry holds a strong reference to its actor,
+// so an actor that exited stays allocated (not running) until the thread's
+// next wake-up, at most the earliest deadline or `wake_backlog` operations.
 //
 // Thread safety: every public operation may be called from any thread.
 // use_quiet_clock installs it; it applies to CAF's work-stealing scheduler
-// only (the deterministic test scheduler keeps its own virtual clock).
+// only (the deterministic test scheduler keeps its own virtual clock). The
+// base class's run_dispatch_loop and cancel_dispatch_loop are not used.
 #pragma once
 
 #include <condition_variable>
@@ -110,7 +114,7 @@ private:
 /// Makes the actor system built from `cfg` run CAF's work-stealing
 /// scheduler on a quiet_clock. The choice is made when the system is
 /// constructed: a "scheduler.policy" of testing or sharing set later still
-/// gets CAF's own coordinator.
+/// gets CAF's own coordinator; CAF's profiled schedulers are not offered.
 void use_quiet_clock(caf::actor_system_config& cfg);
 
 } // namespace keel

@@ -217,14 +217,14 @@ void on_active_down(load_distributor_pointer self,
     transport::send(self, *st.ctx, st.node, s.to.node, s.to.handle,
                     successor_atom::value, s.partition, s.from_epoch,
                     s.to.epoch);
-    send_dispatches(self, next, next + s.replays);
-    next += s.replays;
     trace_fields fields;
     fields.add("app", s.app)
       .add("partition", s.partition)
       .add("copy", to_string(s.to.active))
       .add("epoch", s.to.epoch);
     st.ctx->emit(self, "successor_routed", std::move(fields));
+    send_dispatches(self, next, next + s.replays);
+    next += s.replays;
   }
 }
 

@@ -32,6 +32,21 @@ caf::mailbox_element_ptr tick(int n) {
   return caf::make_mailbox_element(nullptr, caf::make_message_id(), {}, n);
 }
 
+/// Runs a clock's thread; stops and joins it however the test ends.
+struct clock_thread {
+  quiet_clock& clock;
+  std::thread thread{[this] { clock.run(); }};
+  ~clock_thread() {
+    stop();
+  }
+  void stop() {
+    if (thread.joinable()) {
+      clock.stop();
+      thread.join();
+    }
+  }
+};
+
 } // namespace
 
 TEST_CASE("quiet_clock: wakes its thread only for an earlier deadline or a "
@@ -40,8 +55,9 @@ TEST_CASE("quiet_clock: wakes its thread only for an earlier deadline or a "
   caf::actor_system sys{cfg};
   caf::scoped_actor self{sys};
   auto receiver = caf::actor_cast<caf::strong_actor_ptr>(self);
+  auto* raw_receiver = caf::actor_cast<caf::abstract_actor*>(receiver);
   quiet_clock clock;
-  std::thread thread{[&] { clock.run(); }};
+  clock_thread running{clock};
   REQUIRE(settles(clock));
   auto now = clock.now();
   // Nothing scheduled: the first message wakes the thread.
@@ -51,9 +67,8 @@ TEST_CASE("quiet_clock: wakes its thread only for an earlier deadline or a "
   // Later than what the thread waits for: queued, no wake-up.
   clock.schedule_message(now + 2h, receiver, tick(2));
   // Cancellations never wake it.
-  clock.cancel_timeouts(caf::actor_cast<caf::abstract_actor*>(receiver));
-  clock.cancel_ordinary_timeout(
-    caf::actor_cast<caf::abstract_actor*>(receiver), caf::atom("tick"));
+  clock.cancel_timeouts(raw_receiver);
+  clock.cancel_ordinary_timeout(raw_receiver, caf::atom("tick"));
   CHECK(clock.wakeups() == 1);
   CHECK(clock.queued() == 3);
   CHECK(clock.sleeping());
@@ -65,21 +80,37 @@ TEST_CASE("quiet_clock: wakes its thread only for an earlier deadline or a "
                 caf::after(std::chrono::seconds{5}) >> [] {});
   CHECK(got == 3);
   REQUIRE(settles(clock));
+  // A request timeout cancelled before its deadline never fires, although
+  // the cancellation only waits in the queue: the thread applies it before
+  // it ships what is due. Without the cancellation, the error arrives.
+  auto id = caf::make_message_id(uint64_t{7}).response_id();
+  clock.set_request_timeout(clock.now() + 20ms, raw_receiver, id);
+  clock.cancel_request_timeout(raw_receiver, id);
+  std::this_thread::sleep_for(60ms);
+  CHECK(self->mailbox().empty());
+  clock.set_request_timeout(clock.now() + 20ms, raw_receiver, id);
+  std::this_thread::sleep_for(60ms);
+  CHECK_FALSE(self->mailbox().empty());
+  REQUIRE(settles(clock));
   // A backlog of wake_backlog operations wakes it whatever they are.
   auto before = clock.wakeups();
   for (size_t i = 0; i + 1 < quiet_clock::wake_backlog; ++i)
-    clock.cancel_timeouts(caf::actor_cast<caf::abstract_actor*>(receiver));
+    clock.cancel_timeouts(raw_receiver);
   CHECK(clock.wakeups() == before);
-  clock.cancel_timeouts(caf::actor_cast<caf::abstract_actor*>(receiver));
+  clock.cancel_timeouts(raw_receiver);
   CHECK(clock.wakeups() == before + 1);
   REQUIRE(settles(clock));
   // Stopping drops what is still scheduled (the two messages an hour
-  // away), which releases the receiver.
-  clock.stop();
-  thread.join();
+  // away) and releases the references they held to the receiver.
+  auto refs = receiver->strong_refs.load();
+  CHECK(clock.schedule().size() == 2);
+  running.stop();
   CHECK(clock.schedule().empty());
-  self->receive([&](int n) { got = n; }, caf::after(10ms) >> [] {});
-  CHECK(got == 3);
+  CHECK(receiver->strong_refs.load() == refs - 2);
+  // After the stop, operations are dropped (their references too).
+  clock.schedule_message(clock.now(), receiver, tick(4));
+  CHECK(clock.queued() == 0);
+  CHECK(receiver->strong_refs.load() == refs - 2);
 }
 
 TEST_CASE("use_quiet_clock: keel's systems time requests and delayed "
@@ -106,7 +137,7 @@ TEST_CASE("use_quiet_clock: keel's systems time requests and delayed "
     .receive([](int) {}, [&](caf::error& e) { err = e; });
   CHECK(err == caf::sec::request_timeout);
   CHECK(std::chrono::steady_clock::now() - t0 >= 50ms);
-  // An answered one gets its answer (and its timeout, cancelled, nothing).
+  // An answered one gets its answer.
   std::string answer;
   self->request(silent, 5s, std::string{"x"})
     .receive([&](std::string& s) { answer = s; }, [](caf::error&) {});
@@ -118,6 +149,8 @@ TEST_CASE("use_quiet_clock: keel's systems time requests and delayed "
   self->receive([&](int n) { got = n; }, caf::after(5s) >> [] {});
   CHECK(got == 7);
   CHECK(std::chrono::steady_clock::now() - t0 >= 30ms);
+  // The system shuts down with a message an hour away still scheduled.
+  self->delayed_send(silent, 1h, std::string{"late"});
   self->send_exit(silent, caf::exit_reason::user_shutdown);
 
   caf::actor_system_config test_cfg;
