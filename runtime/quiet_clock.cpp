@@ -94,47 +94,30 @@ void quiet_clock::submit(time_point due, unique_event_ptr x) {
     cv_.notify_one();
 }
 
-namespace {
-
 template <class T>
-std::unique_ptr<T> downcast(caf::detail::simple_actor_clock::unique_event_ptr& x) {
-  return std::unique_ptr<T>{static_cast<T*>(x.release())};
+void quiet_clock::add(unique_event_ptr& x) {
+  std::unique_ptr<T> e{static_cast<T*>(x.release())};
+  auto due = e->due;
+  add_schedule_entry(due, std::move(e));  // CAF's own, per event type
 }
-
-} // namespace
 
 void quiet_clock::apply(unique_event_ptr& x) {
   switch (x->subtype) {
-    case ordinary_timeout_type: {
-      auto e = downcast<ordinary_timeout>(x);
-      auto due = e->due;
-      add_schedule_entry(due, std::move(e));
+    case ordinary_timeout_type:
+      add<ordinary_timeout>(x);
       break;
-    }
-    case multi_timeout_type: {
-      auto e = downcast<multi_timeout>(x);
-      auto due = e->due;
-      add_schedule_entry(due, std::move(e));
+    case multi_timeout_type:
+      add<multi_timeout>(x);
       break;
-    }
-    case request_timeout_type: {
-      auto e = downcast<request_timeout>(x);
-      auto due = e->due;
-      add_schedule_entry(due, std::move(e));
+    case request_timeout_type:
+      add<request_timeout>(x);
       break;
-    }
-    case actor_msg_type: {
-      auto e = downcast<actor_msg>(x);
-      auto due = e->due;
-      add_schedule_entry(due, std::move(e));
+    case actor_msg_type:
+      add<actor_msg>(x);
       break;
-    }
-    case group_msg_type: {
-      auto e = downcast<group_msg>(x);
-      auto due = e->due;
-      add_schedule_entry(due, std::move(e));
+    case group_msg_type:
+      add<group_msg>(x);
       break;
-    }
     case ordinary_timeout_cancellation_type:
       handle(static_cast<const ordinary_timeout_cancellation&>(*x));
       break;

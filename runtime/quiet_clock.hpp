@@ -102,6 +102,10 @@ private:
   /// Applies one queued operation to the schedule (on the thread).
   void apply(unique_event_ptr& x);
 
+  /// Schedules `x`, an event of type `T` (on the thread).
+  template <class T>
+  void add(unique_event_ptr& x);
+
   mutable std::mutex mtx_;
   std::condition_variable cv_;
   std::vector<unique_event_ptr> pending_;
