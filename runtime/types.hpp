@@ -45,7 +45,9 @@ struct copy_id {
     return !(x == y);
   }
   friend bool operator<(const copy_id& x, const copy_id& y) {
-    return x.app != y.app ? x.app < y.app : x.index < y.index;
+    // One string comparison (the controller's maps are keyed by copy).
+    auto c = x.app.compare(y.app);
+    return c != 0 ? c < 0 : x.index < y.index;
   }
 };
 

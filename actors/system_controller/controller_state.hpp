@@ -42,6 +42,16 @@ public:
   using time_point = restart_window::time_point;
   using partition_key = std::pair<app_name, partition_id>;
 
+  /// Orders partition keys as std::pair does, with one string comparison
+  /// (std::pair's operator< makes two when the apps are equal, the usual
+  /// case).
+  struct partition_key_less {
+    bool operator()(const partition_key& x, const partition_key& y) const {
+      auto c = x.first.compare(y.first);
+      return c != 0 ? c < 0 : x.second < y.second;
+    }
+  };
+
   struct copy_record {
     copy_id id;
     node_id node;
@@ -69,6 +79,9 @@ public:
     /// gets them, not even a restarted incarnation of the same copy.
     epoch_t blocked_upto = 0;
   };
+
+  using partition_map
+    = std::map<partition_key, partition_record, partition_key_less>;
 
   /// A standby that becomes active in `epoch`; `standbys` stay standbys.
   struct promotion {
@@ -267,7 +280,7 @@ public:
     return copies_;
   }
 
-  const std::map<partition_key, partition_record>& partitions() const noexcept {
+  const partition_map& partitions() const noexcept {
     return partitions_;
   }
 
@@ -351,7 +364,7 @@ private:
   std::set<node_id> may_return_;
   system_config config_;
   std::map<copy_id, copy_record> copies_;
-  std::map<partition_key, partition_record> partitions_;
+  partition_map partitions_;
   std::set<node_id> failed_nodes_;
   std::set<node_id> out_of_service_;
   std::map<node_id, restart_window> node_failovers_;
