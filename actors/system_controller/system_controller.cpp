@@ -309,9 +309,16 @@ using role_lists = std::map<copy_id, std::vector<role_assignment>>;
 
 /// Role assignments of an activation still to send or answer.
 struct role_run {
-  role_lists roles;
-  role_lists::iterator next;
+  struct entry {
+    copy_id copy;
+    node_id node;
+    std::vector<role_assignment> roles;
+    bool sent = false;
+  };
+  std::vector<entry> entries;
+  size_t next = 0;  // entries before it are sent
   size_t in_flight = 0;
+  size_t unanswered = 0;
   std::function<void()> done;
 };
 
@@ -322,28 +329,48 @@ struct role_run {
 /// at 16384 copies against 6 us at 1024.
 constexpr size_t role_window = 64;
 
+void send_roles(self_ptr self, std::shared_ptr<role_run> run);
+
+/// Sends entry `i` of `run`; `windowed`: it holds a place in the window.
+void send_role(self_ptr self, std::shared_ptr<role_run> run, size_t i,
+               bool windowed) {
+  auto& e = run->entries[i];
+  e.sent = true;
+  if (windowed)
+    ++run->in_flight;
+  auto answered = [self, run, i, windowed](const caf::error* err) {
+    if (windowed)
+      --run->in_flight;
+    if (err != nullptr && *err == caf::sec::request_timeout) {
+      // The copy's node does not answer (gone, or cut off): its other
+      // copies' requests go out at once instead of one window at a time,
+      // so that they time out together, as they did before the window.
+      auto& node = run->entries[i].node;
+      for (size_t j = run->next; j < run->entries.size(); ++j)
+        if (!run->entries[j].sent && run->entries[j].node == node)
+          send_role(self, run, j, false);
+    }
+    if (--run->unanswered == 0) {
+      auto done = std::move(run->done);
+      done();
+      return;
+    }
+    send_roles(self, run);
+  };
+  control_request(self, reach(self, e.copy), assign_roles_atom::value,
+                  std::move(e.roles))  // moved: thousands make them large
+    .then([answered](ok_atom) { answered(nullptr); },
+          [answered](caf::error& err) { answered(&err); });
+}
+
 /// Sends the next role lists of `run`, keeping at most role_window
-/// requests in flight; calls `run->done` once every copy answered (or
+/// requests in flight; `run->done` runs once every copy answered (or
 /// failed: a copy that is gone is the fault manager's to report).
 void send_roles(self_ptr self, std::shared_ptr<role_run> run) {
-  while (run->in_flight < role_window && run->next != run->roles.end()) {
-    auto& [copy, list] = *run->next;
-    auto target = reach(self, copy);
-    auto roles = std::move(list);  // moved along: thousands make them large
-    ++run->next;
-    ++run->in_flight;
-    auto answered = [self, run] {
-      --run->in_flight;
-      if (run->in_flight == 0 && run->next == run->roles.end()) {
-        auto done = std::move(run->done);
-        done();
-        return;
-      }
-      send_roles(self, run);
-    };
-    control_request(self, target, assign_roles_atom::value, std::move(roles))
-      .then([answered](ok_atom) { answered(); },
-            [answered](caf::error&) { answered(); });
+  while (run->in_flight < role_window && run->next < run->entries.size()) {
+    auto i = run->next++;
+    if (!run->entries[i].sent)
+      send_role(self, run, i, true);
   }
 }
 
@@ -354,8 +381,15 @@ void assign_all(self_ptr self, role_lists roles, std::function<void()> next) {
     return;
   }
   auto run = std::make_shared<role_run>();
-  run->roles = std::move(roles);
-  run->next = run->roles.begin();
+  auto& copies = self->state.plan->copies();
+  run->entries.reserve(roles.size());
+  for (auto& [copy, list] : roles) {
+    auto i = copies.find(copy);
+    run->entries.push_back(role_run::entry{
+      copy, i != copies.end() ? i->second.node : node_id{}, std::move(list),
+      false});
+  }
+  run->unanswered = run->entries.size();
   run->done = std::move(next);
   send_roles(self, std::move(run));
 }
