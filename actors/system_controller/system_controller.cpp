@@ -310,9 +310,8 @@ using role_lists = std::map<copy_id, std::vector<role_assignment>>;
 
 /// Role assignments of an activation still to send or answer.
 struct role_run {
-  std::vector<copy_id> copies;
-  std::vector<std::vector<role_assignment>> roles;  // per copy
-  request_window window;
+  std::vector<std::pair<copy_id, std::vector<role_assignment>>> lists;
+  request_window window;  // over `lists`
   std::function<void()> done;
 };
 
@@ -338,8 +337,9 @@ void role_answered(self_ptr self, const std::shared_ptr<role_run>& run,
 }
 
 void send_role(self_ptr self, std::shared_ptr<role_run> run, size_t i) {
-  control_request(self, reach(self, run->copies[i]), assign_roles_atom::value,
-                  std::move(run->roles[i]))  // thousands make them large
+  auto& [copy, roles] = run->lists[i];
+  control_request(self, reach(self, copy), assign_roles_atom::value,
+                  std::move(roles))  // thousands make them large
     .then([self, run, i](ok_atom) { role_answered(self, run, i, false); },
           [self, run, i](caf::error& err) {
             role_answered(self, run, i, err == caf::sec::request_timeout);
@@ -353,18 +353,16 @@ void assign_all(self_ptr self, role_lists roles, std::function<void()> next) {
     return;
   }
   auto& records = self->state.plan->copies();
-  std::vector<copy_id> copies;
-  std::vector<std::vector<role_assignment>> lists;
+  std::vector<std::pair<copy_id, std::vector<role_assignment>>> lists;
   std::vector<node_id> nodes;
   for (auto& [copy, list] : roles) {
     auto rec = records.find(copy);
     nodes.push_back(rec != records.end() ? rec->second.node : node_id{});
-    copies.push_back(copy);
-    lists.push_back(std::move(list));
+    lists.emplace_back(copy, std::move(list));
   }
   auto run = std::make_shared<role_run>(
-    role_run{std::move(copies), std::move(lists),
-             request_window{std::move(nodes), role_window}, std::move(next)});
+    role_run{std::move(lists), request_window{std::move(nodes), role_window},
+             std::move(next)});
   for (auto i : run->window.start())
     send_role(self, run, i);
 }
