@@ -1,5 +1,6 @@
 #include "runtime/trace.hpp"
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 
@@ -131,28 +132,84 @@ json trace_event::to_json() const {
   return result;
 }
 
+namespace {
+
+/// A record's header: time, name length, fields length.
+constexpr size_t record_header = 8 + 2 + 4;
+constexpr size_t chunk_size = size_t{64} << 10;
+
+void put_le(uint8_t* at, uint64_t x, int bytes) {
+  for (int i = 0; i < bytes; ++i)
+    at[i] = static_cast<uint8_t>(x >> (8 * i));
+}
+
+uint64_t get_le(const uint8_t* at, int bytes) {
+  uint64_t x = 0;
+  for (int i = 0; i < bytes; ++i)
+    x |= uint64_t{at[i]} << (8 * i);
+  return x;
+}
+
+} // namespace
+
+void trace_sink::append(int64_t t_us, std::string_view name,
+                        const uint8_t* fields, size_t fields_size) {
+  // Names are identifiers; a longer one is cut, not refused.
+  name = name.substr(0, 0xffff);
+  auto size = record_header + name.size() + fields_size;
+  if (chunks_.empty()
+      || chunks_.back().capacity() - chunks_.back().size() < size) {
+    chunks_.emplace_back();
+    chunks_.back().reserve(std::max(chunk_size, size));
+  }
+  auto& chunk = chunks_.back();
+  auto offset = chunk.size();
+  chunk.resize(offset + size);  // within capacity: never moves
+  auto* at = chunk.data() + offset;
+  put_le(at, static_cast<uint64_t>(t_us), 8);
+  put_le(at + 8, name.size(), 2);
+  put_le(at + 10, fields_size, 4);
+  std::memcpy(at + record_header, name.data(), name.size());
+  if (fields_size > 0)
+    std::memcpy(at + record_header + name.size(), fields, fields_size);
+  records_.push_back(record_ref{static_cast<uint32_t>(chunks_.size() - 1),
+                                static_cast<uint32_t>(offset)});
+}
+
+trace_sink::stored_event trace_sink::read(size_t i) const {
+  auto ref = records_[i];
+  auto* at = chunks_[ref.chunk].data() + ref.offset;
+  auto name_size = static_cast<size_t>(get_le(at + 8, 2));
+  auto fields_size = static_cast<size_t>(get_le(at + 10, 4));
+  auto* name = reinterpret_cast<const char*>(at + record_header);
+  auto* fields = at + record_header + name_size;
+  return stored_event{static_cast<int64_t>(get_le(at, 8)),
+                      std::string{name, name_size},
+                      std::vector<uint8_t>(fields, fields + fields_size)};
+}
+
 void trace_sink::emit(int64_t t_us, std::string name, json fields) {
-  stored_event ev{t_us, std::move(name), {}};
+  std::vector<uint8_t> packed;
   if (fields.is_object() && !fields.empty())
-    ev.fields = json::to_msgpack(fields);
+    packed = json::to_msgpack(fields);
   std::lock_guard<std::mutex> guard{mtx_};
   if (out_) {
-    trace_event full{ev.t_us, ev.name, std::move(fields)};
+    trace_event full{t_us, name, std::move(fields)};
     *out_ << full.to_json().dump() + '\n';  // one write: a kill keeps whole lines
   }
-  if (events_.size() < max_events_)
-    events_.push_back(std::move(ev));
+  if (records_.size() < max_events_)
+    append(t_us, name, packed.data(), packed.size());
   else
     ++dropped_;
 }
 
 void trace_sink::emit(int64_t t_us, std::string name, trace_fields fields) {
-  stored_event ev{t_us, std::move(name), std::move(fields).take()};
+  auto packed = std::move(fields).take();
   std::lock_guard<std::mutex> guard{mtx_};
   if (out_)
-    *out_ << parse(ev).to_json().dump() + '\n';
-  if (events_.size() < max_events_)
-    events_.push_back(std::move(ev));
+    *out_ << parse(stored_event{t_us, name, packed}).to_json().dump() + '\n';
+  if (records_.size() < max_events_)
+    append(t_us, name, packed.data(), packed.size());
   else
     ++dropped_;
 }
@@ -171,8 +228,8 @@ std::vector<trace_event> trace_sink::snapshot_from(size_t from) const {
   std::vector<stored_event> kept;
   {
     std::lock_guard<std::mutex> guard{mtx_};
-    if (from < events_.size())
-      kept.assign(events_.begin() + static_cast<long>(from), events_.end());
+    for (auto i = from; i < records_.size(); ++i)
+      kept.push_back(read(i));
   }
   // Parsed outside the lock: emitters do not wait for a snapshot.
   std::vector<trace_event> result;
@@ -184,7 +241,7 @@ std::vector<trace_event> trace_sink::snapshot_from(size_t from) const {
 
 size_t trace_sink::size() const {
   std::lock_guard<std::mutex> guard{mtx_};
-  return events_.size();
+  return records_.size();
 }
 
 size_t trace_sink::dropped() const {

@@ -107,23 +107,39 @@ public:
   size_t dropped() const;
 
 private:
-  /// An event as kept in memory: its fields as MessagePack, a few bytes a
-  /// field where the parsed object costs a tree node and a key string per
-  /// field (a system keeps several events per copy from its activation
-  /// alone: `keel bench S1` lost 1.1 KiB a copy), parsed again by
-  /// snapshot().
+  /// An event copied out of the log, parsed by parse() outside the lock.
   struct stored_event {
     int64_t t_us;
     std::string name;
     std::vector<uint8_t> fields;  // empty: an empty object
   };
 
+  /// Where an event's record starts: chunk and offset.
+  struct record_ref {
+    uint32_t chunk;
+    uint32_t offset;
+  };
+
   static trace_event parse(const stored_event& ev);
+
+  /// Appends one record (the lock held).
+  void append(int64_t t_us, std::string_view name, const uint8_t* fields,
+              size_t fields_size);
+
+  /// Event `i` copied out of its record (the lock held).
+  stored_event read(size_t i) const;
 
   mutable std::mutex mtx_;
   size_t max_events_;
   std::ostream* out_;
-  std::vector<stored_event> events_;
+  /// Events kept in memory as records packed into chunks of 64 KiB (a
+  /// bigger record gets a chunk of its own): time (8 bytes), name length
+  /// (2), fields length (4), the name, the fields as MessagePack. About 50
+  /// bytes an event where a string and a vector apiece cost twice that
+  /// (a system keeps a few events per copy from its activation alone:
+  /// `keel bench S1`). Parsed again by snapshot().
+  std::vector<std::vector<uint8_t>> chunks_;
+  std::vector<record_ref> records_;
   size_t dropped_ = 0;
 };
 

@@ -1,5 +1,8 @@
 #include "actors/app_support/app_support.hpp"
 
+#include <cassert>
+#include <utility>
+
 #include <caf/all.hpp>
 
 #include "runtime/transport.hpp"
@@ -15,6 +18,15 @@ app_support_state::~app_support_state() {
 
 namespace {
 
+/// The copy whose messages the running thread is handling, set by
+/// app_support::resume: `self` for the shared handlers.
+thread_local app_support* running_copy = nullptr;
+
+app_support_pointer this_copy() {
+  assert(running_copy != nullptr);
+  return running_copy;
+}
+
 /// The fields every trace event of a copy's partition starts with.
 trace_fields copy_fields(app_support_pointer self, partition_id partition) {
   auto& copy = self->state.args.spec.copy;
@@ -26,11 +38,36 @@ trace_fields copy_fields(app_support_pointer self, partition_id partition) {
   return fields;
 }
 
+/// How long a replica waits for a standby's ack before sending again.
+int64_t retransmit_after_us(const app_support_args& args) {
+  return int64_t{args.ctx->config.knobs.resend_after_ms} * 1000 / 2;
+}
+
+/// The limits of this copy's replicas, from the knobs and its application's
+/// model.
+replica_limits limits_of(const app_support_args& args) {
+  auto& knobs = args.ctx->config.knobs;
+  replica_limits limits{knobs.reorder_buffer_max,
+                        knobs.replication_log_max,
+                        knobs.checkpoint_batch_max,
+                        knobs.dedupe_window,
+                        knobs.dedupe_clients_max,
+                        0,
+                        int64_t{knobs.checkpoint_flush_interval_us}};
+  if (auto app = args.ctx->config.find_app(args.spec.copy.app);
+      app
+      && (app->model == redundancy_model::no_redundancy
+          || app->model == redundancy_model::n_way_active))
+    limits.snapshot_interval_events = knobs.snapshot_interval_events;
+  limits.retransmit_after_us = retransmit_after_us(args);
+  return limits;
+}
+
 replica& replica_for(app_support_pointer self, partition_id partition) {
   auto& st = self->state;
   auto& r = st.replicas.get_or_make(partition, [&] {
     return std::make_unique<replica>(st.args.spec.copy, partition,
-                                     st.args.factory(), st.limits);
+                                     st.args.factory(), limits_of(st.args));
   });
   r.set_now(st.args.ctx->now_us(self));
   return r;
@@ -52,8 +89,9 @@ wait_for_sync(app_support_pointer self,
               std::set<std::pair<partition_id, copy_id>> wait_for) {
   auto& st = self->state;
   auto promise = self->make_response_promise<ok_atom>();
-  auto id = st.next_waiter++;
-  st.waiters.push_back(
+  auto& traffic = st.traffic();
+  auto id = traffic.next_waiter++;
+  traffic.waiters.push_back(
     app_support_state::sync_waiter{id, std::move(wait_for), promise});
   self->delayed_send(self,
                      std::chrono::milliseconds{
@@ -62,7 +100,7 @@ wait_for_sync(app_support_pointer self,
   if (!st.retransmit_scheduled) {
     st.retransmit_scheduled = true;
     self->delayed_send(self,
-                       std::chrono::microseconds{st.limits.retransmit_after_us},
+                       std::chrono::microseconds{retransmit_after_us(st.args)},
                        retransmit_atom::value);
   }
   return promise;
@@ -70,7 +108,10 @@ wait_for_sync(app_support_pointer self,
 
 void resolve_waiters(app_support_pointer self, partition_id partition,
                      const copy_id& standby) {
-  auto& waiters = self->state.waiters;
+  auto traffic = self->state.traffic_if();
+  if (!traffic)
+    return;
+  auto& waiters = traffic->waiters;
   for (auto i = waiters.begin(); i != waiters.end();) {
     i->remaining.erase({partition, standby});
     if (i->remaining.empty()) {
@@ -88,8 +129,8 @@ void resolve_waiters(app_support_pointer self, partition_id partition,
 /// target app rejected it) is traced and dropped.
 void send_outbound(app_support_pointer self, uint64_t id) {
   auto& st = self->state;
-  auto i = st.outbound.find(id);
-  if (i == st.outbound.end())
+  auto i = st.traffic().outbound.find(id);
+  if (i == st.traffic().outbound.end())
     return;
   auto timeout = std::chrono::milliseconds{
     st.args.ctx->config.knobs.app_send_timeout_ms};
@@ -98,11 +139,13 @@ void send_outbound(app_support_pointer self, uint64_t id) {
                              st.args.ctx->control_node,
                              st.args.spec.distributor),
               timeout, i->second)
-    .then([self, id](const event_reply&) { self->state.outbound.erase(id); },
+    .then([self, id](const event_reply&) {
+            self->state.traffic().outbound.erase(id);
+          },
           [self, id](caf::error& err) {
             auto& st = self->state;
-            auto i = st.outbound.find(id);
-            if (i == st.outbound.end())
+            auto i = st.traffic().outbound.find(id);
+            if (i == st.traffic().outbound.end())
               return;
             auto code = code_of(err);
             bool final = code == error_code::unknown_app
@@ -115,7 +158,7 @@ void send_outbound(app_support_pointer self, uint64_t id) {
                                    {"key", i->second.key},
                                    {"error", render(err)}});
             if (final) {
-              st.outbound.erase(i);
+              st.traffic().outbound.erase(i);
               return;
             }
             self->delayed_send(self,
@@ -134,9 +177,9 @@ replica* accepting_replica(app_support_pointer self, const std::string& source,
                            const ack_sink_actor& reply_to,
                            partition_id partition, Refuse refuse) {
   auto& st = self->state;
-  auto i = st.sources.find(source);
-  if (i == st.sources.end())
-    st.sources.emplace(source, reply_to);
+  auto i = st.traffic().sources.find(source);
+  if (i == st.traffic().sources.end())
+    st.traffic().sources.emplace(source, reply_to);
   else if (i->second != reply_to)
     i->second = reply_to;
   auto r = replica_at(self, partition);
@@ -144,7 +187,7 @@ replica* accepting_replica(app_support_pointer self, const std::string& source,
     refuse(error_code::not_active);
     return nullptr;
   }
-  if (st.outbound.size() >= st.args.ctx->config.knobs.app_send_max) {
+  if (st.traffic().outbound.size() >= st.args.ctx->config.knobs.app_send_max) {
     // Back-pressure: app-to-app events this copy sent are not accepted
     // yet; the distributor keeps the events and resends them.
     refuse(error_code::overloaded);
@@ -166,29 +209,29 @@ void flush(app_support_pointer self, replica_outbox& out) {
     st.args.ctx->emit(self, "first_event_served", std::move(fields));
   }
   for (auto& batch : out.acks) {
-    auto i = st.sources.find(batch.source);
-    if (i != st.sources.end())
+    auto i = st.traffic().sources.find(batch.source);
+    if (i != st.traffic().sources.end())
       transport::send(self, ctx, node, ctx.control_node, i->second,
                       event_acks{app, batch.partition, batch.epoch,
                                  std::move(batch.entries)});
   }
   for (auto& nack : out.nacks) {
-    auto i = st.sources.find(nack.source);
-    if (i != st.sources.end())
+    auto i = st.traffic().sources.find(nack.source);
+    if (i != st.traffic().sources.end())
       transport::send(self, ctx, node, ctx.control_node, i->second,
                       event_nack{app, nack.partition, nack.epoch, nack.seq,
                                  static_cast<uint8_t>(nack.code)});
   }
   for (auto& cp : out.checkpoints) {
-    auto i = st.peers.find(cp.to);
-    if (i != st.peers.end())
+    auto i = st.traffic().peers.find(cp.to);
+    if (i != st.traffic().peers.end())
       transport::send(self, ctx, node, i->second.node, i->second.handle,
                       checkpoint{cp.partition, cp.epoch, st.args.spec.copy,
                                  st.args.node, self, std::move(cp.entries)});
   }
   for (auto& tr : out.transfers) {
-    auto i = st.peers.find(tr.to);
-    if (i != st.peers.end())
+    auto i = st.traffic().peers.find(tr.to);
+    if (i != st.traffic().peers.end())
       transport::send(self, ctx, node, i->second.node, i->second.handle,
                       state_transfer{tr.partition, tr.epoch, st.args.spec.copy,
                                      st.args.node, self, tr.index,
@@ -196,8 +239,9 @@ void flush(app_support_pointer self, replica_outbox& out) {
                                      std::move(tr.meta)});
   }
   for (auto& send : out.sends) {
-    auto id = st.next_outbound++;
-    st.outbound.emplace(id, std::move(send.ev));
+    auto& traffic = st.traffic();
+    auto id = traffic.next_outbound++;
+    traffic.outbound.emplace(id, std::move(send.ev));
     send_outbound(self, id);
   }
   for (auto& s : out.synced_standbys) {
@@ -222,8 +266,8 @@ void flush(app_support_pointer self, replica_outbox& out) {
     snap.app = app;
     snap.from = st.args.spec.copy;
     // A copy for each source but the last, which gets this one.
-    size_t left = st.sources.size();
-    for (auto& [source, sink] : st.sources)
+    size_t left = st.traffic().sources.size();
+    for (auto& [source, sink] : st.traffic().sources)
       if (--left > 0)
         transport::send(self, ctx, node, ctx.control_node, sink, snap);
       else
@@ -256,12 +300,15 @@ void answer_health(app_support_pointer self, uint64_t round) {
 /// Answers quiesce requests whose partition has drained.
 void check_quiesced(app_support_pointer self) {
   auto& st = self->state;
-  for (auto i = st.quiescing.begin(); i != st.quiescing.end();) {
+  if (!st.traffic_if())
+    return;  // never asked
+  auto& quiescing = st.traffic().quiescing;
+  for (auto i = quiescing.begin(); i != quiescing.end();) {
     auto r = st.replicas.find(i->first);
     if (r && r->try_quiesced()) {
       trace_role(self, *r);
       i->second.deliver(r->applied());
-      i = st.quiescing.erase(i);
+      i = quiescing.erase(i);
     } else {
       ++i;
     }
@@ -280,7 +327,7 @@ void trace_role(app_support_pointer self, const replica& r) {
 
 /// Registers (and monitors) a standby this copy replicates to.
 void add_peer(app_support_pointer self, const standby_ref& sb) {
-  auto& peers = self->state.peers;
+  auto& peers = self->state.traffic().peers;
   auto i = peers.find(sb.copy);
   if (sb.handle && (i == peers.end() || i->second.handle != sb.handle))
     self->monitor(sb.handle);  // a new copy or a new incarnation
@@ -325,13 +372,15 @@ bool assign(app_support_pointer self, const role_assignment& ra,
 
 void on_peer_down(app_support_pointer self, const caf::down_msg& msg) {
   auto& st = self->state;
-  for (auto i = st.peers.begin(); i != st.peers.end();) {
+  if (!st.traffic_if())
+    return;  // no standbys
+  for (auto i = st.traffic().peers.begin(); i != st.traffic().peers.end();) {
     if (i->second.handle.address() != msg.source) {
       ++i;
       continue;
     }
     auto gone = i->first;
-    i = st.peers.erase(i);
+    i = st.traffic().peers.erase(i);
     replica_outbox out;
     for (auto& r : st.replicas) {
       if (!r || !r->serving())
@@ -352,7 +401,8 @@ void on_peer_down(app_support_pointer self, const caf::down_msg& msg) {
 
 /// True while an injected hang is active: the copy does nothing at all.
 bool hung(app_support_pointer self) {
-  return self->state.fault.kind == fault_injection::hang;
+  auto traffic = self->state.traffic_if();
+  return traffic && traffic->fault.kind == fault_injection::hang;
 }
 
 void report_load(app_support_pointer self) {
@@ -380,37 +430,11 @@ void report_load(app_support_pointer self) {
                   st.args.spec.load_manager, std::move(rep));
 }
 
-} // namespace
-
-app_support_actor::behavior_type app_support_impl(app_support_pointer self,
-                                                  app_support_args args) {
-  auto& st = self->state;
-  auto& knobs = args.ctx->config.knobs;
-  st.limits = replica_limits{knobs.reorder_buffer_max,
-                             knobs.replication_log_max,
-                             knobs.checkpoint_batch_max, knobs.dedupe_window,
-                             knobs.dedupe_clients_max, 0,
-                             int64_t{knobs.checkpoint_flush_interval_us}};
-  if (auto app = args.ctx->config.find_app(args.spec.copy.app);
-      app
-      && (app->model == redundancy_model::no_redundancy
-          || app->model == redundancy_model::n_way_active))
-    st.limits.snapshot_interval_events = knobs.snapshot_interval_events;
-  st.limits.retransmit_after_us = int64_t{knobs.resend_after_ms} * 1000 / 2;
-  st.args = std::move(args);
-  transport::place(*st.args.ctx, self, st.args.node);
-  st.last_report_us = st.args.ctx->now_us(self);
-  if (st.args.agent)
-    self->monitor(st.args.agent);
-  self->set_down_handler([self](caf::down_msg& msg) {
-    if (msg.source == self->state.args.agent.address()) {
-      self->quit(msg.reason);  // our node went down
-      return;
-    }
-    on_peer_down(self, msg);
-  });
+/// The handlers of every copy, built once and shared (see app_support).
+app_support_actor::behavior_type make_handlers() {
   return {
-    [self](routed_event& re) {
+    [](routed_event& re) {
+      auto self = this_copy();
       if (hung(self))
         return;
       replica_outbox out;
@@ -424,7 +448,8 @@ app_support_actor::behavior_type app_support_impl(app_support_pointer self,
         r->on_event(re.source, re.seq, re.epoch, re.ev, out, re.floor);
       flush(self, out);
     },
-    [self](routed_batch& rb) {
+    [](routed_batch& rb) {
+      auto self = this_copy();
       if (hung(self))
         return;
       replica_outbox out;
@@ -439,7 +464,7 @@ app_support_actor::behavior_type app_support_impl(app_support_pointer self,
         auto& st = self->state;
         auto sends_max = st.args.ctx->config.knobs.app_send_max;
         for (auto& item : rb.items) {
-          if (st.outbound.size() + out.sends.size() >= sends_max) {
+          if (st.traffic().outbound.size() + out.sends.size() >= sends_max) {
             // Back-pressure per event, as for single events: the rest is
             // refused and resent by the distributor.
             out.nacks.push_back(replica_outbox::nack{
@@ -456,7 +481,8 @@ app_support_actor::behavior_type app_support_impl(app_support_pointer self,
       }
       flush(self, out);
     },
-    [self](checkpoint& cp) {
+    [](checkpoint& cp) {
+      auto self = this_copy();
       auto& st = self->state;
       if (hung(self))
         return;
@@ -466,7 +492,8 @@ app_support_actor::behavior_type app_support_impl(app_support_pointer self,
       transport::send(self, *st.args.ctx, st.args.node, cp.from_node,
                       cp.reply_to, ack);
     },
-    [self](checkpoint_ack& ack) {
+    [](checkpoint_ack& ack) {
+      auto self = this_copy();
       auto& st = self->state;
       if (hung(self))
         return;
@@ -487,7 +514,8 @@ app_support_actor::behavior_type app_support_impl(app_support_pointer self,
       flush(self, out);
       check_quiesced(self);
     },
-    [self](state_transfer& tr) {
+    [](state_transfer& tr) {
+      auto self = this_copy();
       auto& st = self->state;
       if (hung(self))
         return;
@@ -508,8 +536,9 @@ app_support_actor::behavior_type app_support_impl(app_support_pointer self,
       transport::send(self, *st.args.ctx, st.args.node, tr.from_node,
                       tr.reply_to, ack);
     },
-    [self](assign_roles_atom, std::vector<role_assignment>& roles)
+    [](assign_roles_atom, std::vector<role_assignment>& roles)
       -> caf::result<ok_atom> {
+      auto self = this_copy();
       if (hung(self))
         return caf::delegated<ok_atom>{};
       self->state.node_fenced = false;  // the controller speaks to us again
@@ -535,7 +564,8 @@ app_support_actor::behavior_type app_support_impl(app_support_pointer self,
       flush(self, out);
       return promise;
     },
-    [self](add_standby_atom, role_assignment& ra) -> caf::result<ok_atom> {
+    [](add_standby_atom, role_assignment& ra) -> caf::result<ok_atom> {
+      auto self = this_copy();
       auto& st = self->state;
       if (hung(self))
         return caf::delegated<ok_atom>{};
@@ -556,8 +586,9 @@ app_support_actor::behavior_type app_support_impl(app_support_pointer self,
       flush(self, out);
       return promise;
     },
-    [self](remove_standby_atom, partition_id partition, copy_id& standby,
-           caf::actor_addr& incarnation) {
+    [](remove_standby_atom, partition_id partition, copy_id& standby,
+       caf::actor_addr& incarnation) {
+      auto self = this_copy();
       auto& st = self->state;
       if (hung(self))
         return;
@@ -565,8 +596,8 @@ app_support_actor::behavior_type app_support_impl(app_support_pointer self,
       if (!r)
         return;
       // Late (a slow link): the copy came back since and was added again.
-      if (auto peer = st.peers.find(standby);
-          incarnation && peer != st.peers.end() && peer->second.handle
+      if (auto peer = st.traffic().peers.find(standby);
+          incarnation && peer != st.traffic().peers.end() && peer->second.handle
           && peer->second.handle.address() != incarnation)
         return;
       replica_outbox out;
@@ -575,8 +606,9 @@ app_support_actor::behavior_type app_support_impl(app_support_pointer self,
       flush(self, out);
       check_quiesced(self);
     },
-    [self](quiesce_atom, partition_id partition,
-           epoch_t epoch) -> caf::result<log_index> {
+    [](quiesce_atom, partition_id partition,
+       epoch_t epoch) -> caf::result<log_index> {
+      auto self = this_copy();
       auto& st = self->state;
       if (hung(self))
         return caf::delegated<log_index>{};
@@ -594,25 +626,27 @@ app_support_actor::behavior_type app_support_impl(app_support_pointer self,
         return r.applied();
       }
       auto promise = self->make_response_promise<log_index>();
-      st.quiescing[partition] = promise;
+      st.traffic().quiescing[partition] = promise;
       self->delayed_send(self,
                          std::chrono::milliseconds{
                            st.args.ctx->config.knobs.control_timeout_ms / 2},
                          quiesce_timeout_atom::value, partition);
       return promise;
     },
-    [self](resume_atom, partition_id partition,
-           epoch_t epoch) -> caf::result<ok_atom> {
+    [](resume_atom, partition_id partition,
+       epoch_t epoch) -> caf::result<ok_atom> {
+      auto self = this_copy();
       auto& st = self->state;
       if (hung(self))
         return caf::delegated<ok_atom>{};
       auto r = replica_at(self, partition);
       if (r == nullptr || r->epoch() != epoch)
         return ok_atom::value;  // moved on: nothing to resume
-      if (auto i = st.quiescing.find(partition); i != st.quiescing.end()) {
+      auto& quiescing = st.traffic().quiescing;
+      if (auto i = quiescing.find(partition); i != quiescing.end()) {
         i->second.deliver(make_error(error_code::unavailable,
                                      "switchover abandoned"));
-        st.quiescing.erase(i);
+        quiescing.erase(i);
       }
       auto before = r->current_role();
       r->resume_active();
@@ -620,10 +654,11 @@ app_support_actor::behavior_type app_support_impl(app_support_pointer self,
         trace_role(self, *r);
       return ok_atom::value;
     },
-    [self](quiesce_timeout_atom, partition_id partition) {
+    [](quiesce_timeout_atom, partition_id partition) {
+      auto self = this_copy();
       auto& st = self->state;
-      auto i = st.quiescing.find(partition);
-      if (i == st.quiescing.end())
+      auto i = st.traffic().quiescing.find(partition);
+      if (i == st.traffic().quiescing.end())
         return;
       auto& r = *st.replicas.find(partition);  // quiescing: it exists
       r.resume_active();
@@ -631,10 +666,11 @@ app_support_actor::behavior_type app_support_impl(app_support_pointer self,
       i->second.deliver(make_error(error_code::unavailable,
                                    "partition did not drain within "
                                    "control_timeout_ms; back to active"));
-      st.quiescing.erase(i);
+      st.traffic().quiescing.erase(i);
     },
-    [self](get_state_atom,
-           partition_id partition) -> caf::result<partition_state> {
+    [](get_state_atom,
+       partition_id partition) -> caf::result<partition_state> {
+      auto self = this_copy();
       auto& st = self->state;
       if (hung(self))
         return caf::delegated<partition_state>{};
@@ -649,7 +685,8 @@ app_support_actor::behavior_type app_support_impl(app_support_pointer self,
       }
       return result;
     },
-    [self](status_atom) -> caf::result<copy_status> {
+    [](status_atom) -> caf::result<copy_status> {
+      auto self = this_copy();
       auto& st = self->state;
       if (hung(self))
         return caf::delegated<copy_status>{};
@@ -661,28 +698,34 @@ app_support_actor::behavior_type app_support_impl(app_support_pointer self,
             r->pending_acks(), static_cast<uint32_t>(r->standbys())});
       return result;
     },
-    [self](retry_send_atom, uint64_t id) {
+    [](retry_send_atom, uint64_t id) {
+      auto self = this_copy();
       if (!hung(self))
         send_outbound(self, id);
     },
-    [self](health_atom, uint64_t round) {
+    [](health_atom, uint64_t round) {
+      auto self = this_copy();
       auto& st = self->state;
       if (hung(self))
         return;
-      if (st.fault.kind == fault_injection::slow)
-        self->delayed_send(self, std::chrono::milliseconds{st.fault.delay_ms},
+      if (auto traffic = st.traffic_if();
+          traffic && traffic->fault.kind == fault_injection::slow)
+        self->delayed_send(self,
+                           std::chrono::milliseconds{traffic->fault.delay_ms},
                            health_due_atom::value, round);
       else
         answer_health(self, round);
     },
-    [self](health_due_atom, uint64_t round) {
+    [](health_due_atom, uint64_t round) {
+      auto self = this_copy();
       if (!hung(self))
         answer_health(self, round);
     },
-    [self](inject_atom, fault_injection& fault) {
+    [](inject_atom, fault_injection& fault) {
+      auto self = this_copy();
       // Also handled while hung: `none` resumes a hung copy.
       auto& st = self->state;
-      st.fault = fault;
+      st.traffic().fault = fault;
       st.args.ctx->emit(self, "fault_active",
                         json{{"copy", to_string(st.args.spec.copy)},
                              {"kind", fault.kind == fault_injection::hang
@@ -692,7 +735,8 @@ app_support_actor::behavior_type app_support_impl(app_support_pointer self,
                                             : "none"},
                              {"delay_ms", fault.delay_ms}});
     },
-    [self](flush_atom) {
+    [](flush_atom) {
+      auto self = this_copy();
       auto& st = self->state;
       st.flush_scheduled = false;
       if (hung(self))
@@ -705,8 +749,9 @@ app_support_actor::behavior_type app_support_impl(app_support_pointer self,
       }
       flush(self, out);
     },
-    [self](sync_timeout_atom, uint64_t id) {
-      auto& waiters = self->state.waiters;
+    [](sync_timeout_atom, uint64_t id) {
+      auto self = this_copy();
+      auto& waiters = self->state.traffic().waiters;
       for (auto i = waiters.begin(); i != waiters.end(); ++i)
         if (i->id == id) {
           i->promise.deliver(make_error(
@@ -717,10 +762,11 @@ app_support_actor::behavior_type app_support_impl(app_support_pointer self,
           return;
         }
     },
-    [self](retransmit_atom) {
+    [](retransmit_atom) {
+      auto self = this_copy();
       auto& st = self->state;
       st.retransmit_scheduled = false;
-      if (st.waiters.empty() || hung(self))
+      if (!st.traffic_if() || st.traffic_if()->waiters.empty() || hung(self))
         return;
       replica_outbox out;
       auto now = st.args.ctx->now_us(self);
@@ -732,11 +778,12 @@ app_support_actor::behavior_type app_support_impl(app_support_pointer self,
       flush(self, out);
       st.retransmit_scheduled = true;
       self->delayed_send(
-        self, std::chrono::microseconds{st.limits.retransmit_after_us},
+        self, std::chrono::microseconds{retransmit_after_us(st.args)},
         retransmit_atom::value);
     },
-    [self](successor_atom, partition_id partition, epoch_t epoch,
-           epoch_t next) {
+    [](successor_atom, partition_id partition, epoch_t epoch,
+       epoch_t next) {
+      auto self = this_copy();
       auto& st = self->state;
       if (hung(self))
         return;
@@ -755,7 +802,8 @@ app_support_actor::behavior_type app_support_impl(app_support_pointer self,
       trace_role(self, *rp);
       flush(self, out);
     },
-    [self](self_fence_atom) {
+    [](self_fence_atom) {
+      auto self = this_copy();
       auto& st = self->state;
       st.node_fenced = true;
       for (auto& r : st.replicas)
@@ -766,7 +814,8 @@ app_support_actor::behavior_type app_support_impl(app_support_pointer self,
       // Quiesce requests in flight will not be answered: the controller
       // sees their timeouts.
     },
-    [self](tick_atom) {
+    [](tick_atom) {
+      auto self = this_copy();
       auto& st = self->state;
       // Ticks that queued up while the node was stopped arrive together:
       // only the first reports.
@@ -780,6 +829,39 @@ app_support_actor::behavior_type app_support_impl(app_support_pointer self,
         report_load(self);
     },
   };
+}
+
+} // namespace
+
+app_support::app_support(caf::actor_config& cfg, app_support_args args)
+  : super(cfg) {
+  state.args = std::move(args);
+}
+
+caf::resumable::resume_result app_support::resume(caf::execution_unit* ctx,
+                                                  size_t max_throughput) {
+  auto outer = std::exchange(running_copy, this);
+  auto result = super::resume(ctx, max_throughput);
+  running_copy = outer;
+  return result;
+}
+
+app_support_actor::behavior_type app_support::make_behavior() {
+  app_support_pointer self = this;
+  auto& st = state;
+  transport::place(*st.args.ctx, self, st.args.node);
+  st.last_report_us = st.args.ctx->now_us(self);
+  if (st.args.agent)
+    monitor(st.args.agent);
+  set_down_handler([self](caf::down_msg& msg) {
+    if (msg.source == self->state.args.agent.address()) {
+      self->quit(msg.reason);  // our node went down
+      return;
+    }
+    on_peer_down(self, msg);
+  });
+  static const app_support_actor::behavior_type handlers = make_handlers();
+  return handlers;
 }
 
 } // namespace keel

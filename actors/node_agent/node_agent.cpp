@@ -175,8 +175,7 @@ caf::expected<app_support_actor> start_copy(node_agent_pointer self,
   if (auto i = st.copies.find(spec.copy); i != st.copies.end())
     return i->second.handle;
   auto id = spec.copy;
-  auto handle = self->spawn<caf::monitored>(
-    app_support_impl,
+  auto handle = self->spawn<app_support, caf::monitored>(
     app_support_args{std::move(spec), st.node, st.ctx, *factory,
                      caf::actor_cast<caf::actor>(self)});
   st.copies.emplace(id, node_agent_state::running_copy{handle});

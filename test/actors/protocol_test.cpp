@@ -43,7 +43,7 @@ app_support_actor spawn_copy(test::deterministic_system& t, context_ptr ctx,
   app_factory factory = [] {
     return std::unique_ptr<application>{new apps::journal};
   };
-  return t.sys.spawn(app_support_impl,
+  return t.sys.spawn<app_support>(
                      app_support_args{spec, "n" + std::to_string(index + 1),
                                       ctx, factory, caf::actor{}});
 }

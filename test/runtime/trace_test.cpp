@@ -48,6 +48,35 @@ TEST_CASE("trace_sink: events past max_events are counted, not kept") {
   CHECK(events[1].fields["i"] == 1);
 }
 
+TEST_CASE("trace_sink: events packed across chunks and one bigger than a "
+          "chunk read back whole and in order") {
+  trace_sink sink{100000};
+  // 64 KiB chunks: 5000 records of about 40 bytes fill several.
+  for (int i = 0; i < 5000; ++i)
+    sink.emit(i, i % 2 ? "odd" : "even_event",
+              trace_fields{}.add("i", i).add("copy", "s" + std::to_string(i)));
+  std::string big(100000, 'x');  // a record bigger than a chunk
+  sink.emit(-1, "big", json{{"blob", big}});
+  sink.emit(5001, "after_big");
+  REQUIRE(sink.size() == 5002);
+  auto events = sink.snapshot();
+  REQUIRE(events.size() == 5002);
+  for (int i = 0; i < 5000; ++i) {
+    INFO("event " << i);
+    REQUIRE(events[i].t_us == i);
+    REQUIRE(events[i].name == (i % 2 ? "odd" : "even_event"));
+    REQUIRE(events[i].fields["i"] == i);
+    REQUIRE(events[i].fields["copy"] == "s" + std::to_string(i));
+  }
+  CHECK(events[5000].t_us == -1);
+  CHECK(events[5000].fields["blob"] == big);
+  CHECK(events[5001].name == "after_big");
+  CHECK(events[5001].fields == json::object());
+  auto tail = sink.snapshot_from(4999);
+  REQUIRE(tail.size() == 3);
+  CHECK(tail[0].fields["i"] == 4999);
+}
+
 TEST_CASE("trace_fields: written straight into MessagePack, an event reads "
           "back and streams exactly as the same fields given as JSON") {
   std::string long_text(300, 'x');  // str16
