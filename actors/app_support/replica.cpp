@@ -57,7 +57,7 @@ private:
 replica::replica(copy_id self, partition_id partition,
                  std::unique_ptr<application> app, replica_limits limits)
   : self_(std::move(self)), partition_(partition), app_(std::move(app)),
-    limits_(limits), dedupe_(limits.dedupe_window, limits.dedupe_clients_max) {
+    limits_(limits) {
 }
 
 log_index replica::durable() const noexcept {
@@ -69,8 +69,15 @@ log_index replica::durable() const noexcept {
 
 replica_meta replica::meta() const {
   replica_meta result;
-  result.applied_seqs.assign(applied_seqs_.begin(), applied_seqs_.end());
-  result.dedupe = dedupe_.image();
+  if (stream_) {
+    result.applied_seqs.assign(stream_->applied_seqs.begin(),
+                               stream_->applied_seqs.end());
+    result.dedupe = stream_->dedupe.image();
+  } else {
+    result.dedupe = dedupe_table{limits_.dedupe_window,
+                                 limits_.dedupe_clients_max}
+                      .image();
+  }
   return result;
 }
 
@@ -79,10 +86,12 @@ void replica::flush(replica_outbox& out) {
 }
 
 void replica::reset_volatile() {
-  held_.clear();
   pending_.clear();
-  for (auto& n : source_names_)
-    n.pending = 0;
+  if (stream_) {
+    stream_->held.clear();
+    for (auto& n : stream_->source_names)
+      n.pending = 0;
+  }
   log_.clear();
   log_times_.clear();
   standbys_.clear();
@@ -106,11 +115,17 @@ bool replica::restore_from(const json& app_state, const replica_meta& meta,
                            log_index index) {
   app_->restore(app_state);
   applied_ = index;
-  applied_seqs_.clear();
-  last_seq_ = nullptr;
+  if (!stream_ && meta.applied_seqs.empty() && meta.dedupe.clients.empty()
+      && meta.dedupe.clock == 0) {
+    in_sync_ = true;  // an empty stream state, as there is none yet
+    return true;
+  }
+  auto& stream = this->stream();
+  stream.applied_seqs.clear();
+  stream.last_seq = nullptr;
   for (auto& [source, seq] : meta.applied_seqs)
-    applied_seqs_[source] = seq;
-  in_sync_ = dedupe_.restore(meta.dedupe);
+    stream.applied_seqs[source] = seq;
+  in_sync_ = stream.dedupe.restore(meta.dedupe);
   return in_sync_;
 }
 
@@ -157,7 +172,8 @@ bool replica::quiesce(epoch_t epoch) {
   if (role_ != role::active || epoch != epoch_)
     return false;
   role_ = role::quiescing;
-  held_.clear();  // never applied: the distributor still has them
+  if (stream_)
+    stream_->held.clear();  // never applied: the distributor still has them
   return true;
 }
 
@@ -217,7 +233,8 @@ const dedupe_table::entry& replica::apply(const std::string& source, seq_t seq,
   ++applied_;
   ++applied_total_;
   seq_of(source) = seq;
-  if (auto hit = dedupe_.find(ev.client_id, ev.request_id))
+  auto& dedupe = stream().dedupe;
+  if (auto hit = dedupe.find(ev.client_id, ev.request_id))
     return *hit;  // a retry: same reply, no state change (G2)
   context ctx{self_, partition_, ev, emit_sends, out};
   reply r;
@@ -232,16 +249,17 @@ const dedupe_table::entry& replica::apply(const std::string& source, seq_t seq,
   } catch (...) {
     r = reply::reject("handler threw a non-standard exception");
   }
-  return dedupe_.record(ev.client_id, ev.request_id,
-                        dedupe_table::entry{applied_, std::move(r.value),
-                                            std::move(r.rejection)});
+  return dedupe.record(ev.client_id, ev.request_id,
+                       dedupe_table::entry{applied_, std::move(r.value),
+                                           std::move(r.rejection)});
 }
 
 const std::shared_ptr<const std::string>&
 replica::log_source(const std::string& source) {
-  if (!log_source_ || *log_source_ != source)
-    log_source_ = std::make_shared<const std::string>(source);
-  return log_source_;
+  auto& cached = stream().log_source;
+  if (!cached || *cached != source)
+    cached = std::make_shared<const std::string>(source);
+  return cached;
 }
 
 void replica::apply_in_order(const std::string& source, seq_t seq,
@@ -286,7 +304,7 @@ void replica::on_event(const std::string& source, seq_t seq, epoch_t epoch,
   if (seq <= last) {
     // Applied before (a replay after failover, or a resend): answer again
     // with the remembered reply once that entry is durable.
-    auto hit = dedupe_.find(ev->client_id, ev->request_id);
+    auto hit = stream().dedupe.find(ev->client_id, ev->request_id);
     if (!hit)
       ++out.dedupe_misses;
     pending_.push_back(pending_ack{hit ? hit->index : applied_,
@@ -302,7 +320,7 @@ void replica::on_event(const std::string& source, seq_t seq, epoch_t epoch,
   }
   if (seq > last + 1) {
     // An earlier event of this source is missing: hold this one (G3).
-    auto& held = held_[source];
+    auto& held = stream().held[source];
     if (held.count(seq) > 0)
       return;
     if (held.size() >= limits_.reorder_buffer_max)
@@ -314,8 +332,9 @@ void replica::on_event(const std::string& source, seq_t seq, epoch_t epoch,
     return nack(error_code::overloaded);
   apply_in_order(source, seq, ev, out);
   // Apply held events that are now in order.
-  if (auto i = held_.empty() ? held_.end() : held_.find(source);
-      i != held_.end()) {
+  auto& all_held = stream().held;
+  if (auto i = all_held.empty() ? all_held.end() : all_held.find(source);
+      i != all_held.end()) {
     auto& held = i->second;
     while (!held.empty()) {
       auto first = held.begin();
@@ -338,7 +357,7 @@ void replica::on_event(const std::string& source, seq_t seq, epoch_t epoch,
       apply_in_order(source, held_seq, held_ev, out);
     }
     if (held.empty())
-      held_.erase(i);
+      all_held.erase(i);
   }
   if (settle_now)
     settle(out);
@@ -418,33 +437,35 @@ void replica::trim_log() {
 
 seq_t& replica::seq_of(const std::string& source) {
   // Events come in runs from one source: check the last one first.
-  if (last_seq_ == nullptr || last_seq_->first != source)
-    last_seq_ = &*applied_seqs_.try_emplace(source, 0).first;
-  return last_seq_->second;
+  auto& stream = this->stream();
+  if (stream.last_seq == nullptr || stream.last_seq->first != source)
+    stream.last_seq = &*stream.applied_seqs.try_emplace(source, 0).first;
+  return stream.last_seq->second;
 }
 
 uint32_t replica::source_slot(const std::string& source) {
   // Events come in runs from one source: check the last one first.
-  if (last_source_ < source_names_.size()
-      && source_names_[last_source_].name == source) {
-    ++source_names_[last_source_].pending;
-    return last_source_;
+  auto& names = stream().source_names;
+  auto& last = stream_->last_source;
+  if (last < names.size() && names[last].name == source) {
+    ++names[last].pending;
+    return last;
   }
-  uint32_t free = static_cast<uint32_t>(source_names_.size());
-  for (uint32_t i = 0; i < source_names_.size(); ++i) {
-    auto& n = source_names_[i];
+  uint32_t free = static_cast<uint32_t>(names.size());
+  for (uint32_t i = 0; i < names.size(); ++i) {
+    auto& n = names[i];
     if (n.name == source) {
       ++n.pending;
-      return last_source_ = i;
+      return last = i;
     }
-    if (n.pending == 0 && free == source_names_.size())
+    if (n.pending == 0 && free == names.size())
       free = i;
   }
-  if (free == source_names_.size())
-    source_names_.emplace_back();
-  source_names_[free].name = source;
-  source_names_[free].pending = 1;
-  return last_source_ = free;
+  if (free == names.size())
+    names.emplace_back();
+  names[free].name = source;
+  names[free].pending = 1;
+  return last = free;
 }
 
 void replica::release_acks(replica_outbox& out) {
@@ -454,7 +475,7 @@ void replica::release_acks(replica_outbox& out) {
   bool batch_open = false;
   while (!pending_.empty() && pending_.front().index <= limit) {
     auto& p = pending_.front();
-    auto& name = source_names_[p.source];
+    auto& name = stream().source_names[p.source];
     if (!batch_open || p.source != batch_source) {
       batch_source = p.source;
       batch_open = true;

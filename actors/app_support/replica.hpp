@@ -289,7 +289,7 @@ private:
 
   struct pending_ack {
     log_index index = 0;
-    /// The source's slot in source_names_ (see source_slot).
+    /// The source's slot in source_names (see source_slot).
     uint32_t source = 0;
     seq_t seq = 0;
     json result;
@@ -355,7 +355,7 @@ private:
   /// The last applied seq of `source` (0 if none yet), to read or set.
   seq_t& seq_of(const std::string& source);
 
-  /// The slot of a source's name in source_names_, its pending acks counted
+  /// The slot of a source's name in source_names, its pending acks counted
   /// (distributor incarnations are few; a slot no pending ack uses is
   /// reused).
   uint32_t source_slot(const std::string& source);
@@ -385,12 +385,6 @@ private:
   log_index applied_ = 0;
   uint64_t applied_total_ = 0;
 
-  std::map<std::string, seq_t> applied_seqs_;  // per source
-  /// seq_of's cache: a node of applied_seqs_ (stable until cleared).
-  std::pair<const std::string, seq_t>* last_seq_ = nullptr;
-  std::unordered_map<std::string, std::map<seq_t, held_event>> held_;
-  dedupe_table dedupe_;
-
   std::vector<standby_progress> standbys_;
   lazy_deque<log_entry> log_;  // applied entries some standby still needs
   lazy_deque<int64_t> log_times_;  // when each log_ entry was applied
@@ -400,9 +394,32 @@ private:
     std::string name;
     size_t pending = 0;  ///< pending_ acks of this source
   };
-  std::vector<source_name> source_names_;
-  uint32_t last_source_ = 0;  ///< source_slot's cache
-  std::shared_ptr<const std::string> log_source_;  ///< log_source's cache
+  /// What a replica keeps about the streams of events it has seen: made
+  /// with the first event or state it takes (stream()), so that a replica
+  /// that has taken none stays small (keel bench S1, one idle replica a
+  /// copy: 480 bytes with this inline, 232 without).
+  struct stream_state {
+    explicit stream_state(const replica_limits& limits)
+      : dedupe(limits.dedupe_window, limits.dedupe_clients_max) {
+    }
+    std::map<std::string, seq_t> applied_seqs;  // per source
+    /// seq_of's cache: a node of applied_seqs (stable until cleared).
+    std::pair<const std::string, seq_t>* last_seq = nullptr;
+    std::unordered_map<std::string, std::map<seq_t, held_event>> held;
+    dedupe_table dedupe;
+    std::vector<source_name> source_names;
+    uint32_t last_source = 0;  ///< source_slot's cache
+    std::shared_ptr<const std::string> log_source;  ///< log_source's cache
+  };
+
+  /// The stream state, made if there is none yet.
+  stream_state& stream() {
+    if (!stream_)
+      stream_ = std::make_unique<stream_state>(limits_);
+    return *stream_;
+  }
+
+  std::unique_ptr<stream_state> stream_;
   size_t applied_since_snapshot_ = 0;
 };
 
