@@ -154,8 +154,10 @@ uint64_t get_le(const uint8_t* at, int bytes) {
 
 void trace_sink::append(int64_t t_us, std::string_view name,
                         const uint8_t* fields, size_t fields_size) {
-  // Names are identifiers; a longer one is cut, not refused.
-  name = name.substr(0, 0xffff);
+  if (name.size() > 0xffff || fields_size > 0xffffffff) {
+    ++dropped_;  // does not fit a record (never for keel's own events)
+    return;
+  }
   auto size = record_header + name.size() + fields_size;
   if (chunks_.empty()
       || chunks_.back().capacity() - chunks_.back().size() < size) {

@@ -122,7 +122,8 @@ private:
 
   static trace_event parse(const stored_event& ev);
 
-  /// Appends one record (the lock held).
+  /// Appends one record (the lock held); counts it in dropped_ instead if
+  /// its name is longer than 65535 bytes or its fields than 4 GiB.
   void append(int64_t t_us, std::string_view name, const uint8_t* fields,
               size_t fields_size);
 
@@ -134,10 +135,11 @@ private:
   std::ostream* out_;
   /// Events kept in memory as records packed into chunks of 64 KiB (a
   /// bigger record gets a chunk of its own): time (8 bytes), name length
-  /// (2), fields length (4), the name, the fields as MessagePack. About 50
-  /// bytes an event where a string and a vector apiece cost twice that
-  /// (a system keeps a few events per copy from its activation alone:
-  /// `keel bench S1`). Parsed again by snapshot().
+  /// (2), fields length (4), the name, the fields as MessagePack. About 80
+  /// bytes for an activation's events, half of what a string and a vector
+  /// apiece in a doubling vector took (a system keeps three events per copy
+  /// from its activation alone: `keel bench S1`). Parsed again by
+  /// snapshot().
   std::vector<std::vector<uint8_t>> chunks_;
   std::vector<record_ref> records_;
   size_t dropped_ = 0;

@@ -1,6 +1,7 @@
 #include "actors/app_support/app_support.hpp"
 
-#include <cassert>
+#include <cstdio>
+#include <cstdlib>
 #include <utility>
 
 #include <caf/all.hpp>
@@ -23,7 +24,11 @@ namespace {
 thread_local app_support* running_copy = nullptr;
 
 app_support_pointer this_copy() {
-  assert(running_copy != nullptr);
+  if (running_copy == nullptr) {
+    // A handler ran outside app_support::resume: CAF changed underneath.
+    std::fputs("keel: an app_support handler ran outside resume()\n", stderr);
+    std::abort();
+  }
   return running_copy;
 }
 
@@ -129,8 +134,9 @@ void resolve_waiters(app_support_pointer self, partition_id partition,
 /// target app rejected it) is traced and dropped.
 void send_outbound(app_support_pointer self, uint64_t id) {
   auto& st = self->state;
-  auto i = st.traffic().outbound.find(id);
-  if (i == st.traffic().outbound.end())
+  auto& outbound = st.traffic().outbound;
+  auto i = outbound.find(id);
+  if (i == outbound.end())
     return;
   auto timeout = std::chrono::milliseconds{
     st.args.ctx->config.knobs.app_send_timeout_ms};
@@ -177,9 +183,10 @@ replica* accepting_replica(app_support_pointer self, const std::string& source,
                            const ack_sink_actor& reply_to,
                            partition_id partition, Refuse refuse) {
   auto& st = self->state;
-  auto i = st.traffic().sources.find(source);
-  if (i == st.traffic().sources.end())
-    st.traffic().sources.emplace(source, reply_to);
+  auto& sources = st.traffic().sources;
+  auto i = sources.find(source);
+  if (i == sources.end())
+    sources.emplace(source, reply_to);
   else if (i->second != reply_to)
     i->second = reply_to;
   auto r = replica_at(self, partition);
@@ -202,6 +209,9 @@ void flush(app_support_pointer self, replica_outbox& out) {
   auto& app = st.args.spec.copy.app;
   auto& ctx = *st.args.ctx;
   auto& node = st.args.node;
+  // Sources and peers: none if the copy never needed its traffic state.
+  static const app_support_state::traffic_state none;
+  auto& known = st.traffic_if() ? *st.traffic_if() : none;
   // Traced before the acks leave: whoever gets the reply finds it traced.
   for (auto& [partition, epoch] : out.first_served) {
     auto fields = copy_fields(self, partition);
@@ -209,29 +219,29 @@ void flush(app_support_pointer self, replica_outbox& out) {
     st.args.ctx->emit(self, "first_event_served", std::move(fields));
   }
   for (auto& batch : out.acks) {
-    auto i = st.traffic().sources.find(batch.source);
-    if (i != st.traffic().sources.end())
+    auto i = known.sources.find(batch.source);
+    if (i != known.sources.end())
       transport::send(self, ctx, node, ctx.control_node, i->second,
                       event_acks{app, batch.partition, batch.epoch,
                                  std::move(batch.entries)});
   }
   for (auto& nack : out.nacks) {
-    auto i = st.traffic().sources.find(nack.source);
-    if (i != st.traffic().sources.end())
+    auto i = known.sources.find(nack.source);
+    if (i != known.sources.end())
       transport::send(self, ctx, node, ctx.control_node, i->second,
                       event_nack{app, nack.partition, nack.epoch, nack.seq,
                                  static_cast<uint8_t>(nack.code)});
   }
   for (auto& cp : out.checkpoints) {
-    auto i = st.traffic().peers.find(cp.to);
-    if (i != st.traffic().peers.end())
+    auto i = known.peers.find(cp.to);
+    if (i != known.peers.end())
       transport::send(self, ctx, node, i->second.node, i->second.handle,
                       checkpoint{cp.partition, cp.epoch, st.args.spec.copy,
                                  st.args.node, self, std::move(cp.entries)});
   }
   for (auto& tr : out.transfers) {
-    auto i = st.traffic().peers.find(tr.to);
-    if (i != st.traffic().peers.end())
+    auto i = known.peers.find(tr.to);
+    if (i != known.peers.end())
       transport::send(self, ctx, node, i->second.node, i->second.handle,
                       state_transfer{tr.partition, tr.epoch, st.args.spec.copy,
                                      st.args.node, self, tr.index,
@@ -266,8 +276,8 @@ void flush(app_support_pointer self, replica_outbox& out) {
     snap.app = app;
     snap.from = st.args.spec.copy;
     // A copy for each source but the last, which gets this one.
-    size_t left = st.traffic().sources.size();
-    for (auto& [source, sink] : st.traffic().sources)
+    size_t left = known.sources.size();
+    for (auto& [source, sink] : known.sources)
       if (--left > 0)
         transport::send(self, ctx, node, ctx.control_node, sink, snap);
       else
@@ -374,13 +384,14 @@ void on_peer_down(app_support_pointer self, const caf::down_msg& msg) {
   auto& st = self->state;
   if (!st.traffic_if())
     return;  // no standbys
-  for (auto i = st.traffic().peers.begin(); i != st.traffic().peers.end();) {
+  auto& peers = st.traffic().peers;
+  for (auto i = peers.begin(); i != peers.end();) {
     if (i->second.handle.address() != msg.source) {
       ++i;
       continue;
     }
     auto gone = i->first;
-    i = st.traffic().peers.erase(i);
+    i = peers.erase(i);
     replica_outbox out;
     for (auto& r : st.replicas) {
       if (!r || !r->serving())
@@ -596,10 +607,12 @@ app_support_actor::behavior_type make_handlers() {
       if (!r)
         return;
       // Late (a slow link): the copy came back since and was added again.
-      if (auto peer = st.traffic().peers.find(standby);
-          incarnation && peer != st.traffic().peers.end() && peer->second.handle
-          && peer->second.handle.address() != incarnation)
-        return;
+      if (auto traffic = st.traffic_if(); traffic && incarnation) {
+        auto peer = traffic->peers.find(standby);
+        if (peer != traffic->peers.end() && peer->second.handle
+            && peer->second.handle.address() != incarnation)
+          return;
+      }
       replica_outbox out;
       r->remove_standby(standby, out);
       resolve_waiters(self, partition, standby);
@@ -642,11 +655,13 @@ app_support_actor::behavior_type make_handlers() {
       auto r = replica_at(self, partition);
       if (r == nullptr || r->epoch() != epoch)
         return ok_atom::value;  // moved on: nothing to resume
-      auto& quiescing = st.traffic().quiescing;
-      if (auto i = quiescing.find(partition); i != quiescing.end()) {
-        i->second.deliver(make_error(error_code::unavailable,
-                                     "switchover abandoned"));
-        quiescing.erase(i);
+      if (auto traffic = st.traffic_if()) {
+        auto& quiescing = traffic->quiescing;
+        if (auto i = quiescing.find(partition); i != quiescing.end()) {
+          i->second.deliver(make_error(error_code::unavailable,
+                                       "switchover abandoned"));
+          quiescing.erase(i);
+        }
       }
       auto before = r->current_role();
       r->resume_active();
@@ -657,8 +672,11 @@ app_support_actor::behavior_type make_handlers() {
     [](quiesce_timeout_atom, partition_id partition) {
       auto self = this_copy();
       auto& st = self->state;
-      auto i = st.traffic().quiescing.find(partition);
-      if (i == st.traffic().quiescing.end())
+      auto traffic = st.traffic_if();
+      if (!traffic)
+        return;
+      auto i = traffic->quiescing.find(partition);
+      if (i == traffic->quiescing.end())
         return;
       auto& r = *st.replicas.find(partition);  // quiescing: it exists
       r.resume_active();
@@ -666,7 +684,7 @@ app_support_actor::behavior_type make_handlers() {
       i->second.deliver(make_error(error_code::unavailable,
                                    "partition did not drain within "
                                    "control_timeout_ms; back to active"));
-      st.traffic().quiescing.erase(i);
+      traffic->quiescing.erase(i);
     },
     [](get_state_atom,
        partition_id partition) -> caf::result<partition_state> {
@@ -751,7 +769,10 @@ app_support_actor::behavior_type make_handlers() {
     },
     [](sync_timeout_atom, uint64_t id) {
       auto self = this_copy();
-      auto& waiters = self->state.traffic().waiters;
+      auto traffic = self->state.traffic_if();
+      if (!traffic)
+        return;
+      auto& waiters = traffic->waiters;
       for (auto i = waiters.begin(); i != waiters.end(); ++i)
         if (i->id == id) {
           i->promise.deliver(make_error(
@@ -840,10 +861,13 @@ app_support::app_support(caf::actor_config& cfg, app_support_args args)
 
 caf::resumable::resume_result app_support::resume(caf::execution_unit* ctx,
                                                   size_t max_throughput) {
-  auto outer = std::exchange(running_copy, this);
-  auto result = super::resume(ctx, max_throughput);
-  running_copy = outer;
-  return result;
+  struct restore {
+    app_support* outer;
+    ~restore() {
+      running_copy = outer;
+    }
+  } guard{std::exchange(running_copy, this)};
+  return super::resume(ctx, max_throughput);
 }
 
 app_support_actor::behavior_type app_support::make_behavior() {

@@ -159,7 +159,8 @@ using app_support_pointer
 /// 1 KiB a copy here. The handlers capture nothing; they find their copy
 /// through `resume`, which marks the copy the running thread works for while
 /// CAF runs its messages. Handlers only run inside `resume`, on every
-/// scheduler (CAF's and the deterministic test coordinator).
+/// scheduler (CAF's workers, a detached actor's own thread, the
+/// deterministic test coordinator); a handler that finds no copy aborts.
 class app_support final
   : public caf::stateful_actor<app_support_state, app_support_actor::base> {
 public:

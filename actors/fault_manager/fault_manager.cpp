@@ -78,7 +78,7 @@ take_copies_of(fault_manager_pointer self, const node_id& node) {
   for (auto i = st.copies.begin(); i != st.copies.end();) {
     if (i->second.node == node) {
       self->demonitor(i->second.handle.address());
-      gone.push_back(std::move(i->second));
+      gone.push_back(i->second.take(i->first));
       i = st.copies.erase(i);
     } else {
       ++i;
@@ -239,7 +239,7 @@ void watch_copy(fault_manager_pointer self, const copy_id& copy,
   if (auto i = copies.find(copy); i != copies.end())
     self->demonitor(i->second.handle.address());
   self->monitor(handle);
-  copies[copy] = fault_manager_state::watched_copy{copy, node, handle};
+  copies[copy] = fault_manager_state::watch{node, handle};
 }
 
 } // namespace
@@ -256,7 +256,7 @@ fault_manager_impl(fault_manager_pointer self, context_ptr ctx,
     auto& st = self->state;
     for (auto i = st.copies.begin(); i != st.copies.end(); ++i)
       if (i->second.handle.address() == msg.source) {
-        auto dead = std::move(i->second);
+        auto dead = i->second.take(i->first);
         st.copies.erase(i);
         on_copy_down(self, std::move(dead), msg.reason);
         return;

@@ -77,6 +77,18 @@ TEST_CASE("trace_sink: events packed across chunks and one bigger than a "
   CHECK(tail[0].fields["i"] == 4999);
 }
 
+TEST_CASE("trace_sink: an event whose name does not fit a record is counted "
+          "as dropped, not cut, and still streamed") {
+  std::ostringstream out;
+  trace_sink sink{10, &out};
+  sink.emit(1, std::string(70000, 'n'));
+  sink.emit(2, "kept");
+  CHECK(sink.size() == 1);
+  CHECK(sink.dropped() == 1);
+  CHECK(sink.snapshot()[0].name == "kept");
+  CHECK(out.str().find(std::string(70000, 'n')) != std::string::npos);
+}
+
 TEST_CASE("trace_fields: written straight into MessagePack, an event reads "
           "back and streams exactly as the same fields given as JSON") {
   std::string long_text(300, 'x');  // str16
