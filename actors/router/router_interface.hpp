@@ -23,8 +23,11 @@ namespace keel {
 struct route {
   app_name app;
   partition_id partition = 0;
-  epoch_t epoch = 0;
+  /// Here, not next to `epoch`, so that it fills the padding after
+  /// `partition` (216 bytes instead of 224: a router's entry then fits
+  /// jemalloc's 256-byte class, keel bench S1).
   bool in_transition = true;
+  epoch_t epoch = 0;
   copy_id active;
   node_id node;
   app_support_actor handle;

@@ -11,11 +11,23 @@ bool router_state::replaces(const route& next, const route& current) {
          || current.same_but_successor(next);
 }
 
+const router_state::entry&
+router_state::get_or_make(const app_name& app, partition_id partition) {
+  auto i = entries_.lower_bound(by_partition::ref{app, partition});
+  if (i != entries_.end() && i->current.partition == partition
+      && i->current.app == app)
+    return *i;
+  entry e;
+  e.current.app = app;
+  e.current.partition = partition;
+  return *entries_.emplace_hint(i, std::move(e));
+}
+
 router_state::verdict router_state::on_event(routed_event& ev,
                                              const route** out) {
   // Events may arrive before the first routes (startup): they wait in a new
   // entry. Keys come from distributors, which accept only configured apps.
-  auto& e = entries_[key{ev.ev.app, ev.partition}];
+  auto& e = get_or_make(ev.ev.app, ev.partition);
   if (e.buffer.empty() && !e.current.in_transition && e.current.handle) {
     ev.epoch = e.current.epoch;
     *out = &e.current;
@@ -32,8 +44,9 @@ router_state::install(const std::vector<route>& routes,
                       std::vector<std::pair<route, routed_event>>& flushes) {
   std::vector<route> changed;
   for (auto& next : routes) {
-    auto [i, added] = entries_.try_emplace(key{next.app, next.partition});
-    auto& e = i->second;
+    auto before = entries_.size();
+    auto& e = get_or_make(next.app, next.partition);
+    bool added = entries_.size() > before;
     if (!added && !replaces(next, e.current))
       continue;
     e.current = next;
@@ -54,7 +67,7 @@ std::vector<route>
 router_state::fence_copy(const copy_id& copy,
                         const app_support_actor& incarnation) {
   std::vector<route> changed;
-  for (auto& [k, e] : entries_) {
+  for (auto& e : entries_) {
     if (e.current.in_transition || e.current.active != copy
         || e.current.handle != incarnation)
       continue;
@@ -67,15 +80,15 @@ router_state::fence_copy(const copy_id& copy,
 std::vector<route> router_state::table() const {
   std::vector<route> result;
   result.reserve(entries_.size());
-  for (auto& [k, e] : entries_)
+  for (auto& e : entries_)
     result.push_back(e.current);
   return result;
 }
 
 size_t router_state::buffered(const app_name& app,
                               partition_id partition) const {
-  auto i = entries_.find(key{app, partition});
-  return i == entries_.end() ? 0 : i->second.buffer.size();
+  auto i = entries_.find(by_partition::ref{app, partition});
+  return i == entries_.end() ? 0 : i->buffer.size();
 }
 
 } // namespace keel

@@ -6,7 +6,7 @@
 #pragma once
 
 #include <cstdint>
-#include <map>
+#include <set>
 #include <utility>
 #include <vector>
 
@@ -19,8 +19,6 @@ class router_state {
 public:
   explicit router_state(size_t buffer_max) : buffer_max_(buffer_max) {
   }
-
-  using key = std::pair<app_name, partition_id>;
 
   /// What on_event decided.
   enum class verdict {
@@ -55,13 +53,42 @@ public:
 private:
   static bool replaces(const route& next, const route& current);
 
+  /// A partition's route and transition buffer. Keyed by the route's own
+  /// app and partition, which never change once the entry exists (a map
+  /// keyed by a copy of them took 64 bytes more a partition: keel bench
+  /// S1); the rest is mutable in the set.
   struct entry {
-    route current;
-    lazy_deque<routed_event> buffer;
+    mutable route current;
+    mutable lazy_deque<routed_event> buffer;
   };
 
+  /// Orders entries by (app, partition), and looks them up by a
+  /// (app, partition) pair of references without building a key.
+  struct by_partition {
+    using is_transparent = void;
+    using ref = std::pair<const app_name&, partition_id>;
+
+    static ref of(const entry& e) {
+      return {e.current.app, e.current.partition};
+    }
+    static ref of(const ref& r) {
+      return r;
+    }
+    template <class X, class Y>
+    bool operator()(const X& x, const Y& y) const {
+      auto a = of(x);
+      auto b = of(y);
+      auto c = a.first.compare(b.first);
+      return c != 0 ? c < 0 : a.second < b.second;
+    }
+  };
+
+  /// The entry of (app, partition), made (in transition, no route) if
+  /// there is none.
+  const entry& get_or_make(const app_name& app, partition_id partition);
+
   size_t buffer_max_;
-  std::map<key, entry> entries_;
+  std::set<entry, by_partition> entries_;
 };
 
 } // namespace keel
