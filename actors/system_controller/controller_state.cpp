@@ -29,7 +29,7 @@ void controller_state::plan_activation() {
   for (auto& app : config_.apps) {
     for (uint32_t i = 0; i < app.copies; ++i) {
       copy_id id{app.name, i};
-      copy_record rec{id, nodes[(cursor + i) % nodes.size()], false, 0,
+      copy_record rec{nodes[(cursor + i) % nodes.size()], false, 0,
                       restart_window{config_.knobs.copy_restart_max, period},
                       {}};
       copies_.emplace(id, std::move(rec));
@@ -50,13 +50,12 @@ void controller_state::adopt(const std::vector<adopted_partition>& partitions,
   out_of_service_.clear();
   node_failovers_.clear();
   for (auto& c : copies)
-    copies_.emplace(c.id, copy_record{c.id, c.node, c.alive, c.restarts,
+    copies_.emplace(c.id, copy_record{c.node, c.alive, c.restarts,
                                       restart_window{config_.knobs.copy_restart_max,
                                                      period},
                                       {}});
   for (auto& p : partitions) {
-    partition_record rec{p.key.first, p.key.second, p.epoch, p.active,
-                         p.standbys, std::nullopt, 0};
+    partition_record rec{p.epoch, p.active, p.standbys, std::nullopt, 0};
     // Epochs the lost controller reserved for successors are nobody's now
     // (its distributor may have promoted them on the way down), and so is
     // one past the snapshot: a reservation made after it. reconcile() does
@@ -137,7 +136,7 @@ void controller_state::assign_model(const app_config& app) {
     return result;
   };
   for (partition_id p = 0; p < app.partitions; ++p) {
-    partition_record rec{app.name, p, 1, std::nullopt, {}, std::nullopt, 0};
+    partition_record rec{1, std::nullopt, {}, std::nullopt, 0};
     switch (app.model) {
       case redundancy_model::two_n:
         rec.active = copy_id{app.name, 0};

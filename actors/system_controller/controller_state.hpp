@@ -52,8 +52,9 @@ public:
     }
   };
 
+  /// A copy's record, kept under its id (not repeated here: a map node of
+  /// 160 bytes instead of 224, keel bench S1).
   struct copy_record {
-    copy_id id;
     node_id node;
     bool alive = false;
     uint32_t restarts = 0;
@@ -63,9 +64,9 @@ public:
     std::vector<partition_id> home;
   };
 
+  /// A partition's record, kept under its key (not repeated here: a map
+  /// node of 224 bytes instead of 256, keel bench S1).
   struct partition_record {
-    app_name app;
-    partition_id partition = 0;
     epoch_t epoch = 0;
     std::optional<copy_id> active;
     std::vector<copy_id> standbys;
