@@ -68,15 +68,11 @@ log_index replica::durable() const noexcept {
 }
 
 replica_meta replica::meta() const {
-  replica_meta result;
+  replica_meta result;  // no stream state: what an empty one gives
   if (stream_) {
     result.applied_seqs.assign(stream_->applied_seqs.begin(),
                                stream_->applied_seqs.end());
     result.dedupe = stream_->dedupe.image();
-  } else {
-    result.dedupe = dedupe_table{limits_.dedupe_window,
-                                 limits_.dedupe_clients_max}
-                      .image();
   }
   return result;
 }
