@@ -17,6 +17,8 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "runtime/json_value.hpp"
@@ -122,26 +124,75 @@ private:
 
   static trace_event parse(const stored_event& ev);
 
+  /// A shape's lookup key: name length (16 bits), name, raw flag ('0' or
+  /// '1'), keys; with its hash.
+  struct shape_key {
+    std::string bytes;
+    size_t hash;
+    friend bool operator==(const shape_key& x, const shape_key& y) {
+      return x.hash == y.hash && x.bytes == y.bytes;
+    }
+  };
+  struct shape_key_hash {
+    size_t operator()(const shape_key& k) const noexcept {
+      return k.hash;
+    }
+  };
+
+  /// An event split into its shape's key and its values, outside the lock
+  /// (each thread reuses its own): the lock covers one lookup with the
+  /// hash computed here and a copy of the values.
+  struct prepared {
+    shape_key key;
+    size_t name_size = 0;
+    uint32_t key_count = 0;
+    bool raw = false;
+    bool fits = true;  ///< name within 65535 bytes, fields within 4 GiB
+    std::vector<std::pair<const uint8_t*, size_t>> values;
+    size_t values_size = 0;
+  };
+
+  /// Splits `fields` (a MessagePack map with string keys, else kept whole)
+  /// into this thread's prepared event, which it returns.
+  static prepared& prepare(std::string_view name, const uint8_t* fields,
+                           size_t fields_size);
+
   /// Appends one record (the lock held); counts it in dropped_ instead if
-  /// its name is longer than 65535 bytes or its fields than 4 GiB.
-  void append(int64_t t_us, std::string_view name, const uint8_t* fields,
-              size_t fields_size);
+  /// it does not fit or needs a new shape when shapes_max are known.
+  void append(int64_t t_us, const prepared& ev);
 
   /// Event `i` copied out of its record (the lock held).
   stored_event read(size_t i) const;
+
+  /// What records of one event name and one list of field keys share: the
+  /// name, and the keys as their MessagePack strings, in order. A record
+  /// keeps its shape's number and its values only. Fields that are not a
+  /// map with string keys are kept whole under a `raw` shape of the name.
+  struct shape {
+    std::string name;
+    std::string keys;
+    uint32_t key_count = 0;
+    bool raw = false;
+  };
+
+  /// At most this many shapes (keel's own events have a few dozen): an
+  /// event that would need one more is dropped, so that the table stays
+  /// bounded even if names or keys are made up on the fly.
+  static constexpr size_t shapes_max = 65536;
 
   mutable std::mutex mtx_;
   size_t max_events_;
   std::ostream* out_;
   /// Events kept in memory as records packed into chunks of 64 KiB (a
-  /// bigger record gets a chunk of its own): time (8 bytes), name length
-  /// (2), fields length (4), the name, the fields as MessagePack. About 80
-  /// bytes for an activation's events, half of what a string and a vector
-  /// apiece in a doubling vector took (a system keeps three events per copy
-  /// from its activation alone: `keel bench S1`). Parsed again by
+  /// bigger record gets a chunk of its own): time, shape and size of the
+  /// values as varints, then the values as MessagePack. About 30 bytes for
+  /// one of the three events a copy's activation leaves (`keel bench S1`):
+  /// a record with the name and the keys was 80-104. Parsed again by
   /// snapshot().
   std::vector<std::vector<uint8_t>> chunks_;
   std::vector<record_ref> records_;
+  std::vector<shape> shapes_;
+  std::unordered_map<shape_key, uint32_t, shape_key_hash> shape_ids_;
   size_t dropped_ = 0;
 };
 

@@ -148,3 +148,53 @@ TEST_CASE("trace_fields: written straight into MessagePack, an event reads "
   CHECK(a[0].fields["huge"].get<uint64_t>() == uint64_t{1} << 63);
   CHECK(out_a.str() == out_b.str());
 }
+
+TEST_CASE("trace_sink: records keep their shape's number and values only, "
+          "and read back exactly for any fields and times") {
+  trace_sink sink{100};
+  json all_types{{"nil", nullptr},
+                 {"bin", json::binary({1, 2, 3})},
+                 {"ext", json::binary(std::vector<uint8_t>(20, 7), 5)},
+                 {"list", json::array({1, -1, 300, -300, 70000, 2.5, "s"})},
+                 {"map", {{"inner", {{"deeper", true}}}}},
+                 {"big", std::string(70000, 'b')}};
+  // Deeper than the reader's limit of 64: the fields are kept whole.
+  json deep = json::array();
+  for (int i = 0; i < 70; ++i)
+    deep = json::array({deep});
+  json nested{{"deep", deep}, {"after", 1}};
+  const int64_t times[] = {0, -1, 1, INT64_MIN, INT64_MAX, 1234567890123};
+  for (auto t : times)
+    sink.emit(t, "types", all_types);
+  sink.emit(7, "types", json{{"other", 1}, {"keys", 2}});   // a second shape
+  sink.emit(8, "types", json{{"keys", 2}, {"other", 1}});   // key order
+  sink.emit(9, "nested", nested);
+  sink.emit(10, "types");                                    // no fields
+  auto events = sink.snapshot();
+  REQUIRE(events.size() == 10);
+  for (size_t i = 0; i < std::size(times); ++i) {
+    INFO("event " << i);
+    CHECK(events[i].t_us == times[i]);
+    CHECK(events[i].name == "types");
+    CHECK(events[i].fields == all_types);
+  }
+  CHECK(events[6].fields == json{{"other", 1}, {"keys", 2}});
+  CHECK(events[7].fields == json{{"keys", 2}, {"other", 1}});
+  CHECK(events[8].fields == nested);
+  CHECK(events[9].fields == json::object());
+  CHECK(sink.dropped() == 0);
+}
+
+TEST_CASE("trace_sink: the shape table is bounded, an event that needs one "
+          "more shape is counted as dropped") {
+  trace_sink sink{1'000'000};
+  auto limit = size_t{65536};
+  for (size_t i = 0; i < limit + 5; ++i)
+    sink.emit(1, "e" + std::to_string(i), trace_fields{}.add("i", i));
+  CHECK(sink.size() == limit);
+  CHECK(sink.dropped() == 5);
+  // Known shapes still record.
+  sink.emit(2, "e7", trace_fields{}.add("i", 70));
+  CHECK(sink.size() == limit + 1);
+  CHECK(sink.snapshot_from(limit)[0].fields["i"] == 70);
+}
