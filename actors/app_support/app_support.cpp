@@ -58,7 +58,7 @@ replica_limits limits_of(const app_support_args& args) {
                         knobs.dedupe_window,
                         knobs.dedupe_clients_max,
                         0,
-                        int64_t{knobs.checkpoint_flush_interval_us}};
+                        knobs.checkpoint_flush_interval_us};
   if (auto app = args.ctx->config.find_app(args.spec.copy.app);
       app
       && (app->model == redundancy_model::no_redundancy

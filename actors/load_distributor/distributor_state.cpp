@@ -48,35 +48,36 @@ bool distributor_state::on_snapshot(partition_snapshot snap) {
   for (auto& [source, s] : snap.meta.applied_seqs)
     if (source == source_)
       seq = s;
-  if (e->snapshot
-      && (snap.epoch < e->snapshot->epoch || seq < e->snapshot_seq))
+  auto& kept = e->retain();
+  if (kept.snapshot
+      && (snap.epoch < kept.snapshot->epoch || seq < kept.snapshot_seq))
     return false;
-  while (!e->retained.empty() && e->retained.front().seq <= seq) {
-    release(e->retained.front());
-    e->retained.pop_front();
+  while (!kept.log.empty() && kept.log.front().seq <= seq) {
+    release(kept.log.front());
+    kept.log.pop_front();
     --retained_total_;
   }
   e->refresh_floor();
-  e->snapshot_seq = seq;
+  kept.snapshot_seq = seq;
   snap.present = true;
-  if (e->snapshot)
-    *e->snapshot = std::move(snap);
+  if (kept.snapshot)
+    *kept.snapshot = std::move(snap);
   else
-    e->snapshot = std::make_unique<partition_snapshot>(std::move(snap));
+    kept.snapshot = std::make_unique<partition_snapshot>(std::move(snap));
   return true;
 }
 
 partition_snapshot distributor_state::snapshot_of(
   const app_name& app, partition_id partition) const {
   auto e = find(app, partition);
-  if (!e || !e->snapshot) {
+  if (!e || !e->kept || !e->kept->snapshot) {
     partition_snapshot none;
     none.app = app;
     none.partition = partition;
     none.present = false;
     return none;
   }
-  return *e->snapshot;
+  return *e->kept->snapshot;
 }
 
 distributor_state::partition_entry*
@@ -120,7 +121,7 @@ distributor_state::admitted distributor_state::admit(event ev, token client) {
             "replay buffer of " + ev.app + " partition " + std::to_string(p)
               + " holds " + std::to_string(replay_buffer_max_)
               + " unacknowledged events"};
-  if (entry.retained.size() >= retention_max_)
+  if (entry.kept && entry.kept->log.size() >= retention_max_)
     return {error_code::overloaded,
             "retention log of " + ev.app + " partition " + std::to_string(p)
               + " holds " + std::to_string(retention_max_)
@@ -184,7 +185,7 @@ distributor_state::on_acks(event_acks acks) {
   bool retain = app_of(acks.app)->retain;
   while (!e->buffer.empty() && e->buffer.front().acked) {
     if (retain) {
-      e->retained.push_back(std::move(e->buffer.front()));
+      e->retain().log.push_back(std::move(e->buffer.front()));
       ++retained_total_;
     } else {
       release(e->buffer.front());
@@ -267,11 +268,12 @@ void distributor_state::install_one(const route& r,
   const route* target = r.handle ? &e->current : nullptr;
   // Without a standby, the new active starts from the last snapshot: it
   // needs the acknowledged events after it too, before the others.
-  for (auto& item : e->retained) {
-    replays.push_back(dispatch{r.partition, r.epoch, target, &item,
-                               e->floor()});
-    ++replayed_;
-  }
+  if (e->kept)
+    for (auto& item : e->kept->log) {
+      replays.push_back(dispatch{r.partition, r.epoch, target, &item,
+                                 e->floor()});
+      ++replayed_;
+    }
   for (auto& item : e->buffer) {
     if (item.acked)
       continue;
