@@ -8,6 +8,13 @@ namespace keel {
 
 // -- trace_fields: MessagePack (msgpack.org spec), the subset keel emits ----------
 
+void trace_fields::start() {
+  if (body_.empty()) {
+    body_.reserve(128);
+    body_.resize(header_room);
+  }
+}
+
 void trace_fields::put_be(uint64_t x, int bytes) {
   for (int i = bytes - 1; i >= 0; --i)
     body_.push_back(static_cast<uint8_t>(x >> (8 * i)));
@@ -32,6 +39,7 @@ void trace_fields::put_uint(uint64_t x) {
 }
 
 void trace_fields::put_str(std::string_view s) {
+  start();
   auto n = s.size();
   if (n < 32) {
     body_.push_back(static_cast<uint8_t>(0xa0 | n));  // fixstr
@@ -107,17 +115,15 @@ trace_fields& trace_fields::add_int(std::string_view key, int64_t value) {
 std::vector<uint8_t> trace_fields::take() && {
   if (count_ == 0)
     return {};
-  std::vector<uint8_t> result;
-  result.reserve(body_.size() + 3);
   if (count_ < 16) {
-    result.push_back(static_cast<uint8_t>(0x80 | count_));  // fixmap
+    body_[header_room - 1] = static_cast<uint8_t>(0x80 | count_);  // fixmap
+    body_.erase(body_.begin(), body_.begin() + header_room - 1);
   } else {
-    result.push_back(0xde);  // map 16: an event has far fewer fields
-    result.push_back(static_cast<uint8_t>(count_ >> 8));
-    result.push_back(static_cast<uint8_t>(count_));
+    body_[0] = 0xde;  // map 16: an event has far fewer fields
+    body_[1] = static_cast<uint8_t>(count_ >> 8);
+    body_[2] = static_cast<uint8_t>(count_);
   }
-  result.insert(result.end(), body_.begin(), body_.end());
-  return result;
+  return std::move(body_);
 }
 
 // -- trace_event and trace_sink ------------------------------------------------------
@@ -347,14 +353,15 @@ void trace_sink::append(int64_t t_us, const prepared& ev) {
   auto body = ev.values_size;
   auto size = varint_size(tz) + varint_size(id) + varint_size(body) + body;
   if (chunks_.empty()
-      || chunks_.back().capacity() - chunks_.back().size() < size) {
-    chunks_.emplace_back();
-    chunks_.back().reserve(std::max(chunk_size, size));
+      || chunks_.back().capacity - chunks_.back().size < size) {
+    auto capacity = std::max(chunk_size, size);
+    chunks_.push_back(chunk{std::unique_ptr<uint8_t[]>{new uint8_t[capacity]},
+                            0, capacity});
   }
   auto& chunk = chunks_.back();
-  auto offset = chunk.size();
-  chunk.resize(offset + size);  // within capacity: never moves
-  auto* at = chunk.data() + offset;
+  auto offset = chunk.size;
+  chunk.size += size;
+  auto* at = chunk.data.get() + offset;
   at = put_varint(at, tz);
   at = put_varint(at, id);
   at = put_varint(at, body);
@@ -368,7 +375,7 @@ void trace_sink::append(int64_t t_us, const prepared& ev) {
 
 trace_sink::stored_event trace_sink::read(size_t i) const {
   auto ref = records_[i];
-  auto* at = chunks_[ref.chunk].data() + ref.offset;
+  const uint8_t* at = chunks_[ref.chunk].data.get() + ref.offset;
   uint64_t tz = 0, id = 0, body = 0;
   at = get_varint(at, tz);
   at = get_varint(at, id);

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <ostream>
 #include <string>
@@ -64,6 +65,12 @@ public:
   std::vector<uint8_t> take() &&;
 
 private:
+  /// The map header's room at the front of body_ (a map16's 3 bytes; take()
+  /// drops what a fixmap does not use), made with the first field along
+  /// with room for a typical event's fields: one allocation per event.
+  static constexpr size_t header_room = 3;
+  void start();
+
   trace_fields& add_int(std::string_view key, int64_t value);
   trace_fields& add_uint(std::string_view key, uint64_t value);
   void put_str(std::string_view s);
@@ -189,7 +196,12 @@ private:
   /// one of the three events a copy's activation leaves (`keel bench S1`):
   /// a record with the name and the keys was 80-104. Parsed again by
   /// snapshot().
-  std::vector<std::vector<uint8_t>> chunks_;
+  struct chunk {
+    std::unique_ptr<uint8_t[]> data;  // not zeroed: written before read
+    size_t size = 0;
+    size_t capacity = 0;
+  };
+  std::vector<chunk> chunks_;
   std::vector<record_ref> records_;
   std::vector<shape> shapes_;
   std::unordered_map<shape_key, uint32_t, shape_key_hash> shape_ids_;
