@@ -113,17 +113,30 @@ trace_fields& trace_fields::add_int(std::string_view key, int64_t value) {
 }
 
 std::vector<uint8_t> trace_fields::take() && {
-  if (count_ == 0)
+  auto count = count_;
+  count_ = 0;
+  if (count == 0 || body_.size() < header_room) {
+    body_.clear();
     return {};
-  if (count_ < 16) {
-    body_[header_room - 1] = static_cast<uint8_t>(0x80 | count_);  // fixmap
-    body_.erase(body_.begin(), body_.begin() + header_room - 1);
-  } else {
-    body_[0] = 0xde;  // map 16: an event has far fewer fields
-    body_[1] = static_cast<uint8_t>(count_ >> 8);
-    body_[2] = static_cast<uint8_t>(count_);
   }
-  return std::move(body_);
+  size_t unused = 0;
+  if (count < 16) {
+    unused = header_room - 1;
+    body_[unused] = static_cast<uint8_t>(0x80 | count);  // fixmap
+  } else if (count <= 0xffff) {
+    unused = header_room - 3;
+    body_[unused] = 0xde;  // map 16
+    body_[unused + 1] = static_cast<uint8_t>(count >> 8);
+    body_[unused + 2] = static_cast<uint8_t>(count);
+  } else {
+    body_[0] = 0xdf;  // map 32
+    for (int i = 0; i < 4; ++i)
+      body_[1 + i] = static_cast<uint8_t>(count >> (8 * (3 - i)));
+  }
+  body_.erase(body_.begin(), body_.begin() + static_cast<ptrdiff_t>(unused));
+  auto result = std::move(body_);
+  body_.clear();
+  return result;
 }
 
 // -- trace_event and trace_sink ------------------------------------------------------
@@ -423,26 +436,28 @@ void trace_sink::emit(int64_t t_us, std::string name, json fields) {
     packed = json::to_msgpack(fields);
   auto& ev = prepare(name, packed.data(), packed.size());
   std::lock_guard<std::mutex> guard{mtx_};
-  if (out_) {
-    trace_event full{t_us, name, std::move(fields)};
-    *out_ << full.to_json().dump() + '\n';  // one write: a kill keeps whole lines
-  }
+  // Kept before it is streamed: nothing runs between prepare and append.
   if (records_.size() < max_events_)
     append(t_us, ev);
   else
     ++dropped_;
+  if (out_) {
+    trace_event full{t_us, name, std::move(fields)};
+    *out_ << full.to_json().dump() + '\n';  // one write: a kill keeps whole lines
+  }
 }
 
 void trace_sink::emit(int64_t t_us, std::string name, trace_fields fields) {
   auto packed = std::move(fields).take();
   auto& ev = prepare(name, packed.data(), packed.size());
   std::lock_guard<std::mutex> guard{mtx_};
-  if (out_)
-    *out_ << parse(stored_event{t_us, name, packed}).to_json().dump() + '\n';
+  // Kept before it is streamed: nothing runs between prepare and append.
   if (records_.size() < max_events_)
     append(t_us, ev);
   else
     ++dropped_;
+  if (out_)
+    *out_ << parse(stored_event{t_us, name, packed}).to_json().dump() + '\n';
 }
 
 trace_event trace_sink::parse(const stored_event& ev) {

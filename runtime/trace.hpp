@@ -7,8 +7,9 @@
 // virtual clock.
 //
 // Thread safety: emit() and snapshot() may be called from any thread. Memory
-// is bounded by `max_events`; events past it are counted in dropped() and
-// still written to the stream, if any.
+// is bounded by `max_events` (and the table of event shapes by 65536 entries);
+// events past it are counted in dropped() and still written to the stream, if
+// any.
 #pragma once
 
 #include <cstdint>
@@ -33,6 +34,23 @@ namespace keel {
 /// (decisions.md 40). Reads back as the same JSON object.
 class trace_fields {
 public:
+  trace_fields() = default;
+  trace_fields(const trace_fields&) = default;
+  trace_fields& operator=(const trace_fields&) = default;
+  /// A moved-from object is empty (no fields), ready for reuse.
+  trace_fields(trace_fields&& other) noexcept
+    : body_(std::move(other.body_)), count_(other.count_) {
+    other.body_.clear();
+    other.count_ = 0;
+  }
+  trace_fields& operator=(trace_fields&& other) noexcept {
+    body_ = std::move(other.body_);
+    count_ = other.count_;
+    other.body_.clear();
+    other.count_ = 0;
+    return *this;
+  }
+
   trace_fields& add(std::string_view key, std::string_view value);
 
   trace_fields& add(std::string_view key, const char* value) {
@@ -61,14 +79,15 @@ public:
     return count_;
   }
 
-  /// The MessagePack map (empty if no field was added).
+  /// The MessagePack map (empty if no field was added); leaves this object
+  /// empty.
   std::vector<uint8_t> take() &&;
 
 private:
-  /// The map header's room at the front of body_ (a map16's 3 bytes; take()
-  /// drops what a fixmap does not use), made with the first field along
-  /// with room for a typical event's fields: one allocation per event.
-  static constexpr size_t header_room = 3;
+  /// The map header's room at the front of body_ (a map32's 5 bytes; take()
+  /// drops what a smaller header does not use), made with the first field
+  /// along with room for a typical event's fields: one allocation per event.
+  static constexpr size_t header_room = 5;
   void start();
 
   trace_fields& add_int(std::string_view key, int64_t value);

@@ -198,3 +198,34 @@ TEST_CASE("trace_sink: the shape table is bounded, an event that needs one "
   CHECK(sink.size() == limit + 1);
   CHECK(sink.snapshot_from(limit)[0].fields["i"] == 70);
 }
+
+TEST_CASE("trace_fields: a moved-from or taken object is empty and reusable, "
+          "and a map of more than 65535 fields gets a map32 header") {
+  trace_fields a;
+  a.add("x", 1);
+  trace_fields b{std::move(a)};
+  CHECK(a.size() == 0);
+  CHECK(std::move(a).take().empty());
+  a.add("y", 2);  // reused after the move
+  auto packed_a = std::move(a).take();
+  CHECK(json::from_msgpack(packed_a) == json{{"y", 2}});
+  CHECK(std::move(a).take().empty());  // taken twice
+  auto packed_b = std::move(b).take();
+  CHECK(json::from_msgpack(packed_b) == json{{"x", 1}});
+  trace_fields many;
+  json expected = json::object();
+  for (int i = 0; i < 70000; ++i) {
+    many.add("k" + std::to_string(i), i);
+    expected["k" + std::to_string(i)] = i;
+  }
+  auto packed = std::move(many).take();
+  REQUIRE(packed.size() > 5);
+  CHECK(packed[0] == 0xdf);
+  CHECK(json::from_msgpack(packed) == expected);
+  trace_sink sink{10};
+  trace_fields again;
+  for (int i = 0; i < 70000; ++i)
+    again.add("k" + std::to_string(i), i);
+  sink.emit(1, "wide", std::move(again));
+  CHECK(sink.snapshot()[0].fields == expected);
+}
