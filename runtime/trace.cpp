@@ -282,6 +282,11 @@ trace_sink::prepared& trace_sink::prepare(std::string_view name,
                                           const uint8_t* fields,
                                           size_t fields_size) {
   thread_local prepared ev;
+  // Kept between events, but not at the size of a rare huge one.
+  if (ev.values.capacity() > 1024)
+    std::vector<std::pair<const uint8_t*, size_t>>{}.swap(ev.values);
+  if (ev.key.bytes.capacity() > 65536)
+    std::string{}.swap(ev.key.bytes);
   auto& key = ev.key.bytes;
   key.clear();
   ev.values.clear();
