@@ -5,6 +5,7 @@
 #include <iterator>
 
 #include "runtime/error.hpp"
+#include "runtime/symbol.hpp"
 
 namespace keel {
 
@@ -127,6 +128,10 @@ std::string read_name(const json& x, const std::string& path) {
     throw json_path_error(path, "expected a name of 1-64 characters from "
                                 "[A-Za-z0-9_.-], got "
                                   + describe_json(x));
+  if (!symbol::make(name))
+    throw json_path_error(path, "one name too many: a process keeps at most "
+                                  + std::to_string(symbol::max_count)
+                                  + " distinct node and application names");
   return name;
 }
 

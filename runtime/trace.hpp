@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "runtime/json_value.hpp"
+#include "runtime/symbol.hpp"
 
 namespace keel {
 
@@ -59,6 +60,9 @@ public:
 
   trace_fields& add(std::string_view key, const std::string& value) {
     return add(key, std::string_view{value});
+  }
+  trace_fields& add(std::string_view key, const symbol& value) {
+    return add(key, value.view());
   }
 
   trace_fields& add(std::string_view key, bool value);

@@ -7,6 +7,7 @@
 namespace keel {
 
 void register_runtime_types(caf::actor_system_config& cfg) {
+  cfg.add_message_type<symbol>("keel_symbol");
   cfg.add_message_type<copy_id>("keel_copy_id");
   cfg.add_message_type<json_value>("keel_json");
   cfg.add_message_type<event>("keel_event");

@@ -18,7 +18,10 @@ std::optional<copy_id> parse_copy_id(std::string_view text) {
                                    index);
   if (ec != std::errc{} || end != digits.data() + digits.size())
     return std::nullopt;
-  return copy_id{std::string{text.substr(0, slash)}, index};
+  auto app = symbol::make(text.substr(0, slash));
+  if (!app)
+    return std::nullopt;
+  return copy_id{*app, index};
 }
 
 std::string to_string(role x) {

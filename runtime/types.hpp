@@ -12,13 +12,15 @@
 
 #include <caf/meta/type_name.hpp>
 
+#include "runtime/symbol.hpp"
+
 namespace keel {
 
 /// Name of a node ("n1"): one place where copies run.
-using node_id = std::string;
+using node_id = symbol;
 
 /// Name of an application ("journal").
-using app_name = std::string;
+using app_name = symbol;
 
 /// A slice of an application's key space; keys hash to partitions.
 using partition_id = uint32_t;

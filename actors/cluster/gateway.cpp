@@ -82,7 +82,7 @@ gateway_actor::behavior_type gateway_impl(gateway_pointer self,
           && std::find(nodes.begin(), nodes.end(), req.from) != nodes.end()
           && req.from != st.node)
         self->send(reply.controller, standby_atom::value, req.standby,
-                   req.from);
+                   node_id{req.from});  // one of the configured nodes
       reply.protocol = wire_protocol;
       reply.node = st.node;
       reply.member = st.ctx->member && st.ctx->member->load();

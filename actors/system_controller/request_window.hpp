@@ -18,12 +18,14 @@
 #include <utility>
 #include <vector>
 
+#include "runtime/types.hpp"
+
 namespace keel {
 
 class request_window {
 public:
   /// One request per entry of `targets` (the node each goes to), in order.
-  request_window(std::vector<std::string> targets, size_t width)
+  request_window(std::vector<node_id> targets, size_t width)
     : targets_(std::move(targets)),
       sent_(targets_.size(), false),
       windowed_(targets_.size(), false),
@@ -80,7 +82,7 @@ private:
     }
   }
 
-  std::vector<std::string> targets_;
+  std::vector<node_id> targets_;
   std::vector<bool> sent_;
   std::vector<bool> windowed_;
   size_t width_;

@@ -79,7 +79,7 @@ void run_network_step(driver_ptr self, uint32_t index, bool undo) {
   rec.step = index;
   rec.kind = undo ? "end_" + step.kind : step.kind;
   rec.at_us = ctx.now_us(self);
-  rec.target = step.node.empty() ? join_nodes(step.nodes) : step.node;
+  rec.target = step.node.empty() ? join_nodes(step.nodes) : step.node.str();
   if (step.kind == "overload") {
     // A burst from one extra client, all at once: every event is answered
     // (acknowledged or refused with overloaded), none lost.

@@ -17,7 +17,7 @@ using index_list = std::vector<size_t>;
 /// node is `dead`) until the window is done; returns the order in which
 /// they went out and the most ever in flight.
 std::pair<index_list, size_t> drive(request_window& w,
-                                    const std::vector<std::string>& nodes,
+                                    const std::vector<node_id>& nodes,
                                     const std::string& dead = "") {
   index_list order;
   std::deque<size_t> flying;
@@ -43,7 +43,7 @@ std::pair<index_list, size_t> drive(request_window& w,
 
 TEST_CASE("request_window: keeps at most its width in flight and sends "
           "every request once, in order") {
-  std::vector<std::string> nodes{"a", "a", "b", "b", "a", "c", "b"};
+  std::vector<node_id> nodes{"a", "a", "b", "b", "a", "c", "b"};
   request_window w{nodes, 2};
   CHECK(w.start() == index_list{0, 1});
   CHECK(w.in_flight() == 2);
@@ -58,7 +58,7 @@ TEST_CASE("request_window: keeps at most its width in flight and sends "
 
 TEST_CASE("request_window: a timeout sends the rest of its node's requests "
           "at once, outside the window, and each still only once") {
-  std::vector<std::string> nodes{"a", "b", "a", "b", "a", "b", "a", "c"};
+  std::vector<node_id> nodes{"a", "b", "a", "b", "a", "b", "a", "c"};
   request_window w{nodes, 2};
   CHECK(w.start() == index_list{0, 1});
   // Node a did not answer: its 2, 4 and 6 go out now, and the window's
