@@ -69,9 +69,7 @@ void enqueue_later(self_ptr self,
 standby_ref ref_of(self_ptr self, const copy_id& copy) {
   auto& st = self->state;
   auto rec = st.plan->find(copy);
-  auto i = st.copies.find(copy);
-  return standby_ref{copy, rec ? rec->node : node_id{},
-                     i != st.copies.end() ? i->second : app_support_actor{}};
+  return standby_ref{copy, rec ? rec->node : node_id{}, st.copies.find(copy)};
 }
 
 std::vector<standby_ref> refs_of(self_ptr self,
@@ -83,8 +81,7 @@ std::vector<standby_ref> refs_of(self_ptr self,
 }
 
 app_support_actor handle_of(self_ptr self, const copy_id& copy) {
-  auto i = self->state.copies.find(copy);
-  return i != self->state.copies.end() ? i->second : app_support_actor{};
+  return self->state.copies.find(copy);
 }
 
 /// The handle a request to `copy` goes to: through the simulated network
@@ -230,7 +227,7 @@ void spawn_copy(self_ptr self, copy_id copy, node_id node, spawn_done done,
     .then(
       [self, copy, node, done](app_support_actor& handle) {
         auto& st = self->state;
-        st.copies[copy] = handle;
+        st.copies.set(copy, handle);
         control_request(self, st.handles.fault_manager, watch_copy_atom::value,
                         copy, node, handle)
           .then([done, node](ok_atom) { done(node); },
@@ -283,7 +280,7 @@ void spawn_copies(self_ptr self, const node_id& node,
             spawn_copy(self, copy, node, done_for(copy));
             continue;
           }
-          st.copies[copy] = handles[i];
+          st.copies.set(copy, handles[i]);
           started.push_back(copy);
           started_handles.push_back(handles[i]);
         }
@@ -1181,7 +1178,7 @@ void takeover(self_ptr self, activation act, assignment_table table,
   for (auto& c : table.copies) {
     copies.push_back({c.copy, c.node, c.alive, c.restarts});
     if (c.alive && c.handle)
-      st.copies[c.copy] = c.handle;
+      st.copies.set(c.copy, c.handle);
   }
   st.plan->adopt(parts, copies, table.failed_nodes);
   emit(self, "controller_takeover",
@@ -1281,7 +1278,7 @@ void rejoin_node(self_ptr self, const node_id& node,
             counter->answer(false);
             continue;
           }
-          st.copies[copy] = handle;
+          st.copies.set(copy, handle);
           control_request(self, st.handles.fault_manager,
                           watch_copy_atom::value, copy, node, handle)
             .then([](ok_atom) {}, [](caf::error&) {});

@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include "runtime/hash.hpp"
+#include "runtime/packed_optional.hpp"
 #include "runtime/random.hpp"
 #include "runtime/types.hpp"
 
@@ -44,4 +45,30 @@ TEST_CASE("random: the same seed gives the same sequence") {
   random_source r{7};
   for (int i = 0; i < 1000; ++i)
     CHECK(r.below(10) < 10);
+}
+
+TEST_CASE("packed_optional: std::optional's meaning in a copy id's size") {
+  static_assert(sizeof(packed_optional<copy_id>) == sizeof(copy_id));
+  packed_optional<copy_id> none;
+  CHECK_FALSE(none);
+  CHECK(none == std::nullopt);
+  CHECK(none != copy_id{});  // empty is not the default copy id
+  packed_optional<copy_id> some = copy_id{"journal", 3};
+  REQUIRE(some);
+  CHECK(*some == copy_id{"journal", 3});
+  CHECK(some->index == 3);
+  CHECK(some == copy_id{"journal", 3});
+  CHECK(some != copy_id{"journal", 4});
+  CHECK(some != none);
+  CHECK(some == packed_optional<copy_id>{copy_id{"journal", 3}});
+  std::optional<copy_id> plain = some;
+  CHECK(plain == copy_id{"journal", 3});
+  some.reset();
+  CHECK_FALSE(some);
+  CHECK(some == none);
+  CHECK_FALSE(std::optional<copy_id>(some));
+  some = copy_id{"x", 0};
+  CHECK(some.value_or(copy_id{"y", 1}) == copy_id{"x", 0});
+  some = std::nullopt;
+  CHECK(some.value_or(copy_id{"y", 1}) == copy_id{"y", 1});
 }
