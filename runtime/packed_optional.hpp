@@ -85,6 +85,20 @@ public:
   friend bool operator!=(const T& x, const packed_optional& y) {
     return !(y == x);
   }
+  // Against std::optional (without these, std::optional's `== U` template
+  // would take a packed_optional as a value).
+  friend bool operator==(const packed_optional& x, const std::optional<T>& y) {
+    return x.engaged_ == y.has_value() && (!x.engaged_ || x.value_ == *y);
+  }
+  friend bool operator==(const std::optional<T>& x, const packed_optional& y) {
+    return y == x;
+  }
+  friend bool operator!=(const packed_optional& x, const std::optional<T>& y) {
+    return !(x == y);
+  }
+  friend bool operator!=(const std::optional<T>& x, const packed_optional& y) {
+    return !(y == x);
+  }
   friend bool operator==(const packed_optional& x, std::nullopt_t) noexcept {
     return !x.engaged_;
   }

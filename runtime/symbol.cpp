@@ -26,11 +26,13 @@ name_table& table() {
 } // namespace
 
 const symbol::rep& symbol::empty_rep() noexcept {
-  static const rep r{std::string{}, std::hash<std::string_view>{}({})};
-  return r;
+  // Never destroyed, as the table: static objects' destructors may use it.
+  static const rep* r = new rep{std::string{}, std::hash<std::string_view>{}({})};
+  return *r;
 }
 
-const symbol::rep* symbol::lookup(std::string_view text, bool add) {
+const symbol::rep* symbol::lookup(std::string_view text, size_t size_limit,
+                                  size_t count_limit) {
   if (text.empty())
     return &empty_rep();
   auto& t = table();
@@ -40,20 +42,21 @@ const symbol::rep* symbol::lookup(std::string_view text, bool add) {
     if (i != t.names.end())
       return static_cast<const rep*>(i->second);
   }
-  if (!add || text.size() > max_size)
+  if (text.size() > size_limit)
     return nullptr;
   std::unique_lock guard{t.mtx};
   auto i = t.names.find(text);
   if (i != t.names.end())
     return static_cast<const rep*>(i->second);
-  if (t.names.size() >= max_count)
+  if (t.names.size() >= count_limit)
     return nullptr;
   auto* r = new rep{std::string{text}, std::hash<std::string_view>{}(text)};
   t.names.emplace(std::string_view{r->text}, r);
   return r;
 }
 
-symbol::symbol(std::string_view text) : rep_(lookup(text, true)) {
+symbol::symbol(std::string_view text)
+  : rep_(lookup(text, max_size, max_count)) {
   if (rep_ == nullptr) {
     std::fprintf(stderr,
                  "keel: cannot intern the symbol \"%.64s\" (%zu bytes; the "
@@ -66,13 +69,19 @@ symbol::symbol(std::string_view text) : rep_(lookup(text, true)) {
 }
 
 std::optional<symbol> symbol::make(std::string_view text) {
-  if (auto r = lookup(text, true))
+  if (auto r = lookup(text, max_size, max_count))
     return symbol{r};
   return std::nullopt;
 }
 
 std::optional<symbol> symbol::find(std::string_view text) {
-  if (auto r = lookup(text, false))
+  if (auto r = lookup(text, 0, 0))
+    return symbol{r};
+  return std::nullopt;
+}
+
+std::optional<symbol> symbol::from_peer(std::string_view text) {
+  if (auto r = lookup(text, max_peer_size, max_peer_count))
     return symbol{r};
   return std::nullopt;
 }

@@ -36,6 +36,12 @@ public:
   /// The most names the process keeps, and the longest one (bytes).
   static constexpr size_t max_count = 65536;
   static constexpr size_t max_size = 1024;
+  /// What a network peer's message may add (`from_peer`): names as long as
+  /// a configuration allows, while the table is less than half full. A
+  /// peer that sends garbage names (even before it authenticated: CAF
+  /// deserializes first) never takes the room validated input needs.
+  static constexpr size_t max_peer_size = 64;
+  static constexpr size_t max_peer_count = max_count / 2;
 
   /// The empty symbol.
   symbol() noexcept : rep_(&empty_rep()) {
@@ -55,6 +61,10 @@ public:
 
   /// The symbol `text` if it was interned already (never adds one).
   static std::optional<symbol> find(std::string_view text);
+
+  /// The symbol `text`, interned within a peer's limits (see
+  /// `max_peer_size`); none if refused.
+  static std::optional<symbol> from_peer(std::string_view text);
 
   /// How many names the table holds.
   static size_t count();
@@ -189,8 +199,10 @@ private:
 
   static const rep& empty_rep() noexcept;
 
-  /// The interned rep of `text`; null if refused (`add`: may add one).
-  static const rep* lookup(std::string_view text, bool add);
+  /// The interned rep of `text`; null if refused. Adds one if `text` is at
+  /// most `size_limit` bytes and the table holds fewer than `count_limit`.
+  static const rep* lookup(std::string_view text, size_t size_limit,
+                           size_t count_limit);
 
   const rep* rep_;
 };
@@ -206,9 +218,9 @@ void to_json(Json& j, const symbol& x) {
   j = x.str();
 }
 
-/// On the wire a symbol is its text. A peer's message that would add a symbol to
-/// a full table (or a symbol longer than `symbol::max_size`) fails to
-/// deserialize: CAF drops it with the error.
+/// On the wire a symbol is its text. A peer's message that would add a name
+/// beyond a peer's limits (`symbol::from_peer`) fails to deserialize: CAF
+/// drops it with the error.
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, symbol& x) {
   if constexpr (Inspector::reads_state) {
@@ -217,11 +229,11 @@ typename Inspector::result_type inspect(Inspector& f, symbol& x) {
   } else {
     std::string text;
     auto load = [&]() -> caf::error {
-      auto n = symbol::make(text);
+      auto n = symbol::from_peer(text);
       if (!n)
         return caf::make_error(caf::sec::invalid_argument,
-                               "keel: a symbol that cannot be interned (too "
-                               "long, or the table of names is full)");
+                               "keel: a peer's name that cannot be interned "
+                               "(longer than 64 bytes, or too many names)");
       x = *n;
       return caf::none;
     };

@@ -96,6 +96,6 @@ std::optional<redundancy_model> parse_redundancy_model(std::string_view text);
 template <>
 struct std::hash<keel::copy_id> {
   size_t operator()(const keel::copy_id& x) const noexcept {
-    return std::hash<std::string>{}(x.app) * 31 + x.index;
+    return x.app.hash() * 31 + x.index;
   }
 };

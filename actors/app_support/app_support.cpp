@@ -249,6 +249,17 @@ void flush(app_support_pointer self, replica_outbox& out) {
                                      std::move(tr.meta)});
   }
   for (auto& send : out.sends) {
+    if (!send.unknown_app.empty()) {
+      st.args.ctx->emit(self, "app_send_failed",
+                        json{{"copy", to_string(st.args.spec.copy)},
+                             {"to_app", send.unknown_app},
+                             {"key", send.ev.key},
+                             {"error",
+                              render(make_error(error_code::unknown_app,
+                                                "no application named \""
+                                                  + send.unknown_app + "\""))}});
+      continue;
+    }
     auto& traffic = st.traffic();
     auto id = traffic.next_outbound++;
     traffic.outbound.emplace(id, std::move(send.ev));

@@ -23,16 +23,20 @@ public:
     return partition_;
   }
 
-  void send(const app_name& app, std::string key, json payload) override {
+  void send(std::string_view app, std::string key, json payload) override {
     if (sends_ >= 64)
       throw std::length_error("more than 64 app_context::send calls in one "
                               "handle()");
     auto index = sends_++;
     if (!emit_ || out_ == nullptr)
       return;
-    event out{app, std::move(key), json_value{std::move(payload)},
+    // Never interned here: the name may come from a client's payload.
+    auto target = symbol::find(app);
+    event out{target ? *target : app_name{}, std::move(key),
+              json_value{std::move(payload)},
               self_.app + "/" + ev_.client_id, ev_.request_id * 64 + index};
-    pending_.push_back(outbound_send{std::move(out)});
+    pending_.push_back(outbound_send{
+      std::move(out), target ? std::string{} : std::string{app.substr(0, 256)}});
   }
 
   /// The handler returned normally: its sends leave.

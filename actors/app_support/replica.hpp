@@ -53,6 +53,9 @@ struct replica_limits {
 /// An event one application sends to another from inside handle().
 struct outbound_send {
   event ev;
+  /// Not empty: the target no application of this process has (the text
+  /// the handler named; `ev.app` is empty). Failed without being sent.
+  std::string unknown_app;
 };
 
 /// What replica calls ask the caller to send.

@@ -420,16 +420,21 @@ node::start(caf::actor_system& sys, const cluster_config& config,
   return self;
 }
 
-int run_node(const cluster_config& config, const node_id& name,
+int run_node(const cluster_config& config, std::string_view name_text,
              const app_registry& registry, const node_options& opts,
              std::ostream& out, std::ostream& err) {
-  auto prefix = "keel node " + name + ": ";
-  if (config.endpoints.count(name) == 0) {
-    err << "keel: --name " << name << ": not a node of the cluster (nodes: ";
+  // The command line's text: looked up, never interned (the configuration
+  // interned every node's name).
+  auto found = symbol::find(name_text);
+  if (!found || config.endpoints.count(*found) == 0) {
+    err << "keel: --name " << name_text
+        << ": not a node of the cluster (nodes: ";
     for (auto& n : config.system.nodes)
       err << n << (n == config.system.nodes.back() ? ")\n" : ", ");
     return 2;
   }
+  const node_id& name = *found;
+  auto prefix = "keel node " + name + ": ";
   if (auto e = check_app_types(config.system, registry)) {
     err << "keel: " << context_of(e) << "\n";
     return 2;

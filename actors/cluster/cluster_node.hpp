@@ -141,7 +141,7 @@ struct node_options {
 /// it cannot start or its node fails (exit 1); a stop signal during startup
 /// ends it too. Takes SIGTERM and SIGINT for the whole process: call it
 /// before starting other threads.
-int run_node(const cluster_config& config, const node_id& name,
+int run_node(const cluster_config& config, std::string_view name_text,
              const app_registry& registry, const node_options& opts,
              std::ostream& out, std::ostream& err);
 

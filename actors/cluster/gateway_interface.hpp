@@ -28,8 +28,9 @@ namespace keel {
 /// whenever a type registered in bootstrap.cpp changes what its `inspect`
 /// writes, or a message a remote node must understand is added (2:
 /// replica_meta carries a typed dedupe_image; 3: agents spawn and the fault
-/// manager watches the copies of a node in one message).
-constexpr uint32_t wire_protocol = 3;
+/// manager watches the copies of a node in one message; 4: node and
+/// application names are `keel_symbol`s, not CAF strings).
+constexpr uint32_t wire_protocol = 4;
 
 struct join_request {
   /// The asker's wire_protocol (0: not set).

@@ -59,6 +59,10 @@ struct route {
 };
 
 static_assert(sizeof(route) == 88, "route: see its layout comment");
+// Hazard of that layout: never std::copy, memcpy, memset or placement-new a
+// single copy id into `active` or `successor` (libstdc++ 12.2's std::copy of
+// one trivially copyable object moves sizeof(T) bytes, PR108846, and would
+// overwrite `partition` or `in_transition`). Assignment is safe.
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, route& x) {

@@ -71,8 +71,10 @@ public:
   /// sending copy; if that copy fails meanwhile, the send is lost (pending
   /// sends are not replicated yet). Only the active copy sends; a standby
   /// applying the same event does not. At most 64 sends per handled event;
-  /// request ids must stay below 2^57.
-  virtual void send(const app_name& app, std::string key, json payload) = 0;
+  /// request ids must stay below 2^57. `app` is text (it often comes from
+  /// an event's payload); a name no application of this process has fails
+  /// the send at once (trace event `app_send_failed`, unknown_app).
+  virtual void send(std::string_view app, std::string key, json payload) = 0;
 };
 
 /// The callbacks of an application. See the file comment for the contract.

@@ -78,7 +78,7 @@ namespace {
 /// What a load actor sends and where: keys in turn, increasing ids.
 struct event_source {
   event_sink_actor sink;
-  std::string app;
+  app_name app;  // interned once, not per event
   std::string client_id;
   std::vector<std::string> keys;
   uint64_t next_id = 0;

@@ -283,7 +283,7 @@ report check_run(const scenario& sc, const run_data& data,
         && seen.count(id) == 0)
       ++ev.lost;
   // -- forwarded events (app-to-app) ---------------------------------------------
-  std::vector<app_name> chain;
+  std::vector<std::string> chain;  // scenario text: never interned
   if (auto fwd = sc.workload.payload.find("forward");
       fwd != sc.workload.payload.end()) {
     if (fwd->is_string())
@@ -299,9 +299,11 @@ report check_run(const scenario& sc, const run_data& data,
     std::vector<std::map<std::pair<std::string, uint64_t>, uint64_t>> hops;
     for (auto& app : chain) {
       hops.emplace_back();
-      auto j = data.other_journals.find(app);
+      auto name = symbol::find(app);
+      auto j = name ? data.other_journals.find(*name)
+                    : data.other_journals.end();
       if (j == data.other_journals.end()
-          || data.other_journals_unread.count(app) > 0) {
+          || data.other_journals_unread.count(*name) > 0) {
         forwards_read = false;
         continue;
       }
@@ -315,7 +317,7 @@ report check_run(const scenario& sc, const run_data& data,
         continue;
       auto client = id.first;
       auto rid = id.second;
-      auto sender = sc.workload.app;
+      std::string sender = sc.workload.app;
       for (size_t h = 0; h < chain.size(); ++h) {
         client = sender + "/" + client;
         rid *= 64;
@@ -363,7 +365,8 @@ report check_run(const scenario& sc, const run_data& data,
         }
         break;
       }
-    auto app = sc.system.find_app(so.app);
+    auto app_sym = symbol::find(so.app);
+    auto app = app_sym ? sc.system.find_app(*app_sym) : nullptr;
     std::vector<double> during;
     if (app && end_us >= 0)
       for (auto& log : data.clients)

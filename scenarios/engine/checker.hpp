@@ -45,7 +45,7 @@ struct event_counts {
 struct failover_timeline {
   uint32_t fault = 0;
   std::string copy;  ///< the failed copy
-  app_name app;
+  std::string app;   ///< from the trace: text, never interned
   partition_id partition = 0;
   epoch_t epoch = 0;
   double detected_ms = -1;
@@ -60,7 +60,7 @@ struct failover_timeline {
 
 /// A planned switchover and what the events of its partition saw.
 struct switchover_report {
-  app_name app;
+  std::string app;  ///< from the trace: text, never interned
   partition_id partition = 0;
   std::string from;
   std::string to;

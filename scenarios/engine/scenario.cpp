@@ -32,15 +32,23 @@ std::string join_names(const std::vector<std::string>& xs) {
 
 namespace {
 
+/// The application of the topology that `text` (scenario input) names, or
+/// null; never interns an unknown name.
+const app_config* known_app(const system_config& sys, const std::string& text) {
+  auto name = symbol::find(text);
+  return name ? sys.find_app(*name) : nullptr;
+}
+
 workload_spec read_workload(const json& value, const std::string& path,
                             const system_config& sys) {
   json_object_reader obj{value, path};
   workload_spec w;
-  w.app = obj.optional_string("app", sys.apps.front().name);
-  if (!sys.find_app(w.app))
+  auto app_text = obj.optional_string("app", sys.apps.front().name);
+  if (!known_app(sys, app_text))
     throw json_path_error(obj.path_of("app"),
-                          "no application named \"" + w.app
+                          "no application named \"" + app_text
                             + "\" in the topology");
+  w.app = app_text;
   w.clients = static_cast<uint32_t>(obj.optional_uint("clients", 4, 1, 1000));
   w.rate_per_s = obj.optional_double("rate_per_s", 1000, 0, 10'000'000);
   w.keys = static_cast<uint32_t>(obj.optional_uint("keys", 64, 1, 10'000'000));
@@ -71,11 +79,12 @@ workload_spec read_workload(const json& value, const std::string& path,
 /// partition, or copy with copy}.
 void read_copy_target(step_reader& in, step_spec& s, const scenario& sc) {
   auto& obj = in.obj;
-  s.app = obj.required_string("app");
-  auto app = sc.system.find_app(s.app);
+  auto app_text = obj.required_string("app");
+  auto app = known_app(sc.system, app_text);
   if (!app)
     throw json_path_error(obj.path_of("app"),
-                          "no application named \"" + s.app + "\"");
+                          "no application named \"" + app_text + "\"");
+  s.app = app->name;
   s.which = obj.optional_string("which", "active_of");
   if (s.which == "active_of" || s.which == "standby_of") {
     s.partition = static_cast<partition_id>(
@@ -117,11 +126,12 @@ void read_flap_node(step_reader& in, step_spec& s, const scenario& sc) {
 
 void read_switchover(step_reader& in, step_spec& s, const scenario& sc) {
   auto& obj = in.obj;
-  s.app = obj.required_string("app");
-  auto app = sc.system.find_app(s.app);
+  auto app_text = obj.required_string("app");
+  auto app = known_app(sc.system, app_text);
   if (!app)
     throw json_path_error(obj.path_of("app"),
-                          "no application named \"" + s.app + "\"");
+                          "no application named \"" + app_text + "\"");
+  s.app = app->name;
   if (app->model == redundancy_model::no_redundancy
       || app->model == redundancy_model::n_way_active)
     throw json_path_error(obj.path_of("app"),

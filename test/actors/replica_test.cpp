@@ -240,6 +240,7 @@ TEST_CASE("replica: the reorder buffer is bounded") {
 
 TEST_CASE("replica: app-to-app sends leave the active with derived request "
           "ids") {
+  app_name counter{"counter"};  // as the system's configuration would
   auto active = make_replica(0);
   auto standby = make_replica(1);
   replica_outbox out;
@@ -248,13 +249,37 @@ TEST_CASE("replica: app-to-app sends leave the active with derived request "
   e.payload = json_value{json{{"forward", "counter"}}};
   active.on_event(src, 1, 1, e, out);
   REQUIRE(out.sends.size() == 1);
-  CHECK(out.sends[0].ev.app == "counter");
+  CHECK(out.sends[0].ev.app == counter);
+  CHECK(out.sends[0].unknown_app.empty());
   CHECK(out.sends[0].ev.client_id == "journal/c");
   CHECK(out.sends[0].ev.request_id == 5 * 64);
   // The standby applies the same entry (a forward in the journal) and
   // reaches the same state; it has no outbox to send from by design.
   deliver_checkpoints(active, standby, out);
   CHECK(standby.snapshot() == active.snapshot());
+}
+
+TEST_CASE("replica: a send to a name no application has fails without "
+          "interning it") {
+  auto active = make_replica(0);
+  replica_outbox out;
+  active.become_active(1, {}, out, &fresh);
+  auto count = symbol::count();
+  // A client's payload names the target: unknown, and far too long.
+  std::string names[] = {"no-such-app-" + std::to_string(count),
+                         std::string(5000, 'q')};
+  uint64_t id = 1;
+  for (auto& name : names) {
+    out = replica_outbox{};
+    auto e = ev("c", id);
+    e.payload = json_value{json{{"forward", name}}};
+    active.on_event(src, id, 1, e, out);
+    ++id;
+    REQUIRE(out.sends.size() == 1);
+    CHECK(out.sends[0].ev.app.empty());
+    CHECK(out.sends[0].unknown_app == name.substr(0, 256));
+  }
+  CHECK(symbol::count() == count);
 }
 
 namespace {

@@ -13,6 +13,14 @@ using namespace keel;
 TEST_CASE("symbol table: full, it refuses new names and keeps the old ones") {
   symbol kept{"kept-before-full"};
   size_t added = 0;
+  while (symbol::count() < symbol::max_peer_count) {
+    REQUIRE(symbol::make("filler-" + std::to_string(added)));
+    ++added;
+  }
+  // Half full: a peer's new names are refused, validated ones still fit.
+  CHECK_FALSE(symbol::from_peer("peer-name"));
+  CHECK(symbol::from_peer("filler-0"));
+  CHECK(symbol::make("validated-name"));
   while (symbol::count() < symbol::max_count) {
     REQUIRE(symbol::make("filler-" + std::to_string(added)));
     ++added;

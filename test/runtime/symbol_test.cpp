@@ -88,17 +88,29 @@ TEST_CASE("symbol: crosses the middleman as its text, interned on arrival") {
   REQUIRE_FALSE(source(got));
   CHECK(got == "arrives-over-the-wire");
   CHECK(symbol::find("arrives-over-the-wire") == got);
-  // A peer's name longer than a symbol may be fails to deserialize.
+  // A peer's name longer than a configuration allows fails to deserialize
+  // (the same text from validated input is fine).
   std::vector<char> long_buf;
   {
     caf::binary_serializer sink{sys, long_buf};
-    std::string text(symbol::max_size + 1, 'z');
+    std::string text(symbol::max_peer_size + 1, 'z');
     REQUIRE_FALSE(sink(text));
   }
   symbol refused;
   caf::binary_deserializer long_source{sys, long_buf};
   CHECK(long_source(refused));
   CHECK(refused.empty());
+  CHECK_FALSE(symbol::find(std::string(symbol::max_peer_size + 1, 'z')));
+  CHECK(symbol::from_peer(std::string(symbol::max_peer_size, 'z')));
+  auto validated = symbol::make(std::string(symbol::max_peer_size + 1, 'z'));
+  REQUIRE(validated);
+  {
+    // Known already: a peer may name it.
+    caf::binary_deserializer again{sys, long_buf};
+    symbol known;
+    REQUIRE_FALSE(again(known));
+    CHECK(known == *validated);
+  }
   // And a symbol serializes as its text.
   std::vector<char> sym_buf;
   {

@@ -71,4 +71,11 @@ TEST_CASE("packed_optional: std::optional's meaning in a copy id's size") {
   CHECK(some.value_or(copy_id{"y", 1}) == copy_id{"x", 0});
   some = std::nullopt;
   CHECK(some.value_or(copy_id{"y", 1}) == copy_id{"y", 1});
+  // Against std::optional, in both orders.
+  CHECK(std::optional<copy_id>{} == packed_optional<copy_id>{});
+  CHECK(packed_optional<copy_id>{} == std::optional<copy_id>{});
+  CHECK(std::optional<copy_id>{copy_id{"x", 1}}
+        != packed_optional<copy_id>{});
+  CHECK(packed_optional<copy_id>{copy_id{"x", 1}}
+        == std::optional<copy_id>{copy_id{"x", 1}});
 }
