@@ -25,6 +25,11 @@ const app_config* system_config::find_app(const app_name& name) const {
   return nullptr;
 }
 
+const app_config* system_config::find_app_named(std::string_view text) const {
+  auto name = symbol::find(text);
+  return name ? find_app(*name) : nullptr;
+}
+
 namespace {
 
 void validate_app(const app_config& app, const std::string& path) {

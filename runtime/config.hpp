@@ -169,6 +169,9 @@ struct system_config {
 
   /// The application named `name`, or nullptr.
   const app_config* find_app(const app_name& name) const;
+  /// The same for text from outside (a scenario, a trace): looked up, never
+  /// interned.
+  const app_config* find_app_named(std::string_view text) const;
 };
 
 /// Reads the topology object `{"nodes": [...], "apps": [...]}` at `path`.

@@ -5,7 +5,6 @@
 #include <iterator>
 
 #include "runtime/error.hpp"
-#include "runtime/symbol.hpp"
 
 namespace keel {
 
@@ -114,7 +113,7 @@ uint64_t read_uint(const json& x, const std::string& path, uint64_t min,
   return result;
 }
 
-std::string read_name(const json& x, const std::string& path) {
+symbol read_name(const json& x, const std::string& path) {
   if (!x.is_string())
     throw json_path_error(path, "expected a name string, got "
                                   + describe_json(x));
@@ -128,11 +127,12 @@ std::string read_name(const json& x, const std::string& path) {
     throw json_path_error(path, "expected a name of 1-64 characters from "
                                 "[A-Za-z0-9_.-], got "
                                   + describe_json(x));
-  if (!symbol::make(name))
+  auto interned = symbol::make(name);
+  if (!interned)
     throw json_path_error(path, "one name too many: a process keeps at most "
                                   + std::to_string(symbol::max_count)
                                   + " distinct node and application names");
-  return name;
+  return *interned;
 }
 
 uint64_t json_object_reader::required_uint(std::string_view key, uint64_t min,

@@ -18,6 +18,7 @@
 #include <caf/expected.hpp>
 
 #include "runtime/json_value.hpp"
+#include "runtime/symbol.hpp"
 
 namespace keel {
 
@@ -89,7 +90,9 @@ private:
 uint64_t read_uint(const json& value, const std::string& path, uint64_t min,
                    uint64_t max);
 
-/// Reads a non-empty string made of [A-Za-z0-9_.-] at `path`.
-std::string read_name(const json& value, const std::string& path);
+/// Reads a node's or application's name at `path` (1-64 characters of
+/// [A-Za-z0-9_.-]) and interns it; a path error if the process's table of
+/// names is full.
+symbol read_name(const json& value, const std::string& path);
 
 } // namespace keel

@@ -365,8 +365,7 @@ report check_run(const scenario& sc, const run_data& data,
         }
         break;
       }
-    auto app_sym = symbol::find(so.app);
-    auto app = app_sym ? sc.system.find_app(*app_sym) : nullptr;
+    auto app = sc.system.find_app_named(so.app);
     std::vector<double> during;
     if (app && end_us >= 0)
       for (auto& log : data.clients)

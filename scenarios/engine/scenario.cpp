@@ -32,19 +32,12 @@ std::string join_names(const std::vector<std::string>& xs) {
 
 namespace {
 
-/// The application of the topology that `text` (scenario input) names, or
-/// null; never interns an unknown name.
-const app_config* known_app(const system_config& sys, const std::string& text) {
-  auto name = symbol::find(text);
-  return name ? sys.find_app(*name) : nullptr;
-}
-
 workload_spec read_workload(const json& value, const std::string& path,
                             const system_config& sys) {
   json_object_reader obj{value, path};
   workload_spec w;
   auto app_text = obj.optional_string("app", sys.apps.front().name);
-  if (!known_app(sys, app_text))
+  if (!sys.find_app_named(app_text))
     throw json_path_error(obj.path_of("app"),
                           "no application named \"" + app_text
                             + "\" in the topology");
@@ -80,7 +73,7 @@ workload_spec read_workload(const json& value, const std::string& path,
 void read_copy_target(step_reader& in, step_spec& s, const scenario& sc) {
   auto& obj = in.obj;
   auto app_text = obj.required_string("app");
-  auto app = known_app(sc.system, app_text);
+  auto app = sc.system.find_app_named(app_text);
   if (!app)
     throw json_path_error(obj.path_of("app"),
                           "no application named \"" + app_text + "\"");
@@ -127,7 +120,7 @@ void read_flap_node(step_reader& in, step_spec& s, const scenario& sc) {
 void read_switchover(step_reader& in, step_spec& s, const scenario& sc) {
   auto& obj = in.obj;
   auto app_text = obj.required_string("app");
-  auto app = known_app(sc.system, app_text);
+  auto app = sc.system.find_app_named(app_text);
   if (!app)
     throw json_path_error(obj.path_of("app"),
                           "no application named \"" + app_text + "\"");
