@@ -70,6 +70,24 @@ void on_copy_down(fault_manager_pointer self,
     self->send(st.distributor, died_atom::value, dead.handle);
 }
 
+const caf::actor_control_block* block_of(const app_support_actor& handle) {
+  return caf::actor_cast<caf::actor_control_block*>(handle);
+}
+
+/// Stops watching the copy at `i` (no demonitor: the caller's choice) and
+/// returns it; `i` is erased.
+fault_manager_state::watched_copy
+forget(fault_manager_pointer self,
+       std::map<copy_id, fault_manager_state::watch>::iterator i) {
+  auto& st = self->state;
+  if (auto j = st.copy_of.find(block_of(i->second.handle));
+      j != st.copy_of.end() && j->second == i->first)
+    st.copy_of.erase(j);
+  auto gone = i->second.take(i->first);
+  st.copies.erase(i);
+  return gone;
+}
+
 /// Stops watching every copy of `node` and returns them.
 std::vector<fault_manager_state::watched_copy>
 take_copies_of(fault_manager_pointer self, const node_id& node) {
@@ -78,8 +96,7 @@ take_copies_of(fault_manager_pointer self, const node_id& node) {
   for (auto i = st.copies.begin(); i != st.copies.end();) {
     if (i->second.node == node) {
       self->demonitor(i->second.handle.address());
-      gone.push_back(i->second.take(i->first));
-      i = st.copies.erase(i);
+      gone.push_back(forget(self, i++));
     } else {
       ++i;
     }
@@ -233,13 +250,16 @@ void on_view(fault_manager_pointer self, const node_view& view) {
 /// Watches `copy` from now on (a new incarnation replaces the old one).
 void watch_copy(fault_manager_pointer self, const copy_id& copy,
                 const node_id& node, const app_support_actor& handle) {
-  auto& copies = self->state.copies;
+  auto& st = self->state;
   if (!handle)
     return;  // nothing to watch
-  if (auto i = copies.find(copy); i != copies.end())
+  if (auto i = st.copies.find(copy); i != st.copies.end()) {
     self->demonitor(i->second.handle.address());
+    forget(self, i);
+  }
   self->monitor(handle);
-  copies[copy] = fault_manager_state::watch{node, handle};
+  st.copies.emplace(copy, fault_manager_state::watch{node, handle});
+  st.copy_of[block_of(handle)] = copy;
 }
 
 } // namespace
@@ -254,15 +274,16 @@ fault_manager_impl(fault_manager_pointer self, context_ptr ctx,
   self->state.listener = std::move(listener);
   self->set_down_handler([self](caf::down_msg& msg) {
     auto& st = self->state;
-    for (auto i = st.copies.begin(); i != st.copies.end(); ++i)
-      if (i->second.handle.address() == msg.source) {
-        auto dead = i->second.take(i->first);
-        st.copies.erase(i);
-        on_copy_down(self, std::move(dead), msg.reason);
+    auto block = caf::actor_cast<caf::actor_control_block*>(msg.source);
+    if (auto j = st.copy_of.find(block); j != st.copy_of.end()) {
+      auto i = st.copies.find(j->second);
+      if (i != st.copies.end() && block_of(i->second.handle) == block) {
+        on_copy_down(self, forget(self, i), msg.reason);
         return;
       }
+    }
     for (auto i = st.nodes.begin(); i != st.nodes.end(); ++i)
-      if (i->second.agent.address() == msg.source) {
+      if (i->second.agent.compare(msg.source) == 0) {
         auto dead = std::move(i->second);
         st.nodes.erase(i);
         on_node_down(self, std::move(dead), msg.reason);
@@ -286,7 +307,7 @@ fault_manager_impl(fault_manager_pointer self, context_ptr ctx,
       auto& copies = self->state.copies;
       if (auto i = copies.find(copy); i != copies.end()) {
         self->demonitor(i->second.handle.address());
-        copies.erase(i);
+        forget(self, i);
       }
       return ok_atom::value;
     },

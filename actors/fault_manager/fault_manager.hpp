@@ -9,6 +9,7 @@
 
 #include <map>
 #include <set>
+#include <unordered_map>
 
 #include <caf/actor_addr.hpp>
 
@@ -47,6 +48,11 @@ struct fault_manager_state {
   // Keyed by ids, not actor addresses: iteration order must not depend on
   // heap addresses (simulations replay byte for byte from a seed).
   std::map<copy_id, watch> copies;
+  /// The copy each watched incarnation is, by its control block (which the
+  /// handle in `copies` keeps alive): a down_msg finds its copy in O(1), not
+  /// by a scan of every copy (150-600 us at 8192 copies, on the failover
+  /// path). Only looked up, never iterated.
+  std::unordered_map<const caf::actor_control_block*, copy_id> copy_of;
   std::map<node_id, watched_node> nodes;
   // Heartbeat verdicts (the control node's view): nodes declared failed
   // while their agent runs, nodes being reset, and until when a reset

@@ -205,7 +205,7 @@ node_agent_actor::behavior_type node_agent_impl(node_agent_pointer self,
   self->set_down_handler([self](caf::down_msg& msg) {
     auto& copies = self->state.copies;
     for (auto i = copies.begin(); i != copies.end(); ++i)
-      if (i->second.handle.address() == msg.source) {
+      if (i->second.handle.compare(msg.source) == 0) {
         copies.erase(i);
         return;
       }

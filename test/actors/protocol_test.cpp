@@ -2,6 +2,7 @@
 #include <catch2/catch.hpp>
 
 #include "actors/app_support/app_support.hpp"
+#include "actors/fault_manager/fault_manager.hpp"
 #include "actors/load_distributor/load_distributor.hpp"
 #include "actors/load_manager/load_manager.hpp"
 #include "actors/node_agent/node_agent.hpp"
@@ -638,4 +639,83 @@ TEST_CASE("node_agent: health check rounds kill a copy that answers late "
     [](caf::error& err) { FAIL(render(err)); });
   shutdown(t, {caf::actor_cast<caf::actor>(agent),
                caf::actor_cast<caf::actor>(in_time)});
+}
+
+namespace {
+
+fault_listener_actor::behavior_type
+failure_recorder(fault_listener_actor::pointer,
+                 std::shared_ptr<std::vector<copy_failed>> log) {
+  return {
+    [log](copy_failed& f) { log->push_back(std::move(f)); },
+    [](node_failed&) {},
+    [](majority_atom, bool) {},
+    [](rejoin_atom, node_id&) {},
+    [](rejoin_atom, node_handles&) {},
+    [](self_fence_atom, node_id&) {},
+  };
+}
+
+} // namespace
+
+TEST_CASE("fault_manager: a down copy among many is found by its handle, "
+          "and a replaced or unwatched incarnation's death is ignored") {
+  test::deterministic_system t;
+  auto ctx = make_ctx(t.sys, 1);
+  auto log = std::make_shared<std::vector<copy_failed>>();
+  auto listener = t.sys.spawn(failure_recorder, log);
+  auto fm = t.sys.spawn(fault_manager_impl, ctx, listener,
+                        load_distributor_actor{});
+  t.run();
+  constexpr uint32_t n = 64;
+  std::vector<app_support_actor> copies;
+  std::vector<copy_id> ids;
+  for (uint32_t i = 0; i < n; ++i) {
+    copies.push_back(spawn_copy(t, ctx, i, 1, load_manager_actor{}));
+    ids.push_back(copy_id{"journal", i});
+  }
+  t.run();
+  // Half one by one, half in one message.
+  for (uint32_t i = 0; i < n / 2; ++i)
+    ask_ok(t, fm, watch_copy_atom::value, ids[i], node_id{"n1"}, copies[i]);
+  ask_ok(t, fm, watch_copy_atom::value,
+         std::vector<copy_id>(ids.begin() + n / 2, ids.end()), node_id{"n2"},
+         std::vector<app_support_actor>(copies.begin() + n / 2, copies.end()));
+  auto kill = [&](const app_support_actor& h) {
+    caf::anon_send_exit(h, caf::exit_reason::kill);
+    t.run();
+  };
+  kill(copies[41]);
+  REQUIRE(log->size() == 1);
+  CHECK((*log)[0].copy == ids[41]);
+  CHECK((*log)[0].node == node_id{"n2"});
+  CHECK((*log)[0].handle == copies[41]);
+  // A new incarnation of journal/7 replaces the old one: the old one's
+  // death is not a failure any more, the new one's is.
+  auto again = spawn_copy(t, ctx, 7, 1, load_manager_actor{});
+  ask_ok(t, fm, watch_copy_atom::value, ids[7], node_id{"n1"}, again);
+  kill(copies[7]);
+  CHECK(log->size() == 1);
+  kill(again);
+  REQUIRE(log->size() == 2);
+  CHECK((*log)[1].copy == ids[7]);
+  CHECK((*log)[1].handle == again);
+  // A copy no longer watched (a planned stop) dies unnoticed.
+  ask_ok(t, fm, unwatch_copy_atom::value, ids[9]);
+  kill(copies[9]);
+  CHECK(log->size() == 2);
+  // Each watched copy's death is reported once, as itself.
+  for (uint32_t i : {0u, 31u, 32u, 63u})
+    kill(copies[i]);
+  REQUIRE(log->size() == 6);
+  CHECK((*log)[2].copy == ids[0]);
+  CHECK((*log)[3].copy == ids[31]);
+  CHECK((*log)[4].copy == ids[32]);
+  CHECK((*log)[5].copy == ids[63]);
+  for (auto& f : *log)
+    CHECK(f.reason == "kill");
+  for (auto& h : copies)
+    caf::anon_send_exit(h, caf::exit_reason::user_shutdown);
+  shutdown(t, {caf::actor_cast<caf::actor>(fm),
+               caf::actor_cast<caf::actor>(listener)});
 }
