@@ -80,7 +80,7 @@ supervisor_actor::behavior_type supervisor_impl(supervisor_pointer self,
   self->set_exit_handler([self](caf::exit_msg& msg) {
     auto& children = self->state.children;
     for (size_t i = 0; i < children.size(); ++i)
-      if (children[i] && children[i].address() == msg.source) {
+      if (children[i] && children[i].compare(msg.source) == 0) {
         on_child_exit(self, i, msg.reason);
         return;
       }

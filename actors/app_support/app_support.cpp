@@ -397,7 +397,7 @@ void on_peer_down(app_support_pointer self, const caf::down_msg& msg) {
     return;  // no standbys
   auto& peers = st.traffic().peers;
   for (auto i = peers.begin(); i != peers.end();) {
-    if (i->second.handle.address() != msg.source) {
+    if (i->second.handle.compare(msg.source) != 0) {
       ++i;
       continue;
     }

@@ -224,7 +224,7 @@ distributor_state::on_active_down(const caf::actor_addr& dead,
   for (auto& app : apps_)
     for (auto& e : app.partitions) {
       auto& cur = e.current;
-      if (cur.in_transition || !cur.handle || cur.handle.address() != dead
+      if (cur.in_transition || !cur.handle || cur.handle.compare(dead) != 0
           || !cur.successor_handle || cur.successor_epoch <= cur.epoch)
         continue;
       route r;
@@ -289,7 +289,7 @@ void distributor_state::fence_incarnation(const caf::actor_addr& isolated) {
   for (auto& app : apps_)
     for (auto& e : app.partitions)
       if (!e.current.in_transition && e.current.handle
-          && e.current.handle.address() == isolated)
+          && e.current.handle.compare(isolated) == 0)
         e.current.in_transition = true;
 }
 

@@ -48,7 +48,7 @@ router_actor::behavior_type router_impl(router_pointer self, node_id node,
     auto& subs = self->state.subscribers;
     subs.erase(std::remove_if(subs.begin(), subs.end(),
                               [&](auto& s) {
-                                return s.address() == msg.source;
+                                return s.compare(msg.source) == 0;
                               }),
                subs.end());
   });
