@@ -457,7 +457,7 @@ app_support_actor::behavior_type make_handlers() {
   return {
     [](routed_event& re) {
       auto self = this_copy();
-      if (hung(self))
+      if (hung(self) || !re.ev)
         return;
       replica_outbox out;
       auto r = accepting_replica(self, re.source, re.reply_to, re.partition,
@@ -467,7 +467,8 @@ app_support_actor::behavior_type make_handlers() {
                                      re.seq, code});
                                  });
       if (r != nullptr)
-        r->on_event(re.source, re.seq, re.epoch, re.ev, out, re.floor);
+        r->on_event(re.source, re.seq, re.epoch, std::move(re.ev), out,
+                    re.floor);
       flush(self, out);
     },
     [](routed_batch& rb) {

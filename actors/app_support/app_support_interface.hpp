@@ -140,7 +140,10 @@ struct routed_event {
   /// The distributor incarnation that assigned `seq`.
   std::string source;
   ack_sink_actor reply_to;
-  event ev;
+  /// Shared, immutable: the distributor's replay buffer holds the same
+  /// event (in-process no copy is made; across the middleman it travels by
+  /// value). Never null.
+  std::shared_ptr<const event> ev;
   /// The source's lowest unacknowledged seq for the partition: everything
   /// below was acknowledged by some active. A copy whose state lacks those
   /// events (no standby held them) starts the source's stream here instead
@@ -150,8 +153,22 @@ struct routed_event {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, routed_event& x) {
-  return f(caf::meta::type_name("keel_routed_event"), x.partition, x.epoch,
-           x.seq, x.source, x.reply_to, x.ev, x.floor);
+  // On the wire the event is a value, as before it was shared.
+  if constexpr (Inspector::reads_state) {
+    static const event none{};
+    return f(caf::meta::type_name("keel_routed_event"), x.partition, x.epoch,
+             x.seq, x.source, x.reply_to,
+             const_cast<event&>(x.ev ? *x.ev : none), x.floor);
+  } else {
+    auto ev = std::make_shared<event>();
+    auto load = [&]() -> caf::error {
+      x.ev = std::move(ev);
+      return caf::none;
+    };
+    return f(caf::meta::type_name("keel_routed_event"), x.partition, x.epoch,
+             x.seq, x.source, x.reply_to, *ev, x.floor,
+             caf::meta::load_callback(load));
+  }
 }
 
 /// One event of a routed_batch. The event is shared, immutable, with the

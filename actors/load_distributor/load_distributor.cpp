@@ -15,7 +15,7 @@ void send_dispatch(load_distributor_pointer self,
                    const distributor_state::dispatch& d) {
   auto& st = self->state;
   routed_event re{d.partition, d.epoch,  d.item->seq,
-                  st.table->source(), self, *d.item->ev, d.floor};
+                  st.table->source(), self, d.item->ev, d.floor};
   if (d.target)
     transport::send(self, *st.ctx, st.node, d.target->node, d.target->handle,
                     std::move(re));

@@ -54,6 +54,8 @@ router_actor::behavior_type router_impl(router_pointer self, node_id node,
   });
   return {
     [self](routed_event& ev) {
+      if (!ev.ev)
+        return;  // never sent so (a peer's always carries an event)
       const route* r = nullptr;
       switch (self->state.table->on_event(ev, &r)) {
         case router_state::verdict::forward:
@@ -65,7 +67,7 @@ router_actor::behavior_type router_impl(router_pointer self, node_id node,
           transport::send(
             self, *self->state.ctx, self->state.node,
             self->state.ctx->control_node, ev.reply_to,
-            event_nack{ev.ev.app, ev.partition, ev.epoch, ev.seq,
+            event_nack{ev.ev->app, ev.partition, ev.epoch, ev.seq,
                        static_cast<uint8_t>(error_code::overloaded)});
           break;
       }

@@ -27,7 +27,7 @@ router_state::verdict router_state::on_event(routed_event& ev,
                                              const route** out) {
   // Events may arrive before the first routes (startup): they wait in a new
   // entry. Keys come from distributors, which accept only configured apps.
-  auto& e = get_or_make(ev.ev.app, ev.partition);
+  auto& e = get_or_make(ev.ev->app, ev.partition);
   if (e.buffer.empty() && !e.current.in_transition && e.current.handle) {
     ev.epoch = e.current.epoch;
     *out = &e.current;

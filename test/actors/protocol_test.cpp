@@ -131,7 +131,8 @@ TEST_CASE("router: buffers a partition in transition and flushes it in order "
          std::vector<route>{route_to(copy, 0, 1, true)});
   for (seq_t s = 1; s <= 3; ++s) {
     event ev{"journal", "k", json_value{json::object()}, "c", s};
-    caf::anon_send(router, routed_event{0, 1, s, "src", sink, ev});
+    caf::anon_send(router, routed_event{0, 1, s, "src", sink,
+                                        std::make_shared<const event>(ev)});
   }
   t.run();
   CHECK(log->acks.empty());  // held in the router, not sent to anyone
@@ -172,7 +173,8 @@ TEST_CASE("router: past router_buffer_max the sender gets overloaded") {
   auto sink = t.sys.spawn(recorder, log);
   for (seq_t s = 1; s <= 3; ++s) {
     event ev{"journal", "k", json_value{json::object()}, "c", s};
-    caf::anon_send(router, routed_event{0, 1, s, "src", sink, ev});
+    caf::anon_send(router, routed_event{0, 1, s, "src", sink,
+                                        std::make_shared<const event>(ev)});
   }
   t.run();
   REQUIRE(log->nacks.size() == 1);
@@ -299,9 +301,10 @@ TEST_CASE("load_manager: collects the load reports that a node agent has "
            role_assignment{1, role::active, 1, {}, initial_seed("journal", 1)}});
   for (seq_t s = 1; s <= 5; ++s)
     caf::anon_send(copy, routed_event{0, 1, s, "src", sink,
-                                      event{"journal", "k",
-                                            json_value{json::object()}, "c",
-                                            s}});
+                                      std::make_shared<const event>(event{
+                                        "journal", "k",
+                                        json_value{json::object()}, "c",
+                                        s})});
   t.run();
   // Nothing is reported before the interval (1000 ms by default) passes.
   auto query = [&] {

@@ -36,7 +36,9 @@ routed_event ev(seq_t seq, partition_id p = 0) {
   result.partition = p;
   result.seq = seq;
   result.source = "d";
-  result.ev.app = "journal";
+  auto e = std::make_shared<event>();
+  e->app = "journal";
+  result.ev = std::move(e);
   return result;
 }
 
