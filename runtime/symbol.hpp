@@ -48,9 +48,12 @@ public:
   }
 
   /// Interns `text` (aborts if the table is full or `text` too long: use
-  /// `make` for input that has not been validated).
-  symbol(std::string_view text);
-  symbol(const std::string& text) : symbol(std::string_view{text}) {
+  /// `make` for input that has not been validated, `find` for text that
+  /// names something that must exist already). Explicit, so that text
+  /// never becomes a name unnoticed; a literal converts implicitly (it is
+  /// code, not input).
+  explicit symbol(std::string_view text);
+  explicit symbol(const std::string& text) : symbol(std::string_view{text}) {
   }
   symbol(const char* text) : symbol(std::string_view{text}) {
   }

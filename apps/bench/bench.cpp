@@ -251,7 +251,7 @@ bool check_state(running_system& rs, uint64_t acknowledged, result& r,
     bool ok = false;
     self
       ->request(rs.handles.distributor, std::chrono::seconds{10},
-                event{rs.app, key, json_value{json(1)}, "bench-check",
+                event{app_name{rs.app}, key, json_value{json(1)}, "bench-check",
                       ++probe_id})
       .receive(
         [&](event_reply& reply) {
@@ -566,7 +566,8 @@ bool failover_trial(caf::actor_system& sys, bool loaded, double rate,
     caf::scoped_actor self{sys};
     self
       ->request(k, std::chrono::seconds{10}, go_atom::value, victim,
-                event{rs->app, probe_key, json_value{json(1)}, "killer", 1})
+                event{app_name{rs->app}, probe_key, json_value{json(1)},
+                      "killer", 1})
       .receive([&](done_atom) { ok = true; },
                [&](caf::error& err) { why = render(err); });
     self->send_exit(k, caf::exit_reason::user_shutdown);

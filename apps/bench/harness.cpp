@@ -48,7 +48,7 @@ double median(std::vector<double> xs) {
 
 event make_event(const std::string& app, const std::string& key,
                  uint64_t request_id) {
-  return event{app, key, json_value{json(1)}, "bench", request_id};
+  return event{app_name{app}, key, json_value{json(1)}, "bench", request_id};
 }
 
 std::vector<std::string> make_keys(size_t count) {
@@ -172,7 +172,7 @@ caf::behavior flood_actor(flood_ptr self, event_sink_actor sink,
   auto& st = self->state;
   st.batch = batch;
   st.src.sink = std::move(sink);
-  st.src.app = std::move(app);
+  st.src.app = app_name{app};
   st.src.client_id = std::move(client_id);
   st.src.keys = std::move(keys);
   st.total = total;
@@ -247,7 +247,7 @@ caf::behavior paced_actor(paced_ptr self, event_sink_actor sink,
   auto& st = self->state;
   st.batched = batched;
   st.src.sink = std::move(sink);
-  st.src.app = std::move(app);
+  st.src.app = app_name{app};
   st.src.keys = std::move(keys);
   st.rate = rate;
   st.src.client_id = std::move(client_id);
@@ -355,7 +355,7 @@ caf::behavior probe_actor(probe_ptr self, event_sink_actor sink,
                           std::shared_ptr<std::vector<double>> out) {
   auto& st = self->state;
   st.src.sink = std::move(sink);
-  st.src.app = std::move(app);
+  st.src.app = app_name{app};
   st.src.keys = std::move(keys);
   st.samples = samples;
   st.src.client_id = std::move(client_id);

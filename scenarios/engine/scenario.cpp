@@ -37,11 +37,12 @@ workload_spec read_workload(const json& value, const std::string& path,
   json_object_reader obj{value, path};
   workload_spec w;
   auto app_text = obj.optional_string("app", sys.apps.front().name);
-  if (!sys.find_app_named(app_text))
+  auto found = sys.find_app_named(app_text);
+  if (!found)
     throw json_path_error(obj.path_of("app"),
                           "no application named \"" + app_text
                             + "\" in the topology");
-  w.app = app_text;
+  w.app = found->name;
   w.clients = static_cast<uint32_t>(obj.optional_uint("clients", 4, 1, 1000));
   w.rate_per_s = obj.optional_double("rate_per_s", 1000, 0, 10'000'000);
   w.keys = static_cast<uint32_t>(obj.optional_uint("keys", 64, 1, 10'000'000));

@@ -17,7 +17,7 @@ system_config config(std::vector<node_id> nodes,
 
 app_config app(std::string name, redundancy_model model, uint32_t copies,
                uint32_t partitions, uint32_t standbys = 1) {
-  app_config a{name, name, model, copies, partitions};
+  app_config a{app_name{name}, name, model, copies, partitions};
   a.standby_copies = standbys;
   a.standbys_per_partition = standbys;
   return a;
@@ -364,7 +364,7 @@ controller_state three_way() {
                              {app("journal", redundancy_model::n_way, 3, 3)})};
   st.plan_activation();
   for (uint32_t c = 0; c < 3; ++c)
-    st.mark_alive({"journal", c}, "n" + std::to_string(c + 1));
+    st.mark_alive({"journal", c}, node_id{"n" + std::to_string(c + 1)});
   return st;
 }
 
@@ -443,9 +443,9 @@ TEST_CASE("controller_state: no successor where a partition keeps more than "
      app("flat", redundancy_model::n_way_active, 2, 2, 0)})};
   st.plan_activation();
   for (uint32_t c = 0; c < 4; ++c)
-    st.mark_alive({"wide", c}, "n" + std::to_string(c + 1));
+    st.mark_alive({"wide", c}, node_id{"n" + std::to_string(c + 1)});
   for (uint32_t c = 0; c < 2; ++c)
-    st.mark_alive({"flat", c}, "n" + std::to_string(c + 1));
+    st.mark_alive({"flat", c}, node_id{"n" + std::to_string(c + 1)});
   CHECK_FALSE(st.successor({"wide", 0}));
   CHECK_FALSE(st.successor({"flat", 0}));
 }

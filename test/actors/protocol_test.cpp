@@ -45,7 +45,7 @@ app_support_actor spawn_copy(test::deterministic_system& t, context_ptr ctx,
     return std::unique_ptr<application>{new apps::journal};
   };
   return t.sys.spawn<app_support>(
-                     app_support_args{spec, "n" + std::to_string(index + 1),
+                     app_support_args{spec, node_id{"n" + std::to_string(index + 1)},
                                       ctx, factory, caf::actor{}});
 }
 
@@ -92,7 +92,7 @@ route route_to(const app_support_actor& h, uint32_t index, epoch_t epoch,
   r.epoch = epoch;
   r.in_transition = in_transition;
   r.active = copy_id{"journal", index};
-  r.node = "n" + std::to_string(index + 1);
+  r.node = node_id{"n" + std::to_string(index + 1)};
   r.handle = h;
   return r;
 }
