@@ -457,8 +457,18 @@ app_support_actor::behavior_type make_handlers() {
   return {
     [](routed_event& re) {
       auto self = this_copy();
-      if (hung(self) || !re.ev)
+      if (hung(self))
         return;
+      if (!re.ev) {
+        // No sender makes one (a peer's always carries an event): a bug
+        // upstream, made visible rather than applied or acknowledged.
+        self->state.args.ctx->emit(
+          self, "routed_event_dropped",
+          json{{"copy", to_string(self->state.args.spec.copy)},
+               {"source", re.source}, {"seq", re.seq},
+               {"why", "no event"}});
+        return;
+      }
       replica_outbox out;
       auto r = accepting_replica(self, re.source, re.reply_to, re.partition,
                                  [&](error_code code) {

@@ -54,8 +54,15 @@ router_actor::behavior_type router_impl(router_pointer self, node_id node,
   });
   return {
     [self](routed_event& ev) {
-      if (!ev.ev)
-        return;  // never sent so (a peer's always carries an event)
+      if (!ev.ev) {
+        // No sender makes one (a peer's always carries an event): a bug
+        // upstream, made visible rather than forwarded.
+        self->state.ctx->emit(self, "routed_event_dropped",
+                              json{{"node", self->state.node},
+                                   {"source", ev.source}, {"seq", ev.seq},
+                                   {"why", "no event"}});
+        return;
+      }
       const route* r = nullptr;
       switch (self->state.table->on_event(ev, &r)) {
         case router_state::verdict::forward:
