@@ -648,10 +648,11 @@ namespace {
 
 fault_listener_actor::behavior_type
 failure_recorder(fault_listener_actor::pointer,
-                 std::shared_ptr<std::vector<copy_failed>> log) {
+                 std::shared_ptr<std::vector<copy_failed>> log,
+                 std::shared_ptr<std::vector<node_failed>> nodes) {
   return {
     [log](copy_failed& f) { log->push_back(std::move(f)); },
-    [](node_failed&) {},
+    [nodes](node_failed& f) { nodes->push_back(std::move(f)); },
     [](majority_atom, bool) {},
     [](rejoin_atom, node_id&) {},
     [](rejoin_atom, node_handles&) {},
@@ -666,7 +667,8 @@ TEST_CASE("fault_manager: a down copy among many is found by its handle, "
   test::deterministic_system t;
   auto ctx = make_ctx(t.sys, 1);
   auto log = std::make_shared<std::vector<copy_failed>>();
-  auto listener = t.sys.spawn(failure_recorder, log);
+  auto listener = t.sys.spawn(failure_recorder, log,
+                              std::make_shared<std::vector<node_failed>>());
   auto fm = t.sys.spawn(fault_manager_impl, ctx, listener,
                         load_distributor_actor{});
   t.run();
@@ -721,4 +723,55 @@ TEST_CASE("fault_manager: a down copy among many is found by its handle, "
     caf::anon_send_exit(h, caf::exit_reason::user_shutdown);
   shutdown(t, {caf::actor_cast<caf::actor>(fm),
                caf::actor_cast<caf::actor>(listener)});
+}
+
+TEST_CASE("fault_manager: a node's death takes its copies' watches with it, "
+          "and a copy watched again on it is reported as itself") {
+  test::deterministic_system t;
+  auto ctx = make_ctx(t.sys, 1);
+  auto log = std::make_shared<std::vector<copy_failed>>();
+  auto nodes = std::make_shared<std::vector<node_failed>>();
+  auto listener = t.sys.spawn(failure_recorder, log, nodes);
+  auto fm = t.sys.spawn(fault_manager_impl, ctx, listener,
+                        load_distributor_actor{});
+  app_registry registry;
+  auto agent = spawn_agent(t, ctx, registry);  // node n1
+  auto router = t.sys.spawn(router_impl, node_id{"n1"}, ctx);
+  t.run();
+  ask_ok(t, fm, watch_node_atom::value, node_id{"n1"}, agent, router);
+  std::vector<app_support_actor> copies;
+  for (uint32_t i = 0; i < 5; ++i) {
+    copies.push_back(spawn_copy(t, ctx, i, 1, load_manager_actor{}));
+    // Copies 0-2 on n1, 3-4 on n2.
+    ask_ok(t, fm, watch_copy_atom::value, copy_id{"journal", i},
+           node_id{i < 3 ? "n1" : "n2"}, copies.back());
+  }
+  caf::anon_send_exit(agent, caf::exit_reason::kill);
+  t.run();
+  // One report for the node; its copies are isolated (killed) with it, and
+  // their deaths are not reported again one by one.
+  REQUIRE(nodes->size() == 1);
+  CHECK((*nodes)[0].node == node_id{"n1"});
+  CHECK(log->empty());
+  // A new incarnation of journal/1 watched on n1 (a restart elsewhere in a
+  // real system) is watched as itself.
+  auto again = spawn_copy(t, ctx, 1, 1, load_manager_actor{});
+  ask_ok(t, fm, watch_copy_atom::value, copy_id{"journal", 1}, node_id{"n1"},
+         again);
+  caf::anon_send_exit(again, caf::exit_reason::kill);
+  t.run();
+  REQUIRE(log->size() == 1);
+  CHECK((*log)[0].copy == copy_id{"journal", 1});
+  CHECK((*log)[0].handle == again);
+  // n2's copies are still watched.
+  caf::anon_send_exit(copies[4], caf::exit_reason::kill);
+  t.run();
+  REQUIRE(log->size() == 2);
+  CHECK((*log)[1].copy == copy_id{"journal", 4});
+  CHECK(nodes->size() == 1);
+  for (auto& h : copies)
+    caf::anon_send_exit(h, caf::exit_reason::user_shutdown);
+  shutdown(t, {caf::actor_cast<caf::actor>(fm),
+               caf::actor_cast<caf::actor>(listener),
+               caf::actor_cast<caf::actor>(router)});
 }
