@@ -151,24 +151,32 @@ struct routed_event {
   seq_t floor = 0;
 };
 
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, routed_event& x) {
-  // On the wire the event is a value, as before it was shared.
+/// Inspects a shared, immutable event as a value, its wire form: calls
+/// `fields(ev)` with the event to write, or `fields(ev, callback)` with a
+/// fresh event to read into and the load callback that shares it as `x`.
+template <class Inspector, class Fields>
+typename Inspector::result_type
+inspect_shared_event(std::shared_ptr<const event>& x, Fields fields) {
   if constexpr (Inspector::reads_state) {
     static const event none{};
-    return f(caf::meta::type_name("keel_routed_event"), x.partition, x.epoch,
-             x.seq, x.source, x.reply_to,
-             const_cast<event&>(x.ev ? *x.ev : none), x.floor);
+    return fields(const_cast<event&>(x ? *x : none));
   } else {
     auto ev = std::make_shared<event>();
     auto load = [&]() -> caf::error {
-      x.ev = std::move(ev);
+      x = std::move(ev);
       return caf::none;
     };
-    return f(caf::meta::type_name("keel_routed_event"), x.partition, x.epoch,
-             x.seq, x.source, x.reply_to, *ev, x.floor,
-             caf::meta::load_callback(load));
+    return fields(*ev, caf::meta::load_callback(load));
   }
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, routed_event& x) {
+  // On the wire the event is a value, as before it was shared.
+  return inspect_shared_event<Inspector>(x.ev, [&](event& ev, auto... load) {
+    return f(caf::meta::type_name("keel_routed_event"), x.partition, x.epoch,
+             x.seq, x.source, x.reply_to, ev, x.floor, load...);
+  });
 }
 
 /// One event of a routed_batch. The event is shared, immutable, with the
@@ -181,19 +189,9 @@ struct routed_item {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, routed_item& x) {
-  if constexpr (Inspector::reads_state) {
-    static const event none{};
-    return f(caf::meta::type_name("keel_routed_item"), x.seq,
-             const_cast<event&>(x.ev ? *x.ev : none));
-  } else {
-    auto ev = std::make_shared<event>();
-    auto load = [&]() -> caf::error {
-      x.ev = std::move(ev);
-      return caf::none;
-    };
-    return f(caf::meta::type_name("keel_routed_item"), x.seq, *ev,
-             caf::meta::load_callback(load));
-  }
+  return inspect_shared_event<Inspector>(x.ev, [&](event& ev, auto... load) {
+    return f(caf::meta::type_name("keel_routed_item"), x.seq, ev, load...);
+  });
 }
 
 /// distributor -> active copy: several events of one partition, in
