@@ -26,7 +26,7 @@ void register_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<event_acks>("keel_event_acks");
   cfg.add_message_type<event_nack>("keel_event_nack");
   cfg.add_message_type<routed_event>("keel_routed_event");
-  cfg.add_message_type<routed_item>("keel_routed_item");
+  cfg.add_message_type<detail::routed_item_value>("keel_routed_item");
   cfg.add_message_type<routed_batch>("keel_routed_batch");
   cfg.add_message_type<log_entry>("keel_log_entry");
   cfg.add_message_type<standby_ref>("keel_standby_ref");

@@ -505,10 +505,9 @@ app_support_actor::behavior_type make_handlers() {
               error_code::overloaded});
             continue;
           }
-          // The message is this copy's alone: take its reference to the
-          // event instead of adding one (an atomic on another core's line).
-          r->on_event(rb.source, item.seq, rb.epoch, std::move(item.ev), out,
-                      rb.floor, false);
+          // Borrowed from the batch's owner, shared only if kept.
+          r->on_event(rb.source, item.seq, rb.epoch, *item.ev,
+                      rb.owners[item.owner], out, rb.floor, false);
         }
         r->settle(out);
       }

@@ -179,38 +179,105 @@ typename Inspector::result_type inspect(Inspector& f, routed_event& x) {
   });
 }
 
-/// One event of a routed_batch. The event is shared, immutable, with the
-/// distributor's replay buffer: a batch carries no copy of it in-process
-/// (across the middleman it travels by value, as any event).
+/// One event of a routed_batch: borrowed from the batch's `owners[owner]`,
+/// which keeps it alive. In-process the event is the one the distributor's
+/// replay buffer holds (immutable, no copy made); across the middleman it
+/// travels by value, as any event.
 struct routed_item {
   seq_t seq = 0;
-  std::shared_ptr<const event> ev;
+  const event* ev = nullptr;
+  uint32_t owner = 0;
 };
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, routed_item& x) {
-  return inspect_shared_event<Inspector>(x.ev, [&](event& ev, auto... load) {
-    return f(caf::meta::type_name("keel_routed_item"), x.seq, ev, load...);
-  });
-}
 
 /// distributor -> active copy: several events of one partition, in
 /// sequence order, in one message; exactly like one routed_event per item
 /// (same epoch, source, reply_to and floor), but the copy replicates and
 /// acknowledges them together.
+///
+/// The events are owned per batch, not per item: the distributor keeps a
+/// client's event_batch as one block, so a batch usually has one owner, and
+/// the copy that drops the message releases one reference, not one per
+/// event (an atomic on a line the distributor wrote, per event, was the
+/// largest single cost of T1).
 struct routed_batch {
   partition_id partition = 0;
   epoch_t epoch = 0;
   std::string source;
   ack_sink_actor reply_to;
   seq_t floor = 0;
+  std::vector<std::shared_ptr<const void>> owners;
   std::vector<routed_item> items;
+
+  /// Appends `ev` (shared with whoever else holds it), reusing the last
+  /// owner if `ev` shares it.
+  void add(seq_t seq, const std::shared_ptr<const event>& ev) {
+    if (owners.empty() || owners.back().owner_before(ev)
+        || ev.owner_before(owners.back()))
+      owners.emplace_back(ev);
+    items.push_back(
+      routed_item{seq, ev.get(), static_cast<uint32_t>(owners.size() - 1)});
+  }
+
+  /// Item `i`'s event as a shared pointer (shares its owner).
+  std::shared_ptr<const event> share(const routed_item& item) const {
+    return std::shared_ptr<const event>(owners[item.owner], item.ev);
+  }
+};
+
+namespace detail {
+
+/// A routed_item on the wire: its seq and its event by value (the bytes
+/// are those of the former per-item shared event, itself sent by value).
+struct routed_item_view {
+  seq_t seq = 0;
+  const event* ev = nullptr;
 };
 
 template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, routed_item_view& x) {
+  static_assert(Inspector::reads_state, "a view is only written");
+  static const event none{};
+  return f(caf::meta::type_name("keel_routed_item"), x.seq,
+           const_cast<event&>(x.ev ? *x.ev : none));
+}
+
+struct routed_item_value {
+  seq_t seq = 0;
+  event ev;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, routed_item_value& x) {
+  return f(caf::meta::type_name("keel_routed_item"), x.seq, x.ev);
+}
+
+} // namespace detail
+
+template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, routed_batch& x) {
-  return f(caf::meta::type_name("keel_routed_batch"), x.partition, x.epoch,
-           x.source, x.reply_to, x.floor, x.items);
+  if constexpr (Inspector::reads_state) {
+    std::vector<detail::routed_item_view> items;
+    items.reserve(x.items.size());
+    for (auto& item : x.items)
+      items.push_back(detail::routed_item_view{item.seq, item.ev});
+    return f(caf::meta::type_name("keel_routed_batch"), x.partition, x.epoch,
+             x.source, x.reply_to, x.floor, items);
+  } else {
+    // A received batch owns its events as one block.
+    auto block = std::make_shared<std::vector<detail::routed_item_value>>();
+    auto load = [&]() -> caf::error {
+      x.owners.clear();
+      x.items.clear();
+      x.items.reserve(block->size());
+      for (auto& item : *block)
+        x.items.push_back(routed_item{item.seq, &item.ev, 0});
+      x.owners.emplace_back(std::move(block));
+      return caf::none;
+    };
+    return f(caf::meta::type_name("keel_routed_batch"), x.partition, x.epoch,
+             x.source, x.reply_to, x.floor, *block,
+             caf::meta::load_callback(load));
+  }
 }
 
 /// One applied event in a copy's per-partition log: the unit of replication.

@@ -246,6 +246,14 @@ public:
     on_event(source, seq, epoch, event_handle{ev}, out, floor, settle);
   }
 
+  /// The same with an event borrowed from `owner` (a routed_batch's): if
+  /// the replica keeps it, it shares `owner` instead of copying it.
+  void on_event(const std::string& source, seq_t seq, epoch_t epoch,
+                const event& ev, const std::shared_ptr<const void>& owner,
+                replica_outbox& out, seq_t floor = 0, bool settle = true) {
+    on_event(source, seq, epoch, event_handle{ev, owner}, out, floor, settle);
+  }
+
   /// Sends what applied events made due: a checkpoint batch to standbys
   /// with none in flight, acks of durable events, a snapshot.
   void settle(replica_outbox& out);
@@ -305,12 +313,16 @@ private:
     std::shared_ptr<const event> ev;
   };
 
-  /// An event given to on_event: shared already or borrowed; shared on
-  /// demand (share(), at most once), so that a borrowed one is copied only
-  /// when the replica keeps it.
+  /// An event given to on_event: shared already, borrowed from an owner,
+  /// or borrowed; shared on demand (share(), at most once), so that a
+  /// borrowed one is copied only when the replica keeps it and has no
+  /// owner to share.
   class event_handle {
   public:
     explicit event_handle(const event& ev) : ev_(&ev) {
+    }
+    event_handle(const event& ev, const std::shared_ptr<const void>& owner)
+      : ev_(&ev), owner_(&owner) {
     }
     explicit event_handle(std::shared_ptr<const event> ev)
       : ev_(ev.get()), shared_(std::move(ev)) {
@@ -322,13 +334,16 @@ private:
       return ev_;
     }
     std::shared_ptr<const event> share() {
-      if (!shared_)
-        return std::make_shared<const event>(*ev_);
-      return std::move(shared_);
+      if (shared_)
+        return std::move(shared_);
+      if (owner_ != nullptr)
+        return std::shared_ptr<const event>(*owner_, ev_);
+      return std::make_shared<const event>(*ev_);
     }
 
   private:
     const event* ev_;
+    const std::shared_ptr<const void>* owner_ = nullptr;
     std::shared_ptr<const event> shared_;
   };
 

@@ -100,7 +100,9 @@ const route& distributor_state::route_for(const app_name& app,
   return e ? e->current : no_route_;
 }
 
-distributor_state::admitted distributor_state::admit(event ev, token client) {
+distributor_state::admitted
+distributor_state::admit(std::shared_ptr<const event> shared, token client) {
+  auto& ev = *shared;
   auto i = index_of(ev.app);
   if (i == no_app)
     return {error_code::unknown_app, "no application named \"" + ev.app + "\""};
@@ -128,8 +130,7 @@ distributor_state::admitted distributor_state::admit(event ev, token client) {
               + " events no snapshot covers yet"};
   auto seq = entry.next_seq++;
   auto request_id = ev.request_id;
-  entry.buffer.push_back(pending{
-    seq, client, request_id, std::make_shared<const event>(std::move(ev))});
+  entry.buffer.push_back(pending{seq, client, request_id, std::move(shared)});
   ++pending_total_;
   return {error_code::none, {}, p, seq, i};
 }

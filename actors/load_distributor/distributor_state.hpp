@@ -80,7 +80,11 @@ public:
 
   /// Validates `ev`, picks its partition and sequence number and keeps it.
   /// On error nothing is kept.
-  admitted admit(event ev, token client);
+  admitted admit(std::shared_ptr<const event> ev, token client);
+
+  admitted admit(event ev, token client) {
+    return admit(std::make_shared<const event>(std::move(ev)), client);
+  }
 
   /// Where an event admit() just accepted goes now.
   /// (Written in place: a returned dispatch read back as a whole stalled

@@ -98,7 +98,8 @@ void send_dispatches(load_distributor_pointer self,
   auto send = [&](std::pair<const route*, routed_batch>& g) {
     auto& h = g.second;
     routed_batch msg{h.partition, h.epoch, h.source, h.reply_to, h.floor,
-                     std::move(h.items)};
+                     std::move(h.owners), std::move(h.items)};
+    h.owners.clear();
     h.items.clear();
     transport::send(self, *st.ctx, st.node, g.first->node, g.first->handle,
                     std::move(msg));
@@ -114,13 +115,13 @@ void send_dispatches(load_distributor_pointer self,
     if (g == groups.end()) {
       groups.emplace_back(d.target, routed_batch{d.partition, d.epoch,
                                                  st.table->source(), self,
-                                                 d.floor, {}});
+                                                 d.floor, {}, {}});
       g = groups.end() - 1;
       g->second.items.reserve(std::min(count, batch_max));
     } else if (g->second.items.size() >= batch_max) {
       send(*g);
     }
-    g->second.items.push_back(routed_item{d.item->seq, d.item->ev});
+    g->second.add(d.item->seq, d.item->ev);
   }
   for (auto& g : groups)
     send(g);
@@ -179,9 +180,16 @@ void admit_batch(load_distributor_pointer self, event_batch& batch) {
   auto& ds = st.batch_dispatches;
   ds.clear();
   ds.reserve(batch.events.size());
-  for (auto& ev : batch.events) {
+  // The batch's events stay where they are, as one shared block: no event
+  // is moved or allocated alone, and the copies release one reference per
+  // routed_batch (see routed_batch). The block lives until its last event
+  // is released (bounded by batch_events_max events).
+  auto block = std::make_shared<const std::vector<event>>(
+    std::move(batch.events));
+  for (auto& ev : *block) {
     auto request_id = ev.request_id;
-    auto adm = st.table->admit(std::move(ev), token);
+    auto adm = st.table->admit(std::shared_ptr<const event>(block, &ev),
+                               token);
     if (adm.code != error_code::none) {
       refuse(request_id, adm.code, std::move(adm.why));
       continue;
