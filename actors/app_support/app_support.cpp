@@ -1,5 +1,6 @@
 #include "actors/app_support/app_support.hpp"
 
+#include <cassert>
 #include <cstdio>
 #include <cstdlib>
 #include <utility>
@@ -481,14 +482,14 @@ app_support_actor::behavior_type make_handlers() {
                     re.floor);
       flush(self, out);
     },
-    [](routed_batch& rb) {
+    [](const routed_batch& rb) {
       auto self = this_copy();
       if (hung(self))
         return;
       replica_outbox out;
       auto r = accepting_replica(self, rb.source, rb.reply_to, rb.partition,
                                  [&](error_code code) {
-                                   for (auto& item : rb.items)
+                                   for (auto& item : rb.items())
                                      out.nacks.push_back(replica_outbox::nack{
                                        rb.source, rb.partition, rb.epoch,
                                        item.seq, code});
@@ -496,7 +497,7 @@ app_support_actor::behavior_type make_handlers() {
       if (r != nullptr) {
         auto& st = self->state;
         auto sends_max = st.args.ctx->config.knobs.app_send_max;
-        for (auto& item : rb.items) {
+        for (auto& item : rb.items()) {
           if (st.traffic().outbound.size() + out.sends.size() >= sends_max) {
             // Back-pressure per event, as for single events: the rest is
             // refused and resent by the distributor.
@@ -506,8 +507,9 @@ app_support_actor::behavior_type make_handlers() {
             continue;
           }
           // Borrowed from the batch's owner, shared only if kept.
+          assert(item.ev != nullptr && item.owner < rb.owner_count());
           r->on_event(rb.source, item.seq, rb.epoch, *item.ev,
-                      rb.owners[item.owner], out, rb.floor, false);
+                      rb.owner_of(item), out, rb.floor, false);
         }
         r->settle(out);
       }

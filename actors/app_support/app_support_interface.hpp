@@ -179,8 +179,8 @@ typename Inspector::result_type inspect(Inspector& f, routed_event& x) {
   });
 }
 
-/// One event of a routed_batch: borrowed from the batch's `owners[owner]`,
-/// which keeps it alive. In-process the event is the one the distributor's
+/// One event of a routed_batch: borrowed from the batch's owner number
+/// `owner`, which keeps it alive. In-process the event is the one the distributor's
 /// replay buffer holds (immutable, no copy made); across the middleman it
 /// travels by value, as any event.
 struct routed_item {
@@ -195,33 +195,78 @@ struct routed_item {
 /// acknowledges them together.
 ///
 /// The events are owned per batch, not per item: the distributor keeps a
-/// client's event_batch as one block, so a batch usually has one owner, and
-/// the copy that drops the message releases one reference, not one per
-/// event (an atomic on a line the distributor wrote, per event, was the
-/// largest single cost of T1).
-struct routed_batch {
+/// client's event_batch as one block per partition, so a batch usually has
+/// one owner, and the copy that drops the message releases one reference,
+/// not one per event (an atomic on a line the distributor wrote, per event,
+/// was the largest single cost of T1; decisions.md 48). Invariant: each
+/// item's event lives in its owner; add() is the only way in.
+class routed_batch {
+public:
   partition_id partition = 0;
   epoch_t epoch = 0;
   std::string source;
   ack_sink_actor reply_to;
   seq_t floor = 0;
-  std::vector<std::shared_ptr<const void>> owners;
-  std::vector<routed_item> items;
+
+  routed_batch() = default;
+
+  routed_batch(partition_id partition, epoch_t epoch, std::string source,
+               ack_sink_actor reply_to, seq_t floor)
+    : partition(partition),
+      epoch(epoch),
+      source(std::move(source)),
+      reply_to(std::move(reply_to)),
+      floor(floor) {
+  }
 
   /// Appends `ev` (shared with whoever else holds it), reusing the last
   /// owner if `ev` shares it.
   void add(seq_t seq, const std::shared_ptr<const event>& ev) {
-    if (owners.empty() || owners.back().owner_before(ev)
-        || ev.owner_before(owners.back()))
-      owners.emplace_back(ev);
-    items.push_back(
-      routed_item{seq, ev.get(), static_cast<uint32_t>(owners.size() - 1)});
+    if (owners_.empty() || owners_.back().owner_before(ev)
+        || ev.owner_before(owners_.back()))
+      owners_.emplace_back(ev);
+    items_.push_back(
+      routed_item{seq, ev.get(), static_cast<uint32_t>(owners_.size() - 1)});
   }
 
-  /// Item `i`'s event as a shared pointer (shares its owner).
-  std::shared_ptr<const event> share(const routed_item& item) const {
-    return std::shared_ptr<const event>(owners[item.owner], item.ev);
+  void reserve(size_t items) {
+    items_.reserve(items);
   }
+
+  const std::vector<routed_item>& items() const noexcept {
+    return items_;
+  }
+
+  /// What keeps `item`'s event alive.
+  const std::shared_ptr<const void>& owner_of(const routed_item& item) const {
+    return owners_[item.owner];
+  }
+
+  size_t owner_count() const noexcept {
+    return owners_.size();
+  }
+
+  /// `item`'s event as a shared pointer (an alias of its owner).
+  std::shared_ptr<const event> share(const routed_item& item) const {
+    return std::shared_ptr<const event>(owner_of(item), item.ev);
+  }
+
+  /// A batch with this one's header and items; this one keeps its header
+  /// and no items.
+  routed_batch take() {
+    routed_batch result{partition, epoch, source, reply_to, floor};
+    result.owners_.swap(owners_);
+    result.items_.swap(items_);
+    return result;
+  }
+
+  template <class Inspector>
+  friend typename Inspector::result_type inspect(Inspector& f,
+                                                 routed_batch& x);
+
+private:
+  std::vector<std::shared_ptr<const void>> owners_;
+  std::vector<routed_item> items_;
 };
 
 namespace detail {
@@ -257,8 +302,8 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, routed_batch& x) {
   if constexpr (Inspector::reads_state) {
     std::vector<detail::routed_item_view> items;
-    items.reserve(x.items.size());
-    for (auto& item : x.items)
+    items.reserve(x.items_.size());
+    for (auto& item : x.items_)
       items.push_back(detail::routed_item_view{item.seq, item.ev});
     return f(caf::meta::type_name("keel_routed_batch"), x.partition, x.epoch,
              x.source, x.reply_to, x.floor, items);
@@ -266,12 +311,12 @@ typename Inspector::result_type inspect(Inspector& f, routed_batch& x) {
     // A received batch owns its events as one block.
     auto block = std::make_shared<std::vector<detail::routed_item_value>>();
     auto load = [&]() -> caf::error {
-      x.owners.clear();
-      x.items.clear();
-      x.items.reserve(block->size());
+      x.owners_.clear();
+      x.items_.clear();
+      x.items_.reserve(block->size());
       for (auto& item : *block)
-        x.items.push_back(routed_item{item.seq, &item.ev, 0});
-      x.owners.emplace_back(std::move(block));
+        x.items_.push_back(routed_item{item.seq, &item.ev, 0});
+      x.owners_.emplace_back(std::move(block));
       return caf::none;
     };
     return f(caf::meta::type_name("keel_routed_batch"), x.partition, x.epoch,

@@ -100,6 +100,50 @@ const route& distributor_state::route_for(const app_name& app,
   return e ? e->current : no_route_;
 }
 
+uint64_t distributor_state::place_of(const event& ev) const {
+  auto i = index_of(ev.app);
+  if (i == no_app)
+    return no_place;
+  auto parts = static_cast<uint32_t>(apps_[i].partitions.size());
+  return (uint64_t{i} << 32) | partition_of(ev.key, parts);
+}
+
+std::vector<std::shared_ptr<const std::vector<event>>>
+distributor_state::blocks_of(std::vector<event>& events) {
+  std::vector<std::shared_ptr<const std::vector<event>>> result;
+  if (events.size() <= 4096 && block_of_.capacity() > 4096)
+    std::vector<uint32_t>{}.swap(block_of_);
+  places_.clear();
+  block_of_.resize(events.size());
+  std::vector<size_t> sizes;
+  for (size_t i = 0; i < events.size(); ++i) {
+    auto [at, added] = places_.emplace(place_of(events[i]),
+                                       static_cast<uint32_t>(sizes.size()));
+    if (added)
+      sizes.push_back(0);
+    ++sizes[at->second];
+    block_of_[i] = at->second;
+  }
+  if (sizes.size() <= 1) {
+    if (!events.empty())
+      result.push_back(
+        std::make_shared<const std::vector<event>>(std::move(events)));
+    events.clear();
+    return result;
+  }
+  std::vector<std::vector<event>> blocks(sizes.size());
+  for (size_t b = 0; b < sizes.size(); ++b)
+    blocks[b].reserve(sizes[b]);
+  for (size_t i = 0; i < events.size(); ++i)
+    blocks[block_of_[i]].push_back(std::move(events[i]));
+  events.clear();
+  result.reserve(blocks.size());
+  for (auto& block : blocks)
+    result.push_back(
+      std::make_shared<const std::vector<event>>(std::move(block)));
+  return result;
+}
+
 distributor_state::admitted
 distributor_state::admit(std::shared_ptr<const event> shared, token client) {
   auto& ev = *shared;

@@ -39,7 +39,8 @@ public:
     /// ev->request_id, kept here: acks need it when the event is long out
     /// of the cache.
     uint64_t request_id = 0;
-    /// Shared with the routed_batch items that carry it (immutable).
+    /// Immutable; shared with the routed_batches that carry it (for a
+    /// client's event_batch, an alias of its partition's block).
     std::shared_ptr<const event> ev;
     bool acked = false;
     bool needs_resend = false;
@@ -82,9 +83,26 @@ public:
   /// On error nothing is kept.
   admitted admit(std::shared_ptr<const event> ev, token client);
 
+  /// admit() for an event not shared yet: makes its shared copy.
   admitted admit(event ev, token client) {
     return admit(std::make_shared<const event>(std::move(ev)), client);
   }
+
+  /// Where admit() would keep `ev`: its application's index and its
+  /// partition, packed (events with the same place are released in the
+  /// order admitted); `no_place` if its application is unknown.
+  uint64_t place_of(const event& ev) const;
+
+  static constexpr uint64_t no_place = ~uint64_t{0};
+
+  /// A client batch's events as immutable blocks, one per place, each in
+  /// the batch's order, for admit() to alias (decisions.md 48): a
+  /// routed_batch then holds one reference to its block instead of one per
+  /// event. A place releases its events in the order admitted, so it keeps
+  /// at most its limits' events and one partial block alive. A batch for
+  /// one place is taken as it is, nothing moved. Empties `events`.
+  std::vector<std::shared_ptr<const std::vector<event>>>
+  blocks_of(std::vector<event>& events);
 
   /// Where an event admit() just accepted goes now.
   /// (Written in place: a returned dispatch read back as a whole stalled
@@ -266,6 +284,10 @@ private:
 
   std::string source_;
   std::vector<std::shared_ptr<const event>> released_;
+  /// blocks_of's scratch, kept between batches: a place's block, each
+  /// event's block.
+  std::unordered_map<uint64_t, uint32_t> places_;
+  std::vector<uint32_t> block_of_;
   size_t replay_buffer_max_;
   std::vector<app_entry> apps_;
   std::unordered_map<app_name, size_t> app_index_;

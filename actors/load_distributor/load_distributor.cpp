@@ -96,13 +96,8 @@ void send_dispatches(load_distributor_pointer self,
   std::vector<std::pair<const route*, routed_batch>> groups;
   // Sends the group's events so far; its header stays for the next ones.
   auto send = [&](std::pair<const route*, routed_batch>& g) {
-    auto& h = g.second;
-    routed_batch msg{h.partition, h.epoch, h.source, h.reply_to, h.floor,
-                     std::move(h.owners), std::move(h.items)};
-    h.owners.clear();
-    h.items.clear();
     transport::send(self, *st.ctx, st.node, g.first->node, g.first->handle,
-                    std::move(msg));
+                    g.second.take());
   };
   for (auto i = first; i != last; ++i) {
     auto& d = *i;
@@ -115,10 +110,10 @@ void send_dispatches(load_distributor_pointer self,
     if (g == groups.end()) {
       groups.emplace_back(d.target, routed_batch{d.partition, d.epoch,
                                                  st.table->source(), self,
-                                                 d.floor, {}, {}});
+                                                 d.floor});
       g = groups.end() - 1;
-      g->second.items.reserve(std::min(count, batch_max));
-    } else if (g->second.items.size() >= batch_max) {
+      g->second.reserve(std::min(count, batch_max));
+    } else if (g->second.items().size() >= batch_max) {
       send(*g);
     }
     g->second.add(d.item->seq, d.item->ev);
@@ -180,23 +175,19 @@ void admit_batch(load_distributor_pointer self, event_batch& batch) {
   auto& ds = st.batch_dispatches;
   ds.clear();
   ds.reserve(batch.events.size());
-  // The batch's events stay where they are, as one shared block: no event
-  // is moved or allocated alone, and the copies release one reference per
-  // routed_batch (see routed_batch). The block lives until its last event
-  // is released (bounded by batch_events_max events).
-  auto block = std::make_shared<const std::vector<event>>(
-    std::move(batch.events));
-  for (auto& ev : *block) {
-    auto request_id = ev.request_id;
-    auto adm = st.table->admit(std::shared_ptr<const event>(block, &ev),
-                               token);
-    if (adm.code != error_code::none) {
-      refuse(request_id, adm.code, std::move(adm.why));
-      continue;
+  for (auto& block : st.table->blocks_of(batch.events)) {
+    for (auto& ev : *block) {
+      auto request_id = ev.request_id;
+      auto adm = st.table->admit(std::shared_ptr<const event>(block, &ev),
+                                 token);
+      if (adm.code != error_code::none) {
+        refuse(request_id, adm.code, std::move(adm.why));
+        continue;
+      }
+      ++st.accepted;
+      // References into the replay buffer stay valid while it grows.
+      st.table->route_of(adm, ds.emplace_back());
     }
-    ++st.accepted;
-    // References into the replay buffer stay valid while it grows.
-    st.table->route_of(adm, ds.emplace_back());
   }
   send_dispatches(self, ds);
   if (ds.capacity() > 4096)

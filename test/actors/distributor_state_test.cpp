@@ -70,6 +70,55 @@ TEST_CASE("distributor_state: admission validates and numbers events per "
   CHECK(st.pending_total() == 3);
 }
 
+TEST_CASE("distributor_state: a client batch becomes one block per "
+          "partition, and a partition's acknowledged events free its block "
+          "while another partition's wait") {
+  distributor_state st{"d", config()};
+  std::vector<distributor_state::dispatch> replays;
+  st.install({active_route(0, 1), active_route(1, 1)}, replays);
+  std::vector<event> batch{ev(key_of(0), 1), ev(key_of(1), 2),
+                           ev(key_of(0), 3), ev(key_of(1), 4)};
+  auto blocks = st.blocks_of(batch);
+  CHECK(batch.empty());
+  REQUIRE(blocks.size() == 2);
+  // Each block holds one partition's events, in the batch's order.
+  REQUIRE(blocks[0]->size() == 2);
+  CHECK(blocks[0]->at(0).request_id == 1);
+  CHECK(blocks[0]->at(1).request_id == 3);
+  REQUIRE(blocks[1]->size() == 2);
+  CHECK(blocks[1]->at(0).request_id == 2);
+  CHECK(blocks[1]->at(1).request_id == 4);
+  for (auto& block : blocks)
+    for (auto& e : *block)
+      REQUIRE(st.admit(std::shared_ptr<const event>(block, &e), e.request_id)
+                .code
+              == error_code::none);
+  std::weak_ptr<const std::vector<event>> first = blocks[0];
+  std::weak_ptr<const std::vector<event>> second = blocks[1];
+  blocks.clear();
+  // Partition 0's events acknowledged and released: its block goes.
+  CHECK(st.on_acks(acks(0, 1, {1, 2})).size() == 2);
+  st.take_released();
+  CHECK(first.expired());
+  CHECK_FALSE(second.expired());
+  CHECK(st.pending_total() == 2);
+  // A batch for one partition is taken whole: its buffer, not a copy.
+  std::vector<event> one{ev(key_of(2), 5), ev(key_of(2), 6)};
+  auto data = one.data();
+  auto whole = st.blocks_of(one);
+  REQUIRE(whole.size() == 1);
+  CHECK(whole[0]->data() == data);
+  // An event of an unknown application gets a block of its own (admit
+  // refuses it).
+  std::vector<event> mixed{ev(key_of(2), 7), ev(key_of(2), 8)};
+  mixed[1].app = "ledger";
+  auto split = st.blocks_of(mixed);
+  REQUIRE(split.size() == 2);
+  CHECK(st.admit(std::shared_ptr<const event>(split[1], &split[1]->at(0)), 8)
+          .code
+        == error_code::unknown_app);
+}
+
 TEST_CASE("distributor_state: the replay buffer is bounded and refuses with "
           "overloaded") {
   distributor_state st{"d", config(2)};

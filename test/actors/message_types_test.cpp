@@ -131,24 +131,24 @@ TEST_CASE("message types: control messages survive binary serialization") {
   REQUIRE(results2.results.size() == 1);
   CHECK(results2.results[0].seq == 3);
   CHECK(results2.results[0].result.value == json(5));
-  routed_batch rb{1, 2, "src", {}, 4, {}, {}};
+  routed_batch rb{1, 2, "src", {}, 4};
   auto block = std::make_shared<const std::vector<event>>(batch.events);
   rb.add(9, std::shared_ptr<const event>(block, &block->at(0)));
   rb.add(10, std::make_shared<const event>(batch.events[0]));
-  REQUIRE(rb.owners.size() == 2);
-  CHECK(rb.items[1].owner == 1);
+  REQUIRE(rb.owner_count() == 2);
+  CHECK(rb.items()[1].owner == 1);
   auto rb2 = round_trip(sys, rb);
   CHECK(rb2.floor == 4);
-  REQUIRE(rb2.items.size() == 2);
-  CHECK(rb2.items[0].seq == 9);
-  CHECK(rb2.items[1].seq == 10);
-  REQUIRE(rb2.items[0].ev);
-  CHECK(rb2.items[0].ev->key == "k1");
-  CHECK(rb2.items[1].ev->request_id == 7);
+  REQUIRE(rb2.items().size() == 2);
+  CHECK(rb2.items()[0].seq == 9);
+  CHECK(rb2.items()[1].seq == 10);
+  REQUIRE(rb2.items()[0].ev);
+  CHECK(rb2.items()[0].ev->key == "k1");
+  CHECK(rb2.items()[1].ev->request_id == 7);
   // A received batch owns its events as one block.
-  REQUIRE(rb2.owners.size() == 1);
-  CHECK(rb2.items[1].owner == 0);
-  auto kept = rb2.share(rb2.items[1]);
+  REQUIRE(rb2.owner_count() == 1);
+  CHECK(rb2.items()[1].owner == 0);
+  auto kept = rb2.share(rb2.items()[1]);
   rb2 = routed_batch{};
   CHECK(kept->key == "k1");  // the block outlives the message
   // On the wire a batch's items are (seq, event) values, as when each
@@ -173,7 +173,7 @@ TEST_CASE("message types: control messages survive binary serialization") {
     REQUIRE_FALSE(sink.end_sequence());
   }
   CHECK(batch_bytes == item_bytes);
-  routed_event re{1, 2, 8, "src", {}, rb.share(rb.items[0]), 4};
+  routed_event re{1, 2, 8, "src", {}, rb.share(rb.items()[0]), 4};
   auto re2 = round_trip(sys, re);
   CHECK(re2.seq == 8);
   CHECK(re2.floor == 4);

@@ -88,6 +88,33 @@ TEST_CASE("replica: applies one source's events in sequence order - holding "
   CHECK(list[1].second == 2);
 }
 
+TEST_CASE("replica: an early event borrowed from a routed_batch is held "
+          "by sharing the batch's block - not copied - and outlives the "
+          "message") {
+  auto r = make_replica(0);
+  replica_outbox out;
+  r.become_active(1, {}, out, &fresh);
+  std::weak_ptr<const std::vector<event>> watch;
+  {
+    auto block = std::make_shared<const std::vector<event>>(
+      std::vector<event>{ev("c", 2)});
+    watch = block;
+    routed_batch rb{0, 1, src, {}, 0};
+    rb.add(2, std::shared_ptr<const event>(block, &block->at(0)));
+    auto& item = rb.items().at(0);
+    r.on_event(src, item.seq, 1, *item.ev, rb.owner_of(item), out);
+  }
+  CHECK(r.applied() == 0);
+  CHECK_FALSE(watch.expired());  // the held event keeps its block
+  r.on_event(src, 1, 1, ev("c", 1), out);
+  CHECK(r.applied() == 2);
+  CHECK(acked(out) == std::vector<seq_t>{1, 2});
+  auto& journal = static_cast<const apps::journal&>(r.app());
+  auto& list = journal.entries().at("k");
+  REQUIRE(list.size() == 2);
+  CHECK(list[1].second == 2);
+}
+
 TEST_CASE("replica: acknowledges only after the standby acknowledged the "
           "checkpoint") {
   auto active = make_replica(0);
