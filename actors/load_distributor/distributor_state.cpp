@@ -116,13 +116,27 @@ distributor_state::blocks_of(std::vector<event>& events) {
   places_.clear();
   block_of_.resize(events.size());
   std::vector<size_t> sizes;
+  // A batch is mostly for one application: its first event's application
+  // finds blocks by partition in a table, others through places_.
+  constexpr uint32_t none = ~uint32_t{0};
+  auto main_app = events.empty() ? no_app : index_of(events[0].app);
+  if (main_app != no_app)
+    by_partition_.assign(apps_[main_app].partitions.size(), none);
   for (size_t i = 0; i < events.size(); ++i) {
-    auto [at, added] = places_.emplace(place_of(events[i]),
-                                       static_cast<uint32_t>(sizes.size()));
-    if (added)
+    auto& ev = events[i];
+    uint32_t* slot;
+    if (main_app != no_app && index_of(ev.app) == main_app) {
+      auto parts = static_cast<uint32_t>(by_partition_.size());
+      slot = &by_partition_[partition_of(ev.key, parts)];
+    } else {
+      slot = &places_.emplace(place_of(ev), none).first->second;
+    }
+    if (*slot == none) {
+      *slot = static_cast<uint32_t>(sizes.size());
       sizes.push_back(0);
-    ++sizes[at->second];
-    block_of_[i] = at->second;
+    }
+    ++sizes[*slot];
+    block_of_[i] = *slot;
   }
   if (sizes.size() <= 1) {
     if (!events.empty())

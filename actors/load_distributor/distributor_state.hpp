@@ -284,9 +284,11 @@ private:
 
   std::string source_;
   std::vector<std::shared_ptr<const event>> released_;
-  /// blocks_of's scratch, kept between batches: a place's block, each
-  /// event's block.
+  /// blocks_of's scratch, kept between batches: a place's block, a
+  /// partition's block (of the batch's main application), each event's
+  /// block.
   std::unordered_map<uint64_t, uint32_t> places_;
+  std::vector<uint32_t> by_partition_;
   std::vector<uint32_t> block_of_;
   size_t replay_buffer_max_;
   std::vector<app_entry> apps_;
