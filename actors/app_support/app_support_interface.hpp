@@ -8,6 +8,8 @@
 //   event_sink_actor - where a copy sends app-to-app events (a distributor)
 #pragma once
 
+#include <cassert>
+
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -222,6 +224,7 @@ public:
   /// Appends `ev` (shared with whoever else holds it), reusing the last
   /// owner if `ev` shares it.
   void add(seq_t seq, const std::shared_ptr<const event>& ev) {
+    assert(ev && ev.use_count() > 0);  // an event with an owner
     if (owners_.empty() || owners_.back().owner_before(ev)
         || ev.owner_before(owners_.back()))
       owners_.emplace_back(ev);

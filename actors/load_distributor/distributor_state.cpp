@@ -100,12 +100,28 @@ const route& distributor_state::route_for(const app_name& app,
   return e ? e->current : no_route_;
 }
 
-uint64_t distributor_state::place_of(const event& ev) const {
-  auto i = index_of(ev.app);
-  if (i == no_app)
-    return no_place;
-  auto parts = static_cast<uint32_t>(apps_[i].partitions.size());
-  return (uint64_t{i} << 32) | partition_of(ev.key, parts);
+namespace {
+
+/// Why `ev` is not a valid event (its application apart), or nullptr.
+const char* invalid_reason(const event& ev) {
+  if (ev.key.empty() || ev.key.size() > 1024)
+    return "key must have 1-1024 bytes";
+  if (ev.client_id.empty() || ev.client_id.size() > 256)
+    return "client_id must have 1-256 bytes";
+  if (ev.payload.value.is_discarded())
+    return "payload is not valid JSON";
+  if (ev.request_id >= (uint64_t{1} << 57))
+    return "request_id must be below 2^57 (app-to-app ids derive from it)";
+  return nullptr;
+}
+
+} // namespace
+
+size_t distributor_state::room_of(const partition_entry& entry) const {
+  if (entry.kept && entry.kept->log.size() >= retention_max_)
+    return 0;
+  auto held = entry.buffer.size();
+  return held < replay_buffer_max_ ? replay_buffer_max_ - held : 0;
 }
 
 std::vector<std::shared_ptr<const std::vector<event>>>
@@ -115,46 +131,67 @@ distributor_state::blocks_of(std::vector<event>& events) {
     std::vector<uint32_t>{}.swap(block_of_);
   places_.clear();
   block_of_.resize(events.size());
+  // Per block: its events, and how many its partition has room for.
   std::vector<size_t> sizes;
+  std::vector<size_t> rooms;
+  size_t refused = 0;
+  constexpr uint32_t none = ~uint32_t{0};
+  constexpr uint32_t refuse = none - 1;
   // A batch is mostly for one application: its first event's application
   // finds blocks by partition in a table, others through places_.
-  constexpr uint32_t none = ~uint32_t{0};
   auto main_app = events.empty() ? no_app : index_of(events[0].app);
   if (main_app != no_app)
     by_partition_.assign(apps_[main_app].partitions.size(), none);
   for (size_t i = 0; i < events.size(); ++i) {
     auto& ev = events[i];
-    uint32_t* slot;
-    if (main_app != no_app && index_of(ev.app) == main_app) {
-      auto parts = static_cast<uint32_t>(by_partition_.size());
-      slot = &by_partition_[partition_of(ev.key, parts)];
-    } else {
-      slot = &places_.emplace(place_of(ev), none).first->second;
+    auto app = index_of(ev.app);
+    if (app == no_app || invalid_reason(ev) != nullptr) {
+      block_of_[i] = refuse;
+      ++refused;
+      continue;
     }
+    auto& parts = apps_[app].partitions;
+    auto p = partition_of(ev.key, static_cast<uint32_t>(parts.size()));
+    auto slot = app == main_app
+                  ? &by_partition_[p]
+                  : &places_.emplace((uint64_t{app} << 32) | p, none)
+                       .first->second;
     if (*slot == none) {
       *slot = static_cast<uint32_t>(sizes.size());
       sizes.push_back(0);
+      rooms.push_back(room_of(parts[p]));
+    }
+    if (sizes[*slot] >= rooms[*slot]) {
+      block_of_[i] = refuse;  // past its partition's limits
+      ++refused;
+      continue;
     }
     ++sizes[*slot];
     block_of_[i] = *slot;
   }
-  if (sizes.size() <= 1) {
+  if ((refused == 0 && sizes.size() <= 1) || refused == events.size()) {
     if (!events.empty())
       result.push_back(
         std::make_shared<const std::vector<event>>(std::move(events)));
     events.clear();
     return result;
   }
-  std::vector<std::vector<event>> blocks(sizes.size());
+  // What admit() will refuse goes last, in a block of its own that nothing
+  // keeps: a refused event must not live as long as an accepted one.
+  std::vector<std::vector<event>> blocks(sizes.size() + 1);
   for (size_t b = 0; b < sizes.size(); ++b)
     blocks[b].reserve(sizes[b]);
-  for (size_t i = 0; i < events.size(); ++i)
-    blocks[block_of_[i]].push_back(std::move(events[i]));
+  blocks.back().reserve(refused);
+  for (size_t i = 0; i < events.size(); ++i) {
+    auto b = block_of_[i] == refuse ? sizes.size() : block_of_[i];
+    blocks[b].push_back(std::move(events[i]));
+  }
   events.clear();
   result.reserve(blocks.size());
   for (auto& block : blocks)
-    result.push_back(
-      std::make_shared<const std::vector<event>>(std::move(block)));
+    if (!block.empty())  // a full partition's, or no refusal
+      result.push_back(
+        std::make_shared<const std::vector<event>>(std::move(block)));
   return result;
 }
 
@@ -164,15 +201,8 @@ distributor_state::admit(std::shared_ptr<const event> shared, token client) {
   auto i = index_of(ev.app);
   if (i == no_app)
     return {error_code::unknown_app, "no application named \"" + ev.app + "\""};
-  if (ev.key.empty() || ev.key.size() > 1024)
-    return {error_code::invalid_event, "key must have 1-1024 bytes"};
-  if (ev.client_id.empty() || ev.client_id.size() > 256)
-    return {error_code::invalid_event, "client_id must have 1-256 bytes"};
-  if (ev.payload.value.is_discarded())
-    return {error_code::invalid_event, "payload is not valid JSON"};
-  if (ev.request_id >= (uint64_t{1} << 57))
-    return {error_code::invalid_event,
-            "request_id must be below 2^57 (app-to-app ids derive from it)"};
+  if (auto why = invalid_reason(ev))
+    return {error_code::invalid_event, why};
   auto& parts = apps_[i].partitions;
   auto p = partition_of(ev.key, static_cast<uint32_t>(parts.size()));
   auto& entry = parts[p];

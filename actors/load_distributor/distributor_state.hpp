@@ -88,19 +88,19 @@ public:
     return admit(std::make_shared<const event>(std::move(ev)), client);
   }
 
-  /// Where admit() would keep `ev`: its application's index and its
-  /// partition, packed (events with the same place are released in the
-  /// order admitted); `no_place` if its application is unknown.
-  uint64_t place_of(const event& ev) const;
-
-  static constexpr uint64_t no_place = ~uint64_t{0};
-
-  /// A client batch's events as immutable blocks, one per place, each in
-  /// the batch's order, for admit() to alias (decisions.md 48): a
-  /// routed_batch then holds one reference to its block instead of one per
-  /// event. A place releases its events in the order admitted, so it keeps
-  /// at most its limits' events and one partial block alive. A batch for
-  /// one place is taken as it is, nothing moved. Empties `events`.
+  /// A client batch's events as immutable blocks, one per place
+  /// (application and partition), each in the batch's order, for admit()
+  /// to alias (decisions.md 48): a routed_batch then holds one reference to
+  /// its block instead of one per event. The events admit() will refuse
+  /// (invalid, unknown application, past their partition's limits) go last,
+  /// in a block of their own, so that no refused event lives as long as an
+  /// accepted one; admitting the blocks in order gives each event the
+  /// outcome it would have had alone, in the batch's order. A partition's
+  /// events in a block are consecutive in its seq order, so whatever holds a
+  /// partition's events (replay buffer, retention log, a router's or a
+  /// copy's buffers) keeps alive at most its own limit's events and the
+  /// partial blocks at its two ends. A batch for one place, all of it
+  /// admissible, is taken as it is, nothing moved. Empties `events`.
   std::vector<std::shared_ptr<const std::vector<event>>>
   blocks_of(std::vector<event>& events);
 
@@ -263,6 +263,9 @@ private:
     bool retain = false;
     std::vector<partition_entry> partitions;
   };
+
+  /// How many more events admit() takes for `entry` now.
+  size_t room_of(const partition_entry& entry) const;
 
   static constexpr size_t no_app = static_cast<size_t>(-1);
 

@@ -119,6 +119,52 @@ TEST_CASE("distributor_state: a client batch becomes one block per "
         == error_code::unknown_app);
 }
 
+TEST_CASE("distributor_state: the events of a client batch that admission "
+          "will refuse get a block of their own - no accepted event keeps "
+          "them alive") {
+  distributor_state st{"d", config(4)};
+  std::vector<event> batch;
+  for (uint64_t i = 1; i <= 1000; ++i)
+    batch.push_back(ev(key_of(0), i));
+  batch[1].key.clear();  // invalid
+  auto blocks = st.blocks_of(batch);
+  REQUIRE(blocks.size() == 2);
+  CHECK(blocks[0]->size() == 4);    // the partition's room
+  CHECK(blocks[1]->size() == 996);  // the invalid one and the overflow
+  CHECK(blocks[1]->at(0).request_id == 2);
+  std::vector<uint64_t> accepted;
+  size_t overloaded = 0;
+  size_t invalid = 0;
+  for (auto& block : blocks)
+    for (auto& e : *block) {
+      auto adm = st.admit(std::shared_ptr<const event>(block, &e), 1);
+      if (adm.code == error_code::none)
+        accepted.push_back(e.request_id);
+      overloaded += adm.code == error_code::overloaded ? 1 : 0;
+      invalid += adm.code == error_code::invalid_event ? 1 : 0;
+    }
+  // The outcomes of admitting the batch's events one by one, in order.
+  CHECK(accepted == std::vector<uint64_t>{1, 3, 4, 5});
+  CHECK(overloaded == 995);
+  CHECK(invalid == 1);
+  std::weak_ptr<const std::vector<event>> kept = blocks[0];
+  std::weak_ptr<const std::vector<event>> refused = blocks[1];
+  blocks.clear();
+  CHECK_FALSE(kept.expired());
+  CHECK(refused.expired());
+  // A full partition takes nothing more: the whole next batch is refused
+  // and kept by nobody.
+  std::vector<event> more{ev(key_of(0), 1001), ev(key_of(0), 1002)};
+  auto next = st.blocks_of(more);
+  REQUIRE(next.size() == 1);
+  refused = next[0];
+  for (auto& e : *next[0])
+    CHECK(st.admit(std::shared_ptr<const event>(next[0], &e), 1).code
+          == error_code::overloaded);
+  next.clear();
+  CHECK(refused.expired());
+}
+
 TEST_CASE("distributor_state: the replay buffer is bounded and refuses with "
           "overloaded") {
   distributor_state st{"d", config(2)};
