@@ -68,6 +68,19 @@ void deliver_checkpoints(replica& active, replica& standby,
   }
 }
 
+/// Gives `r`, holding seq 2 of `src`, seq 1: both must be applied, in
+/// order, and acknowledged.
+void release_held_second(replica& r, replica_outbox& out) {
+  r.on_event(src, 1, 1, ev("c", 1), out);
+  CHECK(r.applied() == 2);
+  CHECK(acked(out) == std::vector<seq_t>{1, 2});
+  auto& journal = static_cast<const apps::journal&>(r.app());
+  auto& list = journal.entries().at("k");
+  REQUIRE(list.size() == 2);
+  CHECK(list[0].second == 1);
+  CHECK(list[1].second == 2);
+}
+
 } // namespace
 
 TEST_CASE("replica: applies one source's events in sequence order - holding "
@@ -78,14 +91,7 @@ TEST_CASE("replica: applies one source's events in sequence order - holding "
   r.on_event(src, 2, 1, ev("c", 2), out);
   CHECK(r.applied() == 0);
   CHECK(out.acks.empty());
-  r.on_event(src, 1, 1, ev("c", 1), out);
-  CHECK(r.applied() == 2);
-  CHECK(acked(out) == std::vector<seq_t>{1, 2});
-  auto& journal = static_cast<const apps::journal&>(r.app());
-  auto& list = journal.entries().at("k");
-  REQUIRE(list.size() == 2);
-  CHECK(list[0].second == 1);
-  CHECK(list[1].second == 2);
+  release_held_second(r, out);
 }
 
 TEST_CASE("replica: an early event borrowed from a routed_batch is held "
@@ -106,13 +112,7 @@ TEST_CASE("replica: an early event borrowed from a routed_batch is held "
   }
   CHECK(r.applied() == 0);
   CHECK_FALSE(watch.expired());  // the held event keeps its block
-  r.on_event(src, 1, 1, ev("c", 1), out);
-  CHECK(r.applied() == 2);
-  CHECK(acked(out) == std::vector<seq_t>{1, 2});
-  auto& journal = static_cast<const apps::journal&>(r.app());
-  auto& list = journal.entries().at("k");
-  REQUIRE(list.size() == 2);
-  CHECK(list[1].second == 2);
+  release_held_second(r, out);
 }
 
 TEST_CASE("replica: acknowledges only after the standby acknowledged the "
