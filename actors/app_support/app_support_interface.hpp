@@ -153,32 +153,24 @@ struct routed_event {
   seq_t floor = 0;
 };
 
-/// Inspects a shared, immutable event as a value, its wire form: calls
-/// `fields(ev)` with the event to write, or `fields(ev, callback)` with a
-/// fresh event to read into and the load callback that shares it as `x`.
-template <class Inspector, class Fields>
-typename Inspector::result_type
-inspect_shared_event(std::shared_ptr<const event>& x, Fields fields) {
-  if constexpr (Inspector::reads_state) {
-    static const event none{};
-    return fields(const_cast<event&>(x ? *x : none));
-  } else {
-    auto ev = std::make_shared<event>();
-    auto load = [&]() -> caf::error {
-      x = std::move(ev);
-      return caf::none;
-    };
-    return fields(*ev, caf::meta::load_callback(load));
-  }
-}
-
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, routed_event& x) {
   // On the wire the event is a value, as before it was shared.
-  return inspect_shared_event<Inspector>(x.ev, [&](event& ev, auto... load) {
+  if constexpr (Inspector::reads_state) {
+    static const event none{};
     return f(caf::meta::type_name("keel_routed_event"), x.partition, x.epoch,
-             x.seq, x.source, x.reply_to, ev, x.floor, load...);
-  });
+             x.seq, x.source, x.reply_to,
+             const_cast<event&>(x.ev ? *x.ev : none), x.floor);
+  } else {
+    auto ev = std::make_shared<event>();
+    auto load = [&]() -> caf::error {
+      x.ev = std::move(ev);
+      return caf::none;
+    };
+    return f(caf::meta::type_name("keel_routed_event"), x.partition, x.epoch,
+             x.seq, x.source, x.reply_to, *ev, x.floor,
+             caf::meta::load_callback(load));
+  }
 }
 
 /// One event of a routed_batch: borrowed from the batch's owner number
@@ -190,6 +182,17 @@ struct routed_item {
   const event* ev = nullptr;
   uint32_t owner = 0;
 };
+
+/// Writes a routed_item as its wire form: its seq and its event by value
+/// (the bytes of the former per-item shared event). Only a routed_batch
+/// reads items back (as detail::routed_item_value, into one block).
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, routed_item& x) {
+  static_assert(Inspector::reads_state, "read as routed_item_value");
+  static const event none{};
+  return f(caf::meta::type_name("keel_routed_item"), x.seq,
+           const_cast<event&>(x.ev ? *x.ev : none));
+}
 
 /// distributor -> active copy: several events of one partition, in
 /// sequence order, in one message; exactly like one routed_event per item
@@ -249,11 +252,6 @@ public:
     return owners_.size();
   }
 
-  /// `item`'s event as a shared pointer (an alias of its owner).
-  std::shared_ptr<const event> share(const routed_item& item) const {
-    return std::shared_ptr<const event>(owner_of(item), item.ev);
-  }
-
   /// A batch with this one's header and items; this one keeps its header
   /// and no items.
   routed_batch take() {
@@ -274,21 +272,7 @@ private:
 
 namespace detail {
 
-/// A routed_item on the wire: its seq and its event by value (the bytes
-/// are those of the former per-item shared event, itself sent by value).
-struct routed_item_view {
-  seq_t seq = 0;
-  const event* ev = nullptr;
-};
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, routed_item_view& x) {
-  static_assert(Inspector::reads_state, "a view is only written");
-  static const event none{};
-  return f(caf::meta::type_name("keel_routed_item"), x.seq,
-           const_cast<event&>(x.ev ? *x.ev : none));
-}
-
+/// A routed_item as read from the wire: its seq and its event by value.
 struct routed_item_value {
   seq_t seq = 0;
   event ev;
@@ -304,12 +288,8 @@ typename Inspector::result_type inspect(Inspector& f, routed_item_value& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, routed_batch& x) {
   if constexpr (Inspector::reads_state) {
-    std::vector<detail::routed_item_view> items;
-    items.reserve(x.items_.size());
-    for (auto& item : x.items_)
-      items.push_back(detail::routed_item_view{item.seq, item.ev});
     return f(caf::meta::type_name("keel_routed_batch"), x.partition, x.epoch,
-             x.source, x.reply_to, x.floor, items);
+             x.source, x.reply_to, x.floor, x.items_);
   } else {
     // A received batch owns its events as one block.
     auto block = std::make_shared<std::vector<detail::routed_item_value>>();

@@ -148,7 +148,8 @@ TEST_CASE("message types: control messages survive binary serialization") {
   // A received batch owns its events as one block.
   REQUIRE(rb2.owner_count() == 1);
   CHECK(rb2.items()[1].owner == 0);
-  auto kept = rb2.share(rb2.items()[1]);
+  auto& second = rb2.items()[1];
+  auto kept = std::shared_ptr<const event>(rb2.owner_of(second), second.ev);
   rb2 = routed_batch{};
   CHECK(kept->key == "k1");  // the block outlives the message
   // On the wire a batch's items are (seq, event) values, as when each
@@ -173,7 +174,10 @@ TEST_CASE("message types: control messages survive binary serialization") {
     REQUIRE_FALSE(sink.end_sequence());
   }
   CHECK(batch_bytes == item_bytes);
-  routed_event re{1, 2, 8, "src", {}, rb.share(rb.items()[0]), 4};
+  auto& first = rb.items()[0];
+  routed_event re{1, 2, 8, "src", {},
+                  std::shared_ptr<const event>(rb.owner_of(first), first.ev),
+                  4};
   auto re2 = round_trip(sys, re);
   CHECK(re2.seq == 8);
   CHECK(re2.floor == 4);
