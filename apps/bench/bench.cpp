@@ -30,8 +30,6 @@ using ping_atom = caf::atom_constant<caf::atom("ping")>;
 
 constexpr uint32_t window = 20000;
 constexpr uint32_t partitions = 8;
-/// Events per event_batch message of the throughput clients.
-constexpr uint32_t ingress_batch = 128;
 
 // -- the application under test ------------------------------------------------
 
@@ -62,6 +60,7 @@ struct sizes {
   size_t latency_samples;
   int64_t latency_max_ns;
   size_t s1_copies;  // a multiple of 64
+  uint32_t batch = 512;  // events per event_batch of the T1/T3 clients
   bool skip_baselines = false;
 };
 
@@ -340,7 +339,7 @@ bool throughput_round(caf::actor_system& sys, const sizes& sz, bool two_n,
   }
   auto total = two_n ? sz.t3_events : sz.t1_events;
   auto out = flood(sys, rs->handles.distributor, rs->app, make_keys(1024),
-                   total, window, "bench", ingress_batch);
+                   total, window, "bench", sz.batch);
   auto& r = acc.row(id);
   if (two_n)
     describe(r, "events/s, 2n, 8 partitions, replication before ack",
@@ -380,7 +379,7 @@ double saturation(caf::actor_system& sys, const sizes& sz, bool two_n,
     return 0;
   auto out = flood(sys, rs->handles.distributor, rs->app, make_keys(1024),
                    two_n ? sz.t3_events : sz.t1_events, window, "sat",
-                   ingress_batch);
+                   sz.batch);
   known = static_cast<double>(out.acked) * 1e9
           / static_cast<double>(std::max<int64_t>(out.elapsed_ns, 1));
   return known;
@@ -893,6 +892,7 @@ json to_json(const std::vector<result>& rows, const options& opts,
       {"max-throughput", opts.max_throughput},
       {"hardware_concurrency", std::thread::hardware_concurrency()}}},
     {"repeat", opts.repeat},
+    {"client_batch", opts.batch},
     {"smoke", opts.smoke},
     {"results", results},
   };
@@ -925,6 +925,12 @@ int run(const options& opts, std::ostream& out, std::ostream& err) {
     err << "keel bench: --repeat must be >= 1\n";
     return 2;
   }
+  if (opts.batch < 1 || opts.batch > window) {
+    err << "keel bench: --batch must be 1.." << window
+        << " (events per event_batch; at most the " << window
+        << " events a client keeps in flight)\n";
+    return 2;
+  }
   peer_figures peer;
   if (!opts.peer_results.empty() || !opts.peer_dir.empty()) {
     std::string why;
@@ -949,11 +955,13 @@ int run(const options& opts, std::ostream& out, std::ostream& err) {
   auto started = utc_now();
   auto sz = sizes_for(opts.smoke);
   sz.skip_baselines = opts.skip_baselines;
+  sz.batch = opts.batch;
   trace_f1 = opts.trace_f1;
   out << "keel bench " << started << ": CAF 0.17.6, scheduler.max-threads="
       << opts.max_threads << " scheduler.max-throughput="
       << opts.max_throughput << " (work-stealing), "
-      << std::thread::hardware_concurrency() << " hardware threads; "
+      << std::thread::hardware_concurrency() << " hardware threads; T1/T3 "
+      << "clients send event_batches of " << opts.batch << "; "
       << opts.repeat << " rounds" << (opts.smoke ? " (smoke sizes)" : " + 1 warm-up")
       << "\n";
   accumulator acc;

@@ -38,6 +38,8 @@ struct options {
   size_t max_threads = 2;
   /// The runtime's default (the scheduler_max_throughput knob).
   size_t max_throughput = tuning{}.scheduler_max_throughput;
+  /// Events per event_batch message of the T1 and T3 clients.
+  uint32_t batch = 512;
   /// F1 trials per state (idle, loaded), over all rounds.
   int f1_trials = 200;
   /// Profiling aid: T1/T3 without their baselines (no ratios).

@@ -135,6 +135,9 @@ int main(int argc, char** argv) {
                     "compare with a saved output of the peer's run.sh (or "
                     "a saved keel bench --peer log, which includes it) "
                     "instead of running it");
+  bench->add_option("--batch", bench_opts.batch,
+                    "events per event_batch message of the T1 and T3 "
+                    "clients (default 512; 1..20000)");
   bench->add_option("--f1-trials", bench_opts.f1_trials,
                     "F1 trials per state (idle, loaded) over all rounds "
                     "(default 200)");

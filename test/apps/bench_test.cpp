@@ -36,7 +36,8 @@ TEST_CASE("bench: parses the OTP peer's output") {
   CHECK(why.find("T1") != std::string::npos);
 }
 
-TEST_CASE("bench: unknown names and a zero repeat are refused") {
+TEST_CASE("bench: unknown names, a zero repeat and a batch outside "
+          "1..window are refused") {
   std::ostringstream out, err;
   options bad;
   bad.names = {"T9"};
@@ -45,6 +46,13 @@ TEST_CASE("bench: unknown names and a zero repeat are refused") {
   options zero;
   zero.repeat = 0;
   CHECK(run(zero, out, err) == 2);
+  for (uint32_t batch : {0u, 20001u}) {
+    options wrong;
+    wrong.batch = batch;
+    err.str("");
+    CHECK(run(wrong, out, err) == 2);
+    CHECK(err.str().find("--batch must be 1..20000") != std::string::npos);
+  }
 }
 
 TEST_CASE("bench: a smoke run of every benchmark gives sane rows and loses "
@@ -62,6 +70,7 @@ TEST_CASE("bench: a smoke run of every benchmark gives sane rows and loses "
   std::remove(opts.json_out.c_str());
   CHECK(doc.at("scheduler").at("max-threads") == 2);
   CHECK(doc.at("scheduler").at("max-throughput") == opts.max_throughput);
+  CHECK(doc.at("client_batch") == opts.batch);
   std::set<std::string> ids;
   for (auto& r : doc.at("results")) {
     auto id = r.at("id").get<std::string>();
