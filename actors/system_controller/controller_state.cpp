@@ -473,9 +473,12 @@ controller_state::reassign_orphans(const app_name& app) {
   std::vector<rejoin_step> steps;
   if (!can_activate_without_state(app))
     return steps;
+  // Like a promotion's successor: a copy on a node already declared failed
+  // is still `alive` until its own recovery (queued behind this one) runs,
+  // and would answer no activation.
   std::map<copy_id, size_t> actives;
   for (auto& [id, rec] : copies_)
-    if (id.app == app && rec.alive)
+    if (id.app == app && promotable(id))
       actives[id] = 0;
   if (actives.empty())
     return steps;

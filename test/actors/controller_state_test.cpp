@@ -259,6 +259,34 @@ TEST_CASE("controller_state: after a copy is gone for good its partitions "
   CHECK(st.restore_redundancy("w").empty());
 }
 
+TEST_CASE("controller_state: orphaned partitions are not given to a copy on "
+          "a node already declared failed - whose own recovery is queued") {
+  // Two nodes cut off at once: the recovery of the first one's copy runs
+  // while the second one's copy is still alive in the plan.
+  controller_state st{config({"n1", "n2", "n3", "n4", "n5"},
+                             {app("spread", redundancy_model::n_way_active,
+                                  3, 6)})};
+  st.plan_activation();
+  for (auto& [id, rec] : st.copies())
+    st.mark_alive(id, rec.node);
+  copy_id first{"spread", 0};
+  copy_id second{"spread", 2};
+  copy_id survivor{"spread", 1};
+  REQUIRE(node_of(st, first) != node_of(st, second));
+  REQUIRE(node_of(st, survivor) != node_of(st, second));
+  st.mark_node_failed(node_of(st, first), true);
+  st.mark_node_failed(node_of(st, second), true);
+  auto plan = st.plan_copy_failure(first, t0);
+  CHECK(plan.promotions.empty());  // n_way_active: no standbys
+  REQUIRE_FALSE(plan.orphaned.empty());
+  auto steps = st.reassign_orphans("spread");
+  REQUIRE(steps.size() == plan.orphaned.size());
+  for (auto& s : steps) {
+    INFO("partition " << s.key.second);
+    CHECK(st.find(s.key)->active == survivor);
+  }
+}
+
 TEST_CASE("controller_state: n_plus_m restores a lost standby on a "
           "dedicated standby copy first") {
   auto cfg = config({"n1", "n2", "n3", "n4", "n5"},
