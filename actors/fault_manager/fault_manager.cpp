@@ -10,19 +10,23 @@ namespace keel {
 
 namespace {
 
-std::vector<router_actor> routers_of(fault_manager_pointer self) {
-  std::vector<router_actor> result;
+/// The routers to fence at, with their nodes.
+std::vector<std::pair<node_id, router_actor>>
+routers_of(fault_manager_pointer self) {
+  std::vector<std::pair<node_id, router_actor>> result;
   auto& st = self->state;
   auto& ctx = *st.ctx;
   for (auto& [id, n] : st.nodes)
     if (st.unreachable.count(id) == 0 && st.declaring.count(id) == 0
         && st.view_unreachable.count(id) == 0)
-      result.push_back(transport::via(ctx, ctx.control_node, id, n.router));
+      result.emplace_back(id,
+                          transport::via(ctx, ctx.control_node, id, n.router));
   // Routers of nodes declared unreachable are skipped: waiting for them
   // would hold every recovery for control_timeout_ms. They get the whole
   // route table when their node rejoins.
   return result;
 }
+
 
 std::chrono::milliseconds control_timeout(fault_manager_pointer self) {
   return std::chrono::milliseconds{
@@ -37,7 +41,8 @@ void isolate(fault_manager_pointer self,
              std::function<void()> done, bool kill = true) {
   if (kill)
     self->send_exit(dead.handle, caf::exit_reason::kill);
-  fan_out<uint32_t>(self, routers_of(self), control_timeout(self),
+  fan_out<uint32_t>(self, self->state.fence_waits, routers_of(self),
+                    control_timeout(self),
                     [self, dead, done](size_t failed_routers) {
                       self->state.ctx->emit(
                         self, "copy_isolated",
@@ -207,6 +212,9 @@ void on_view(fault_manager_pointer self, const node_view& view) {
   }
   if (!view.majority)
     return;  // keep-majority: a minority declares nothing
+  // Fences awaiting a router the view now calls unreachable stop waiting.
+  for (auto& node : view.unreachable)
+    st.fence_waits.release(node);
   auto listed = [](const std::vector<node_id>& xs, const node_id& x) {
     return std::find(xs.begin(), xs.end(), x) != xs.end();
   };

@@ -8,11 +8,13 @@
 #pragma once
 
 #include <map>
+#include <memory>
 #include <set>
 #include <unordered_map>
 
 #include <caf/actor_addr.hpp>
 
+#include "actors/fan_out.hpp"
 #include "actors/fault_manager/fault_manager_interface.hpp"
 #include "actors/load_distributor/load_distributor_interface.hpp"
 #include "runtime/context.hpp"
@@ -63,6 +65,10 @@ struct fault_manager_state {
   std::set<node_id> unreachable;
   std::set<node_id> rejoining;
   std::map<node_id, int64_t> fence_grace_until_us;
+  /// Fences in flight, by the node of the router awaited: a node the view
+  /// calls unreachable stops being waited for (an isolation must not wait
+  /// control_timeout_ms for a node that went away after it started).
+  node_waits fence_waits;
   bool majority = true;
   /// After the majority comes back, missed heartbeats count from here on.
   int64_t judge_after_us = 0;

@@ -132,9 +132,9 @@ route route_of(self_ptr self, const partition_key& key) {
 /// distributors subscribe to it, so a failover's new routes reach traffic
 /// through it, and CAF's work stealing runs the actor it enqueued last
 /// first (LIFO), so asking it last gets it installed first.
-std::vector<router_actor> live_routers(self_ptr self) {
+std::vector<std::pair<node_id, router_actor>> live_routers(self_ptr self) {
   auto& st = self->state;
-  std::vector<router_actor> result;
+  std::vector<std::pair<node_id, router_actor>> result;
   router_actor control;
   for (auto& [node, h] : st.nodes) {
     if (!st.plan->node_alive(node))
@@ -143,10 +143,10 @@ std::vector<router_actor> live_routers(self_ptr self) {
     if (node == st.control_node)
       control = r;
     else
-      result.push_back(r);
+      result.emplace_back(node, r);
   }
   if (control)
-    result.push_back(control);
+    result.emplace_back(st.control_node, control);
   return result;
 }
 
@@ -159,7 +159,8 @@ void install_routes(self_ptr self, const std::vector<partition_key>& keys,
   std::vector<route> routes;
   for (auto& k : keys)
     routes.push_back(route_of(self, k));
-  fan_out<ok_atom>(self, live_routers(self), control_timeout(self),
+  fan_out<ok_atom>(self, self->state.route_waits, live_routers(self),
+                   control_timeout(self),
                    [done = std::move(done)](size_t) { done(); },
                    set_routes_atom::value, routes);
 }
@@ -1049,6 +1050,9 @@ void on_node_failed(self_ptr self, const node_failed& report) {
       recover_copy(self, cf, std::move(done));
     });
   }
+  // Last (its continuation may run the next queued step): a route install
+  // in flight stops waiting for the node's router.
+  st.route_waits.release(report.node);
 }
 
 /// The current assignment, as get_assignment answers it.

@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 
+#include "actors/fan_out.hpp"
 #include "actors/request_deadlines.hpp"
 #include "actors/system_controller/controller_state.hpp"
 #include "actors/system_controller/system_controller_interface.hpp"
@@ -104,6 +105,9 @@ struct system_controller_actor_state {
   uint64_t replicated = 0;
   /// The deadlines of the requests this controller sent.
   request_deadlines deadlines;
+  /// Route installs in flight, by the node of the router awaited: a node
+  /// declared failed stops being waited for.
+  node_waits route_waits;
   static inline const char* name = "keel.system_controller";
 };
 
