@@ -78,7 +78,8 @@ public:
 
   /// A new wait for an answer from `node`. The caller's request holds it;
   /// the registry only refers to it, and drops the node's expired entries
-  /// first, so it holds no more than the waits in flight.
+  /// first (lazily: a node's list holds at most the waits in flight at its
+  /// last add, expired or not).
   std::shared_ptr<wait> add(const node_id& node,
                             std::shared_ptr<fan_out_counter> counter) {
     auto [first, last] = waits_.equal_range(node);

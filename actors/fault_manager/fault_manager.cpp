@@ -54,6 +54,27 @@ void isolate(fault_manager_pointer self,
                     fence_copy_atom::value, dead.copy, dead.handle);
 }
 
+/// Sends a failure report now, or with the declarations in progress.
+void report_failure(fault_manager_pointer self, std::function<void()> send) {
+  auto& st = self->state;
+  if (st.declaring.empty()) {
+    send();
+    return;
+  }
+  st.held_reports.push_back(std::move(send));
+}
+
+/// Sends the held reports once no declaration is in progress.
+void flush_reports(fault_manager_pointer self) {
+  auto& st = self->state;
+  if (!st.declaring.empty())
+    return;
+  auto reports = std::move(st.held_reports);
+  st.held_reports.clear();
+  for (auto& send : reports)
+    send();
+}
+
 void on_copy_down(fault_manager_pointer self,
                   fault_manager_state::watched_copy dead,
                   const caf::error& reason) {
@@ -64,8 +85,10 @@ void on_copy_down(fault_manager_pointer self,
                     {"node", dead.node},
                     {"reason", why}});
   isolate(self, dead, [self, dead, why] {
-    self->send(self->state.listener,
-               copy_failed{dead.copy, dead.node, why, dead.handle});
+    report_failure(self, [self, dead, why] {
+      self->send(self->state.listener,
+                 copy_failed{dead.copy, dead.node, why, dead.handle});
+    });
   });
   // Last, so that it runs first: CAF's scheduler runs the actor a worker
   // enqueued last first. A lost link proves no death (the copy may live on,
@@ -143,6 +166,9 @@ void on_node_down(fault_manager_pointer self,
   isolate_all(self, take_copies_of(self, dead.node), "down", true,
               [self, node = dead.node, why, after] {
                 self->send(self->state.listener, node_failed{node, why});
+                // Fences awaiting its router stop waiting (a killed
+                // process's requests only time out).
+                self->state.fence_waits.release(node);
                 if (after)
                   after();
               });
@@ -181,11 +207,15 @@ void declare_unreachable(
   // every node gone at once (it must not place a replacement on one of
   // them), and before any of them may rejoin.
   auto report = [self, declared] {
+    auto& st = self->state;
     for (auto& [node, why] : declared) {
-      self->state.declaring.erase(node);
-      self->state.unreachable.insert(node);
-      self->send(self->state.listener, node_failed{node, why, true});
+      st.declaring.erase(node);
+      st.unreachable.insert(node);
+      st.held_reports.push_back([self, node = node, why = why] {
+        self->send(self->state.listener, node_failed{node, why, true});
+      });
     }
+    flush_reports(self);  // or with the last declaration in progress
   };
   isolate_all(self, gone, "unreachable", false, std::move(report));
 }
@@ -212,9 +242,6 @@ void on_view(fault_manager_pointer self, const node_view& view) {
   }
   if (!view.majority)
     return;  // keep-majority: a minority declares nothing
-  // Fences awaiting a router the view now calls unreachable stop waiting.
-  for (auto& node : view.unreachable)
-    st.fence_waits.release(node);
   auto listed = [](const std::vector<node_id>& xs, const node_id& x) {
     return std::find(xs.begin(), xs.end(), x) != xs.end();
   };
@@ -243,6 +270,12 @@ void on_view(fault_manager_pointer self, const node_view& view) {
     st.declaring.insert(node);
   if (!declare.empty())
     declare_unreachable(self, declare);
+  // Then fences awaiting a router the view calls unreachable stop waiting
+  // (after the declarations: a report this completes goes with the nodes
+  // just declared). Not while the view is stale after a heal.
+  if (now >= st.judge_after_us)
+    for (auto& node : view.unreachable)
+      st.fence_waits.release(node);
   for (auto i = st.unreachable.begin(); i != st.unreachable.end();) {
     if (st.nodes.count(*i) > 0 && !listed(view.unreachable, *i)) {
       st.ctx->emit(self, "node_reachable", json{{"node", *i}});

@@ -1050,9 +1050,11 @@ void on_node_failed(self_ptr self, const node_failed& report) {
       recover_copy(self, cf, std::move(done));
     });
   }
-  // Last (its continuation may run the next queued step): a route install
-  // in flight stops waiting for the node's router.
-  st.route_waits.release(report.node);
+  // A route install in flight stops waiting for the node's router, once
+  // the reports already in the mailbox are known (its continuation may run
+  // the next recovery, which must know of every node failed with this one).
+  st.pending_release.push_back(report.node);
+  self->send(self, run_queue_atom::value);
 }
 
 /// The current assignment, as get_assignment answers it.
@@ -1391,7 +1393,13 @@ system_controller_impl(system_controller_pointer self, context_ptr ctx) {
            json{{"queued", st.work.size()}});
       run_next(self);
     },
-    [self](run_queue_atom) { run_next(self); },
+    [self](run_queue_atom) {
+      auto nodes = std::move(self->state.pending_release);
+      self->state.pending_release.clear();
+      for (auto& node : nodes)
+        self->state.route_waits.release(node);
+      run_next(self);
+    },
     [self](deadline_atom, uint64_t round) {
       // Only the controller's own timer may time its requests out.
       if (self->current_sender() != self->ctrl())

@@ -108,6 +108,9 @@ struct system_controller_actor_state {
   /// Route installs in flight, by the node of the router awaited: a node
   /// declared failed stops being waited for.
   node_waits route_waits;
+  /// Nodes declared failed whose route waits are released on the next
+  /// run_queue, after the reports already in the mailbox.
+  std::vector<node_id> pending_release;
   static inline const char* name = "keel.system_controller";
 };
 
