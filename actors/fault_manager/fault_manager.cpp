@@ -10,23 +10,19 @@ namespace keel {
 
 namespace {
 
-/// The routers to fence at, with their nodes.
-std::vector<std::pair<node_id, router_actor>>
-routers_of(fault_manager_pointer self) {
-  std::vector<std::pair<node_id, router_actor>> result;
+std::vector<router_actor> routers_of(fault_manager_pointer self) {
+  std::vector<router_actor> result;
   auto& st = self->state;
   auto& ctx = *st.ctx;
   for (auto& [id, n] : st.nodes)
     if (st.unreachable.count(id) == 0 && st.declaring.count(id) == 0
         && st.view_unreachable.count(id) == 0)
-      result.emplace_back(id,
-                          transport::via(ctx, ctx.control_node, id, n.router));
+      result.push_back(transport::via(ctx, ctx.control_node, id, n.router));
   // Routers of nodes declared unreachable are skipped: waiting for them
   // would hold every recovery for control_timeout_ms. They get the whole
   // route table when their node rejoins.
   return result;
 }
-
 
 std::chrono::milliseconds control_timeout(fault_manager_pointer self) {
   return std::chrono::milliseconds{
@@ -41,8 +37,7 @@ void isolate(fault_manager_pointer self,
              std::function<void()> done, bool kill = true) {
   if (kill)
     self->send_exit(dead.handle, caf::exit_reason::kill);
-  fan_out<uint32_t>(self, self->state.fence_waits, routers_of(self),
-                    control_timeout(self),
+  fan_out<uint32_t>(self, routers_of(self), control_timeout(self),
                     [self, dead, done](size_t failed_routers) {
                       self->state.ctx->emit(
                         self, "copy_isolated",
@@ -52,27 +47,6 @@ void isolate(fault_manager_pointer self,
                       done();
                     },
                     fence_copy_atom::value, dead.copy, dead.handle);
-}
-
-/// Sends a failure report now, or with the declarations in progress.
-void report_failure(fault_manager_pointer self, std::function<void()> send) {
-  auto& st = self->state;
-  if (st.declaring.empty()) {
-    send();
-    return;
-  }
-  st.held_reports.push_back(std::move(send));
-}
-
-/// Sends the held reports once no declaration is in progress.
-void flush_reports(fault_manager_pointer self) {
-  auto& st = self->state;
-  if (!st.declaring.empty())
-    return;
-  auto reports = std::move(st.held_reports);
-  st.held_reports.clear();
-  for (auto& send : reports)
-    send();
 }
 
 void on_copy_down(fault_manager_pointer self,
@@ -85,10 +59,8 @@ void on_copy_down(fault_manager_pointer self,
                     {"node", dead.node},
                     {"reason", why}});
   isolate(self, dead, [self, dead, why] {
-    report_failure(self, [self, dead, why] {
-      self->send(self->state.listener,
-                 copy_failed{dead.copy, dead.node, why, dead.handle});
-    });
+    self->send(self->state.listener,
+               copy_failed{dead.copy, dead.node, why, dead.handle});
   });
   // Last, so that it runs first: CAF's scheduler runs the actor a worker
   // enqueued last first. A lost link proves no death (the copy may live on,
@@ -166,9 +138,6 @@ void on_node_down(fault_manager_pointer self,
   isolate_all(self, take_copies_of(self, dead.node), "down", true,
               [self, node = dead.node, why, after] {
                 self->send(self->state.listener, node_failed{node, why});
-                // Fences awaiting its router stop waiting (a killed
-                // process's requests only time out).
-                self->state.fence_waits.release(node);
                 if (after)
                   after();
               });
@@ -207,15 +176,11 @@ void declare_unreachable(
   // every node gone at once (it must not place a replacement on one of
   // them), and before any of them may rejoin.
   auto report = [self, declared] {
-    auto& st = self->state;
     for (auto& [node, why] : declared) {
-      st.declaring.erase(node);
-      st.unreachable.insert(node);
-      st.held_reports.push_back([self, node = node, why = why] {
-        self->send(self->state.listener, node_failed{node, why, true});
-      });
+      self->state.declaring.erase(node);
+      self->state.unreachable.insert(node);
+      self->send(self->state.listener, node_failed{node, why, true});
     }
-    flush_reports(self);  // or with the last declaration in progress
   };
   isolate_all(self, gone, "unreachable", false, std::move(report));
 }
@@ -270,12 +235,6 @@ void on_view(fault_manager_pointer self, const node_view& view) {
     st.declaring.insert(node);
   if (!declare.empty())
     declare_unreachable(self, declare);
-  // Then fences awaiting a router the view calls unreachable stop waiting
-  // (after the declarations: a report this completes goes with the nodes
-  // just declared). Not while the view is stale after a heal.
-  if (now >= st.judge_after_us)
-    for (auto& node : view.unreachable)
-      st.fence_waits.release(node);
   for (auto i = st.unreachable.begin(); i != st.unreachable.end();) {
     if (st.nodes.count(*i) > 0 && !listed(view.unreachable, *i)) {
       st.ctx->emit(self, "node_reachable", json{{"node", *i}});

@@ -7,16 +7,12 @@
 // partitions at every router and distributor) and then reports it.
 #pragma once
 
-#include <functional>
 #include <map>
-#include <memory>
 #include <set>
 #include <unordered_map>
-#include <vector>
 
 #include <caf/actor_addr.hpp>
 
-#include "actors/fan_out.hpp"
 #include "actors/fault_manager/fault_manager_interface.hpp"
 #include "actors/load_distributor/load_distributor_interface.hpp"
 #include "runtime/context.hpp"
@@ -67,18 +63,6 @@ struct fault_manager_state {
   std::set<node_id> unreachable;
   std::set<node_id> rejoining;
   std::map<node_id, int64_t> fence_grace_until_us;
-  /// Fences in flight, by the node of the router awaited: a node the view
-  /// calls unreachable stops being waited for (an isolation must not wait
-  /// control_timeout_ms for a node that went away after it started).
-  node_waits fence_waits;
-  /// Failure reports (nodes declared unreachable, dead copies) held while
-  /// a declaration is in progress and sent, in the order they came, with
-  /// the last one: the controller learns of every node gone at once, so a
-  /// report that a released fence completed early does not have it place a
-  /// copy on a node about to be declared too. (Nodes first was tried: a
-  /// standby cut off just before its active died was then replaced before
-  /// the active's death was known, and nobody held the state.)
-  std::vector<std::function<void()>> held_reports;
   bool majority = true;
   /// After the majority comes back, missed heartbeats count from here on.
   int64_t judge_after_us = 0;

@@ -132,9 +132,9 @@ route route_of(self_ptr self, const partition_key& key) {
 /// distributors subscribe to it, so a failover's new routes reach traffic
 /// through it, and CAF's work stealing runs the actor it enqueued last
 /// first (LIFO), so asking it last gets it installed first.
-std::vector<std::pair<node_id, router_actor>> live_routers(self_ptr self) {
+std::vector<router_actor> live_routers(self_ptr self) {
   auto& st = self->state;
-  std::vector<std::pair<node_id, router_actor>> result;
+  std::vector<router_actor> result;
   router_actor control;
   for (auto& [node, h] : st.nodes) {
     if (!st.plan->node_alive(node))
@@ -143,10 +143,10 @@ std::vector<std::pair<node_id, router_actor>> live_routers(self_ptr self) {
     if (node == st.control_node)
       control = r;
     else
-      result.emplace_back(node, r);
+      result.push_back(r);
   }
   if (control)
-    result.emplace_back(st.control_node, control);
+    result.push_back(control);
   return result;
 }
 
@@ -159,8 +159,7 @@ void install_routes(self_ptr self, const std::vector<partition_key>& keys,
   std::vector<route> routes;
   for (auto& k : keys)
     routes.push_back(route_of(self, k));
-  fan_out<ok_atom>(self, self->state.route_waits, live_routers(self),
-                   control_timeout(self),
+  fan_out<ok_atom>(self, live_routers(self), control_timeout(self),
                    [done = std::move(done)](size_t) { done(); },
                    set_routes_atom::value, routes);
 }
@@ -1050,11 +1049,6 @@ void on_node_failed(self_ptr self, const node_failed& report) {
       recover_copy(self, cf, std::move(done));
     });
   }
-  // A route install in flight stops waiting for the node's router, once
-  // the reports already in the mailbox are known (its continuation may run
-  // the next recovery, which must know of every node failed with this one).
-  st.pending_release.push_back(report.node);
-  self->send(self, run_queue_atom::value);
 }
 
 /// The current assignment, as get_assignment answers it.
@@ -1393,13 +1387,7 @@ system_controller_impl(system_controller_pointer self, context_ptr ctx) {
            json{{"queued", st.work.size()}});
       run_next(self);
     },
-    [self](run_queue_atom) {
-      auto nodes = std::move(self->state.pending_release);
-      self->state.pending_release.clear();
-      for (auto& node : nodes)
-        self->state.route_waits.release(node);
-      run_next(self);
-    },
+    [self](run_queue_atom) { run_next(self); },
     [self](deadline_atom, uint64_t round) {
       // Only the controller's own timer may time its requests out.
       if (self->current_sender() != self->ctrl())

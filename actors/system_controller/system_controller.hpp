@@ -11,7 +11,6 @@
 #include <map>
 #include <memory>
 
-#include "actors/fan_out.hpp"
 #include "actors/request_deadlines.hpp"
 #include "actors/system_controller/controller_state.hpp"
 #include "actors/system_controller/system_controller_interface.hpp"
@@ -105,12 +104,6 @@ struct system_controller_actor_state {
   uint64_t replicated = 0;
   /// The deadlines of the requests this controller sent.
   request_deadlines deadlines;
-  /// Route installs in flight, by the node of the router awaited: a node
-  /// declared failed stops being waited for.
-  node_waits route_waits;
-  /// Nodes declared failed whose route waits are released on the next
-  /// run_queue, after the reports already in the mailbox.
-  std::vector<node_id> pending_release;
   static inline const char* name = "keel.system_controller";
 };
 
