@@ -254,8 +254,7 @@ public:
 
   /// Gives every partition of `app` that has no active to a live copy of
   /// the app on a node not declared failed (the one with the fewest
-  /// actives; ties by index), with a new
-  /// epoch. Used when the failed copy will not come back: the partition's
+  /// actives; ties by index), with a new epoch. Used when the failed copy will not come back: the partition's
   /// state starts from what that copy holds for it (empty if nothing).
   std::vector<rejoin_step> reassign_orphans(const app_name& app);
 

@@ -60,7 +60,7 @@ struct sizes {
   size_t latency_samples;
   int64_t latency_max_ns;
   size_t s1_copies;  // a multiple of 64
-  uint32_t batch = 512;  // events per event_batch of the T1/T3 clients
+  uint32_t batch = 0;  // events per event_batch of the T1/T3 clients (options::batch)
   bool skip_baselines = false;
 };
 

@@ -137,7 +137,9 @@ int main(int argc, char** argv) {
                     "instead of running it");
   bench->add_option("--batch", bench_opts.batch,
                     "events per event_batch message of the T1 and T3 "
-                    "clients (default 512; 1..20000)");
+                    "clients (default "
+                      + std::to_string(keel::bench::options{}.batch)
+                      + "; 1..20000)");
   bench->add_option("--f1-trials", bench_opts.f1_trials,
                     "F1 trials per state (idle, loaded) over all rounds "
                     "(default 200)");
